@@ -1,0 +1,34 @@
+# Two commands on a fresh machine with Python 3.11 and pip:
+#   make serve   install into .venv and start the mock on http://127.0.0.1:4010
+#   make test    install the test dependencies (and the pinned Redocly linter when npm exists) and run all tests
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+REDOCLY_VERSION := 2.77.0
+
+.PHONY: serve test clean
+
+serve: $(VENV)/.installed
+	$(BIN)/xentree-mock serve --host 127.0.0.1 --port 4010
+
+test: $(VENV)/.installed-test .tools/.redocly
+	$(BIN)/python -m pytest
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# The independent spec linter (Redocly CLI, pinned). Skipped, with a note, where npm is missing.
+.tools/.redocly:
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --silent --no-audit --no-fund --prefix .tools @redocly/cli@$(REDOCLY_VERSION) && touch $@; \
+	else echo "npm not found: the Redocly lint test will be skipped"; fi
+
+clean:
+	rm -rf $(VENV) .tools build dist

@@ -1,0 +1,195 @@
+"""Build the Starlette app from the spec: one route per spec path, plus docs, the spec files and /__mock__ controls."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mock_server import control, docs, fixtures
+from mock_server.clock import Clock, iso
+from mock_server.domains import Call, load_handlers
+from mock_server.generate import Generator
+from mock_server.limits import RateLimit, RateLimiter
+from mock_server.pipeline import Pipeline
+from mock_server.resources import spec_path
+from mock_server.security import Tokens
+from mock_server.spec import Operation, Spec, load_spec, route_order
+from mock_server.store import Store
+
+log = logging.getLogger("xentree.mock")
+
+EXPOSED_HEADERS = ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "WWW-Authenticate",
+                   "Preference-Applied", "X-Mock-Warning"]  # fmt: skip
+
+
+@dataclass
+class Settings:
+    api: str = "xentree"
+    seed: int = 0
+    state: Path | None = None
+    strict: bool = False
+    admin_token: str | None = None
+    rate_limit: str = "6000/60"
+    cors_origins: list[str] = field(default_factory=lambda: ["*"])
+    fixture: str = "demo"
+    frozen_at: datetime | None = None
+    journal_size: int = 500
+    access_log: bool = True
+
+
+@dataclass
+class Mock:
+    """Everything the running mock holds; the control API reads and resets it."""
+
+    settings: Settings
+    spec: Spec
+    store: Store
+    clock: Clock
+    tokens: Tokens
+    pipeline: Pipeline
+    credentials: fixtures.Credentials = field(default_factory=fixtures.Credentials)
+    journal: deque[dict[str, Any]] = field(default_factory=deque)
+    started: float = field(default_factory=time.time)
+
+    def load_fixture(self, name: str) -> None:
+        call = Call({}, {}, {}, None, None, self.store, self.clock, self.tokens)
+        with self.store.transaction():
+            self.credentials = fixtures.load(call, name)
+        self.settings.fixture = name
+
+    def reset(self, fixture: str | None = None, seed: int | None = None) -> None:
+        """Back to the start: empty store, ids reseeded, fixtures loaded again."""
+        if seed is not None:
+            self.settings.seed = seed
+        self.store.clear()
+        self.store.reseed(self.settings.seed)
+        self.pipeline.reset()
+        self.journal.clear()
+        self.load_fixture(fixture or self.settings.fixture)
+
+
+def _secret(seed: int) -> str:
+    return hashlib.sha256(f"xentree-mock-jwt:{seed}".encode()).hexdigest()
+
+
+def build_mock(settings: Settings) -> Mock:
+    spec = load_spec(spec_path(settings.api))
+    existing_state = settings.state is not None and settings.state.exists()
+    store = Store(settings.state, seed=settings.seed)
+    clock = Clock(settings.frozen_at)
+    tokens = Tokens(_secret(settings.seed), clock, store)
+    handlers = {k: v for k, v in load_handlers().items() if k in spec.by_id}
+    pipeline = Pipeline(
+        store=store, clock=clock, tokens=tokens, limiter=RateLimiter(RateLimit.parse(settings.rate_limit)),
+        generator=Generator(settings.seed), handlers=handlers, strict=settings.strict, seed=settings.seed,
+    )  # fmt: skip
+    mock = Mock(settings, spec, store, clock, tokens, pipeline, journal=deque(maxlen=settings.journal_size))
+    if existing_state and store.counts().get("users"):
+        # A persisted state file is reused as it is; ids continue from a seed derived from its size.
+        store.reseed(settings.seed + sum(store.counts().values()))
+    else:
+        mock.load_fixture(settings.fixture)
+    return mock
+
+
+def _endpoint(pipeline: Pipeline, by_method: dict[str, Operation]):
+    async def endpoint(request: Request) -> Response:
+        op = by_method[request.method if request.method != "HEAD" else "GET"]
+        return await pipeline(op, request)
+
+    return endpoint
+
+
+def operation_routes(mock: Mock) -> list[BaseRoute]:
+    by_path: dict[str, dict[str, Operation]] = {}
+    for op in mock.spec.operations:
+        by_path.setdefault(op.path, {})[op.method] = op
+    return [
+        Route(path, _endpoint(mock.pipeline, ops), methods=list(ops), name=path)
+        for path, ops in sorted(by_path.items(), key=lambda item: route_order(item[0]))
+    ]
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    messages = {404: f"No operation at {request.url.path}", 405: f"Method {request.method} is not allowed here"}
+    errors = {404: "not_found", 405: "method_not_allowed"}
+    body = {"detail": {"error": errors.get(exc.status_code, "http_error"),
+                       "message": messages.get(exc.status_code, str(exc.detail))}}  # fmt: skip
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _crash(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error in %s %s", request.method, request.url.path)
+    body = {"detail": {"error": "internal_error", "message": f"Unexpected mock error: {type(exc).__name__}: {exc}"}}
+    return JSONResponse(body, status_code=500)
+
+
+class AccessLog:
+    """Readable one-line access log and the request journal, for every request (404s and 405s included)."""
+
+    def __init__(self, app: ASGIApp, mock: Mock) -> None:
+        self.app = app
+        self.mock = mock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(("/docs", "/__mock__/journal")):
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            millis = (time.perf_counter() - start) * 1000
+            op = scope.get("xentree.operation", "-")
+            who = scope.get("xentree.identity", "-")
+            self.mock.journal.append({
+                "at": iso(self.mock.clock.now()), "method": scope["method"], "path": scope["path"],
+                "query": scope.get("query_string", b"").decode(), "operation_id": op, "status": status,
+                "duration_ms": round(millis, 2), "identity": who,
+            })  # fmt: skip
+            if self.mock.settings.access_log:
+                log.info("%s %s -> %d  %s  %.1fms  %s", scope["method"], scope["path"], status, op, millis, who)
+
+
+def create_app(settings: Settings | None = None, mock: Mock | None = None) -> Starlette:
+    mock = mock or build_mock(settings or Settings())
+    routes: list[BaseRoute] = [*docs.routes(mock.spec), *control.routes(), *operation_routes(mock)]
+    middleware = [
+        Middleware(AccessLog, mock=mock),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=mock.settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Prefer", "X-Mock-Admin-Token"],
+            expose_headers=EXPOSED_HEADERS,
+            max_age=600,
+        ),
+    ]
+    app = Starlette(routes=routes, middleware=middleware,
+                    exception_handlers={HTTPException: _http_error, Exception: _crash})  # fmt: skip
+    app.state.mock = mock
+    return app

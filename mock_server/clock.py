@@ -1,0 +1,59 @@
+"""The one clock the whole mock reads: real time by default; frozen, set and advanced on request."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+
+class Clock:
+    def __init__(self, frozen_at: datetime | None = None) -> None:
+        self._offset = 0.0  # seconds added to real time while running
+        self._frozen: float | None = frozen_at.timestamp() if frozen_at else None
+
+    def timestamp(self) -> float:
+        return self._frozen if self._frozen is not None else time.time() + self._offset
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.timestamp(), UTC)
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen is not None
+
+    def freeze(self, at: datetime | None = None) -> None:
+        self._frozen = at.timestamp() if at else self.timestamp()
+
+    def unfreeze(self) -> None:
+        """Keep running from the current mock time (the offset survives, so time never jumps back)."""
+        if self._frozen is not None:
+            self._offset = self._frozen - time.time()
+            self._frozen = None
+
+    def set(self, at: datetime) -> None:
+        if self._frozen is not None:
+            self._frozen = at.timestamp()
+        else:
+            self._offset = at.timestamp() - time.time()
+
+    def advance(self, seconds: float) -> None:
+        if self._frozen is not None:
+            self._frozen += seconds
+        else:
+            self._offset += seconds
+
+    def state(self) -> dict[str, object]:
+        return {"now": iso(self.now()), "frozen": self.frozen}
+
+
+def iso(value: datetime) -> str:
+    """RFC 3339 with a `Z`, the style of the docs' examples."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_instant(text: str) -> datetime:
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+__all__ = ["Clock", "iso", "parse_instant", "timedelta"]

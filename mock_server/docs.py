@@ -1,0 +1,53 @@
+"""The spec as served files (`/openapi.yaml`, `/openapi.json`) and interactive docs at `/docs` that work offline.
+
+Swagger UI comes from the `swagger-ui-bundle-v2` wheel (Swagger UI 5, which renders OpenAPI 3.1); no CDN.
+"""
+
+from __future__ import annotations
+
+import html
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
+
+from mock_server.spec import Spec
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title} · mock docs</title>
+<link rel="stylesheet" href="/docs/static/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/static/swagger-ui-bundle.js"></script>
+<script>
+window.ui = SwaggerUIBundle({{url: "/openapi.json", dom_id: "#swagger-ui", deepLinking: true,
+  persistAuthorization: true, displayRequestDuration: true, tryItOutEnabled: true,
+  requestInterceptor: (req) => {{ if (req.url.startsWith("http://127.0.0.1:4010") || req.url.startsWith("https://my.xentree.com")) {{
+    const u = new URL(req.url); req.url = window.location.origin + u.pathname + u.search; }} return req; }} }});
+</script></body></html>"""
+
+
+def routes(spec: Spec) -> list[BaseRoute]:
+    page = PAGE.format(title=html.escape(spec.title))
+    yaml_body, json_body = spec.yaml_text.encode(), spec.json_text.encode()
+
+    async def openapi_yaml(request: Request) -> Response:
+        return Response(yaml_body, media_type="application/yaml")
+
+    async def openapi_json(request: Request) -> Response:
+        return Response(json_body, media_type="application/json")
+
+    async def docs_page(request: Request) -> Response:
+        return HTMLResponse(page)
+
+    async def docs_redirect(request: Request) -> Response:
+        return RedirectResponse("/docs")
+
+    return [
+        Route("/openapi.yaml", openapi_yaml, include_in_schema=False),
+        Route("/openapi.json", openapi_json, include_in_schema=False),
+        Route("/docs", docs_page, include_in_schema=False),
+        Route("/", docs_redirect, include_in_schema=False),
+        Mount("/docs/static", app=StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui"),
+    ]

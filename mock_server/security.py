@@ -1,0 +1,196 @@
+"""Credentials → identity, from the operation's security requirements.
+
+Bearer tokens are HS256 JWTs signed by the mock (expiring, revocable by `jti`); API keys are looked up by their
+SHA-256 hash and carry scopes, an organization, an optional expiry and an optional IP/CIDR allow-list. Failures are
+the documented ones: 401 (with `WWW-Authenticate: Bearer`) for missing or bad credentials, 403
+`INSUFFICIENT_API_KEY_SCOPE` for a key without the operation's scope, 403 for a missing role.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import jwt
+
+from mock_server.clock import Clock, parse_instant
+from mock_server.errors import forbidden, insufficient_scope, unauthorized
+from mock_server.spec import Operation
+from mock_server.store import Store
+
+ACCESS_TTL_SECONDS = 3600
+REFRESH_TTL_SECONDS = 30 * 24 * 3600
+API_KEY_PREFIX = "xntr-"
+
+
+@dataclass(frozen=True)
+class Identity:
+    user_id: str
+    username: str
+    role: str  # platform role: user | admin
+    via: str  # bearer | api_key
+    scopes: tuple[str, ...] | None = None  # API keys only
+    api_key_id: str | None = None
+    organization_id: str | None = None  # API keys are bound to one organization
+    token_jti: str | None = None
+
+    @property
+    def rate_key(self) -> str:
+        return f"key:{self.api_key_id}" if self.api_key_id else f"user:{self.user_id}"
+
+
+# passwords and keys --------------------------------------------------------------------------------------------
+def hash_password(password: str, salt: bytes) -> str:
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
+    return f"scrypt$16384$8$1${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    _, n, r, p, salt, digest = stored.split("$")
+    actual = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p))
+    return hmac.compare_digest(actual.hex(), digest)
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def make_api_key(random_bytes: bytes) -> str:
+    """`xntr-` + 86 URL-safe base64 characters (64 random bytes), as documented."""
+    return API_KEY_PREFIX + base64.urlsafe_b64encode(random_bytes).decode().rstrip("=")
+
+
+def ip_allowed(client: str | None, allowed: list[str]) -> bool:
+    if not allowed:
+        return True
+    if client is None:
+        return False
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(entry, strict=False) for entry in allowed)
+
+
+# tokens --------------------------------------------------------------------------------------------------------
+class Tokens:
+    """Issues and checks the mock's JWTs. Decoding is cached: the signature of a given token never changes."""
+
+    def __init__(self, secret: str, clock: Clock, store: Store) -> None:
+        self.secret = secret
+        self.clock = clock
+        self.store = store
+        self._decode = lru_cache(maxsize=4096)(self._decode_uncached)
+
+    def issue(self, user: dict[str, Any]) -> dict[str, Any]:
+        now = int(self.clock.timestamp())
+        access_jti, refresh_jti = self.store.new_id(), self.store.new_id()
+        common = {"sub": user["id"], "username": user["username"], "iat": now, "iss": "xentree-mock"}
+        access = jwt.encode(
+            {**common, "type": "access", "jti": access_jti, "exp": now + ACCESS_TTL_SECONDS}, self.secret, "HS256"
+        )
+        refresh = jwt.encode(
+            {**common, "type": "refresh", "jti": refresh_jti, "exp": now + REFRESH_TTL_SECONDS}, self.secret, "HS256"
+        )
+        self.store.insert(
+            "refresh_tokens",
+            {"jti": refresh_jti, "user_id": user["id"], "access_jti": access_jti, "expires_at": now + REFRESH_TTL_SECONDS},
+        )
+        return {
+            "access_token": access,
+            "token_type": "bearer",
+            "refresh_token": refresh,
+            "expires_in": ACCESS_TTL_SECONDS,
+        }
+
+    def _decode_uncached(self, token: str) -> dict[str, Any] | None:
+        try:
+            # Expiry is checked against the mock clock below, not the wall clock.
+            return jwt.decode(token, self.secret, algorithms=["HS256"], options={"verify_exp": False})
+        except jwt.InvalidTokenError:
+            return None
+
+    def claims(self, token: str, kind: str) -> dict[str, Any]:
+        """Valid, unexpired claims of the given kind, or a 401 that says why."""
+        claims = self._decode(token)
+        if claims is None or claims.get("type") != kind:
+            raise unauthorized(f"The {kind} token is malformed or its signature is invalid", "invalid_token")
+        if claims.get("exp", 0) <= self.clock.timestamp():
+            raise unauthorized(f"The {kind} token has expired", "token_expired")
+        return claims
+
+
+# authentication ------------------------------------------------------------------------------------------------
+class Authenticator:
+    def __init__(self, tokens: Tokens, store: Store, clock: Clock) -> None:
+        self.tokens = tokens
+        self.store = store
+        self.clock = clock
+
+    def authenticate(self, op: Operation, headers: Any, client: str | None) -> Identity | None:
+        """The caller's identity for this operation, or the documented 401/403. Public operations give None."""
+        if op.public:
+            return None
+        authorization = headers.get("authorization")
+        api_key = headers.get("x-api-key")
+        accepts = op.accepts
+        if authorization is not None and "bearerAuth" in accepts:
+            identity = self._bearer(authorization)
+        elif api_key is not None:
+            if "apiKeyAuth" not in accepts:
+                raise unauthorized(
+                    f"{op.operation_id} is bearer-only: API keys are not accepted; send Authorization: Bearer <token>",
+                    "api_key_not_accepted",
+                )
+            identity = self._api_key(api_key, client)
+            required = op.scopes_for("apiKeyAuth")
+            missing = [s for s in required if s not in (identity.scopes or ())]
+            if missing:
+                raise insufficient_scope(missing[0], list(identity.scopes or ()))
+        elif authorization is not None:
+            raise unauthorized("Unsupported credentials for this operation", "invalid_token")
+        else:
+            hint = "an Authorization: Bearer token" + (" or an X-API-Key" if "apiKeyAuth" in accepts else "")
+            raise unauthorized(f"Authentication required: send {hint}")
+        if op.required_role and identity.role != op.required_role:
+            raise forbidden(f"This action requires the {op.required_role} role", "insufficient_role")
+        return identity
+
+    def _bearer(self, header: str) -> Identity:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise unauthorized("Malformed Authorization header: expected 'Bearer <token>'", "invalid_token")
+        claims = self.tokens.claims(token.strip(), "access")
+        if self.store.one("SELECT 1 FROM revoked_access_tokens WHERE jti = ?", (claims["jti"],)):
+            raise unauthorized("The access token has been revoked", "token_revoked")
+        user = self.store.one("SELECT id, username, role FROM users WHERE id = ?", (claims["sub"],))
+        if user is None:
+            raise unauthorized("The token's user no longer exists", "invalid_token")
+        return Identity(user["id"], user["username"], user["role"], "bearer", token_jti=claims["jti"])
+
+    def _api_key(self, key: str, client: str | None) -> Identity:
+        row = self.store.one(
+            "SELECT k.*, u.username, u.role FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?",
+            (hash_api_key(key.strip()),),
+        )
+        if row is None:
+            raise unauthorized("Invalid or revoked API key", "invalid_api_key")
+        if row["expires_at"] and parse_instant(row["expires_at"]).timestamp() <= self.clock.timestamp():
+            raise unauthorized("The API key has expired", "api_key_expired")
+        if not ip_allowed(client, json.loads(row["allowed_ips"])):
+            raise forbidden(f"The API key is not allowed from address {client}", "ip_not_allowed")
+        return Identity(
+            row["user_id"],
+            row["username"],
+            row["role"],
+            "api_key",
+            scopes=tuple(json.loads(row["scopes"])),
+            api_key_id=row["id"],
+            organization_id=row["organization_id"],
+        )

@@ -1,0 +1,208 @@
+"""Load an OpenAPI 3.1 document once and compile it into a table of operations.
+
+Everything the pipeline knows about an operation (route, parameters, body media types, security, role, responses,
+examples) comes from here, so nothing about an operation is written twice. Validators are compiled here, at startup.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator, FormatChecker
+
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+FORMATS = FormatChecker()
+
+
+def compile_schema(schema: dict[str, Any]) -> Draft202012Validator:
+    return Draft202012Validator(schema, format_checker=FORMATS)
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    location: str  # path | query | header
+    required: bool
+    schema: dict[str, Any]
+    validator: Draft202012Validator
+
+
+@dataclass(frozen=True)
+class MediaType:
+    name: str
+    schema: dict[str, Any]
+    validator: Draft202012Validator
+    examples: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Body:
+    required: bool
+    media: dict[str, MediaType]  # by content type
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    description: str
+    media: MediaType | None  # JSON body, when the response has one
+    headers: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class SecurityAlternative:
+    """One entry of the operation's `security` list: every scheme in it must be satisfied."""
+
+    schemes: dict[str, tuple[str, ...]]  # scheme name -> required scopes
+
+
+@dataclass(frozen=True)
+class Operation:
+    operation_id: str
+    method: str
+    path: str
+    tag: str
+    provenance: str
+    parameters: tuple[Parameter, ...]
+    body: Body | None
+    responses: dict[int, Response]
+    security: tuple[SecurityAlternative, ...]
+    required_role: str | None
+    success_status: int
+
+    @property
+    def public(self) -> bool:
+        return not self.security or any(not alt.schemes for alt in self.security)
+
+    @property
+    def accepts(self) -> set[str]:
+        return {scheme for alt in self.security for scheme in alt.schemes}
+
+    def scopes_for(self, scheme: str) -> tuple[str, ...]:
+        for alt in self.security:
+            if scheme in alt.schemes:
+                return alt.schemes[scheme]
+        return ()
+
+
+@dataclass
+class Spec:
+    raw: dict[str, Any]
+    operations: list[Operation]
+    by_id: dict[str, Operation] = field(default_factory=dict)
+    yaml_text: str = ""
+    json_text: str = ""
+
+    @property
+    def title(self) -> str:
+        return self.raw.get("info", {}).get("title", "API")
+
+
+def resolve_refs(document: dict[str, Any]) -> dict[str, Any]:
+    """Inline every local `$ref` (the specs have no recursive schemas), so validators need no registry."""
+    cache: dict[str, Any] = {}
+
+    def lookup(ref: str) -> Any:
+        node: Any = document
+        for part in ref.removeprefix("#/").split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        return node
+
+    def walk(node: Any, seen: tuple[str, ...]) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/"):
+                if ref in seen:
+                    raise ValueError(f"recursive $ref {ref} is not supported")
+                if ref not in cache:
+                    cache[ref] = walk(lookup(ref), (*seen, ref))
+                siblings = {k: walk(v, seen) for k, v in node.items() if k != "$ref"}
+                return {**copy.deepcopy(cache[ref]), **siblings} if siblings else copy.deepcopy(cache[ref])
+            return {k: walk(v, seen) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, seen) for v in node]
+        return node
+
+    return walk(document, ())
+
+
+def _media(name: str, media: dict[str, Any]) -> MediaType:
+    schema = media.get("schema") or {}
+    examples = {key: ex.get("value") for key, ex in (media.get("examples") or {}).items() if "value" in ex}
+    if "example" in media:
+        examples.setdefault("default", media["example"])
+    return MediaType(name, schema, compile_schema(schema), examples)
+
+
+def _security(entries: list[dict[str, list[str]]]) -> tuple[SecurityAlternative, ...]:
+    return tuple(SecurityAlternative({k: tuple(v) for k, v in alt.items()}) for alt in entries)
+
+
+def _operation(path: str, method: str, op: dict[str, Any], path_item: dict[str, Any], root: dict[str, Any]) -> Operation:
+    params: dict[tuple[str, str], dict[str, Any]] = {}
+    for p in [*path_item.get("parameters", []), *op.get("parameters", [])]:
+        params[(p["name"], p["in"])] = p
+    parameters = tuple(
+        Parameter(
+            name=p["name"],
+            location=p["in"],
+            required=bool(p.get("required", p["in"] == "path")),
+            schema=p.get("schema", {}),
+            validator=compile_schema(p.get("schema", {})),
+        )
+        for p in params.values()
+        if p["in"] in ("path", "query", "header")
+    )
+    body = None
+    if "requestBody" in op:
+        rb = op["requestBody"]
+        body = Body(bool(rb.get("required")), {ct: _media(ct, m) for ct, m in rb.get("content", {}).items()})
+    responses: dict[int, Response] = {}
+    for code, resp in op.get("responses", {}).items():
+        if not str(code).isdigit():
+            continue
+        json_media = next(
+            (_media(ct, m) for ct, m in resp.get("content", {}).items() if "json" in ct), None
+        )
+        responses[int(code)] = Response(int(code), resp.get("description", ""), json_media, resp.get("headers", {}))
+    success = min((c for c in responses if 200 <= c < 300), default=200)
+    return Operation(
+        operation_id=op["operationId"],
+        method=method.upper(),
+        path=path,
+        tag=(op.get("tags") or ["default"])[0],
+        provenance=op.get("x-provenance", "documented"),
+        parameters=parameters,
+        body=body,
+        responses=responses,
+        security=_security(op.get("security", root.get("security", []))),
+        required_role=op.get("x-required-role"),
+        success_status=success,
+    )
+
+
+def load_spec(path: Path) -> Spec:
+    text = path.read_text(encoding="utf-8")
+    raw = yaml.safe_load(text)
+    resolved = resolve_refs(raw)
+    operations = [
+        _operation(p, method, op, item, resolved)
+        for p, item in resolved.get("paths", {}).items()
+        for method, op in item.items()
+        if method in HTTP_METHODS
+    ]
+    spec = Spec(raw=raw, operations=operations, yaml_text=text, json_text=json.dumps(raw))
+    spec.by_id = {op.operation_id: op for op in operations}
+    return spec
+
+
+def route_order(path: str) -> tuple[int, str]:
+    """Concrete paths win over templated ones: fewer `{param}` segments first, then left-to-right literalness."""
+    segments = path.strip("/").split("/")
+    return (sum(1 for s in segments if re.fullmatch(r"\{[^}]+\}", s)), "/".join("~" if s.startswith("{") else s for s in segments))

@@ -1,0 +1,153 @@
+"""SQLite state: in memory by default, a file when asked (WAL, one transaction per request).
+
+The whole data model is here, in one place, so a reader sees every table at once. Ids come from a generator seeded
+by `--seed`, so the same seed and the same requests give the same ids.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    password_hash TEXT NOT NULL,
+    full_name TEXT,
+    timezone TEXT NOT NULL DEFAULT 'UTC',
+    role TEXT NOT NULL DEFAULT 'user',
+    plan TEXT NOT NULL DEFAULT 'free',
+    nickname TEXT,
+    created_at TEXT NOT NULL
+);
+-- Every issued refresh token; `used_at` makes rotation one-shot, `revoked_at` ends it at logout.
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+    jti TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    access_jti TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    used_at REAL,
+    revoked_at REAL
+);
+-- Access tokens revoked before they expire (logout).
+CREATE TABLE IF NOT EXISTS revoked_access_tokens (
+    jti TEXT PRIMARY KEY,
+    expires_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS organizations (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    slug TEXT NOT NULL UNIQUE,
+    description TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS memberships (
+    organization_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    team TEXT,
+    joined_at TEXT NOT NULL,
+    PRIMARY KEY (organization_id, user_id)
+);
+-- API keys are stored as a SHA-256 hash of the full key; `prefix` is what lists show.
+CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    prefix TEXT NOT NULL,
+    key_hash TEXT NOT NULL UNIQUE,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    organization_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    scopes TEXT NOT NULL,
+    allowed_ips TEXT NOT NULL DEFAULT '[]',
+    expires_at TEXT,
+    created_at TEXT NOT NULL,
+    last_used_at TEXT
+);
+"""
+
+
+class Store:
+    def __init__(self, path: str | Path | None = None, seed: int = 0) -> None:
+        self.path = str(path) if path else ":memory:"
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA foreign_keys = ON")
+        if self.path != ":memory:":
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = FULL")  # nothing acknowledged is lost on kill -9
+        self.db.executescript(SCHEMA)
+        self.reseed(seed)
+
+    # ids -----------------------------------------------------------------------------------------------------
+    def reseed(self, seed: int) -> None:
+        self._rng = random.Random(f"xentree-mock-ids:{seed}")
+
+    def new_id(self) -> str:
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+    def token(self, nbytes: int) -> bytes:
+        return self._rng.randbytes(nbytes)
+
+    # transactions ----------------------------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction per request: all of a handler's writes land, or none do."""
+        if self.db.in_transaction:
+            yield
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # queries ---------------------------------------------------------------------------------------------------
+    def one(self, sql: str, params: tuple[Any, ...] = ()) -> dict[str, Any] | None:
+        row = self.db.execute(sql, params).fetchone()
+        return dict(row) if row else None
+
+    def all(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.execute(sql, params).fetchall()]
+
+    def run(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        return self.db.execute(sql, params).rowcount
+
+    def insert(self, table: str, row: dict[str, Any]) -> dict[str, Any]:
+        cols = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        values = tuple(json.dumps(v) if isinstance(v, (list, dict)) else v for v in row.values())
+        self.db.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", values)
+        return row
+
+    # inspection and reset --------------------------------------------------------------------------------------
+    def tables(self) -> list[str]:
+        rows = self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").fetchall()
+        return [r["name"] for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        return {t: self.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in self.tables()}
+
+    def dump(self, table: str, limit: int = 100) -> list[dict[str, Any]]:
+        if table not in self.tables():
+            raise KeyError(table)
+        return self.all(f"SELECT * FROM {table} LIMIT ?", (limit,))
+
+    def clear(self) -> None:
+        with self.transaction():
+            self.db.execute("PRAGMA defer_foreign_keys = ON")
+            for table in self.tables():
+                self.db.execute(f"DELETE FROM {table}")
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,159 @@
+"""Request and response validation against the compiled spec.
+
+Request violations become 400s in the Error shape that say what was wrong and where (`query.limit: ...`).
+Response violations (strict mode) become loud 500s naming the field and the rule it broke.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+
+from mock_server.errors import ApiError, bad_request
+from mock_server.spec import Operation, Response
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    filename: str
+    content_type: str
+    content: bytes
+_TRUE, _FALSE = {"true", "1"}, {"false", "0"}
+
+
+def _types(schema: dict[str, Any]) -> list[str]:
+    t = schema.get("type", [])
+    return [t] if isinstance(t, str) else list(t)
+
+
+def coerce(raw: str, schema: dict[str, Any]) -> Any:
+    """Turn a path, query or header string into the JSON type its schema asks for; leave it be when it can't."""
+    types = _types(schema)
+    if "integer" in types:
+        try:
+            return int(raw)
+        except ValueError:
+            pass
+    if "number" in types:
+        try:
+            return float(raw)
+        except ValueError:
+            pass
+    if "boolean" in types and raw.lower() in _TRUE | _FALSE:
+        return raw.lower() in _TRUE
+    if "null" in types and raw == "":
+        return None
+    return raw
+
+
+def describe(error: ValidationError, where: str) -> str:
+    location = ".".join([where, *(str(p) for p in error.absolute_path)])
+    return f"{location}: {error.message}"
+
+
+def _first_errors(validator: Draft202012Validator, value: Any, where: str, limit: int = 5) -> list[str]:
+    errors = sorted(validator.iter_errors(value), key=lambda e: (list(e.absolute_path), e.message))
+    return [describe(e, where) for e in errors[:limit]]
+
+
+def validate_parameters(op: Operation, request: Request) -> dict[str, dict[str, Any]]:
+    """Collect and validate path, query and header parameters; returns them typed, by location."""
+    found: dict[str, dict[str, Any]] = {"path": {}, "query": {}, "header": {}}
+    problems: list[str] = []
+    for param in op.parameters:
+        if param.location == "path":
+            raw_values = [request.path_params[param.name]] if param.name in request.path_params else []
+        elif param.location == "query":
+            raw_values = request.query_params.getlist(param.name)
+        else:
+            raw_values = request.headers.getlist(param.name)
+        if not raw_values:
+            if param.required:
+                problems.append(f"{param.location}.{param.name}: required parameter is missing")
+            continue
+        if "array" in _types(param.schema):
+            items = param.schema.get("items", {})
+            value: Any = [coerce(v, items) for raw in raw_values for v in raw.split(",")]
+        else:
+            value = coerce(raw_values[-1], param.schema)
+        problems += _first_errors(param.validator, value, f"{param.location}.{param.name}")
+        found[param.location][param.name] = value
+    if problems:
+        raise bad_request("; ".join(problems), errors=problems)
+    return found
+
+
+async def read_body(op: Operation, request: Request) -> Any:
+    """Parse the body by its content type (JSON, form, multipart) and validate it against the spec."""
+    if op.body is None:
+        return None
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _too_large()
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise _too_large()
+    if not raw and not content_type:
+        if op.body.required:
+            raise bad_request("body: a request body is required", error="missing_body")
+        return None
+    media = op.body.media.get(content_type)
+    if media is None:
+        accepted = ", ".join(op.body.media)
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"Content-Type {content_type or '(none)'} is not accepted; use {accepted}",
+        )
+    if "json" in content_type:
+        try:
+            value = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise bad_request(f"body: malformed JSON ({exc})", error="malformed_json") from exc
+        checked = value
+    else:
+        value = await _form(request, media.schema)
+        # Files validate as strings (OpenAPI `format: binary`); handlers get the UploadedFile.
+        checked = {k: (v.filename or "file") if isinstance(v, UploadedFile) else v for k, v in value.items()}
+    problems = _first_errors(media.validator, checked, "body")
+    if problems:
+        raise bad_request("; ".join(problems), errors=problems)
+    return value
+
+
+async def _form(request: Request, schema: dict[str, Any]) -> dict[str, Any]:
+    props = schema.get("properties", {})
+    try:
+        form = await request.form()
+    except Exception as exc:  # noqa: BLE001 - any parser failure is the client's malformed body
+        raise bad_request(f"body: malformed form data ({exc})", error="malformed_form") from exc
+    data: dict[str, Any] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            data[key] = UploadedFile(value.filename or "", value.content_type or "", await value.read())
+        else:
+            data[key] = coerce(value, props.get(key, {}))
+    return data
+
+
+def _too_large() -> ApiError:
+    return ApiError(413, "payload_too_large", f"Request body exceeds {MAX_BODY_BYTES} bytes")
+
+
+def response_violations(op: Operation, status: int, body: Any) -> list[str]:
+    """Why a response breaks the spec (strict mode), or [] when it conforms."""
+    spec: Response | None = op.responses.get(status)
+    if spec is None:
+        return [f"status {status} is not documented for {op.operation_id} (documented: {sorted(op.responses)})"]
+    if spec.media is None:
+        return [] if body is None else [f"status {status} of {op.operation_id} documents no body"]
+    return _first_errors(spec.media.validator, body, "response")

@@ -1,0 +1,135 @@
+"""The /__mock__ control API, CORS, docs and the spec files."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from starlette.testclient import TestClient
+
+from mock_server.app import Settings, create_app
+from tests.conftest import LOCAL, bearer, login
+
+
+def test_reset_restores_the_fixture_world(client: TestClient) -> None:
+    client.post("/api/auth/register", json={"username": "temp", "email": "t@example.com", "password": "password1"})
+    assert client.get("/__mock__/state").json()["tables"]["users"] == 4
+    response = client.post("/__mock__/reset")
+    assert response.status_code == 200
+    assert response.json()["state"]["users"] == 3
+
+
+def test_reset_with_a_seed_changes_generated_keys(client: TestClient) -> None:
+    before = client.get("/__mock__/credentials").json()["api_keys"][0]["key"]
+    client.post("/__mock__/reset", json={"seed": 5})
+    after = client.get("/__mock__/credentials").json()["api_keys"][0]["key"]
+    client.post("/__mock__/reset", json={"seed": 0})
+    again = client.get("/__mock__/credentials").json()["api_keys"][0]["key"]
+    assert before != after and before == again
+    assert len(before) == 91 and before.startswith("xntr-")
+
+
+def test_fixtures_list_and_load(client: TestClient) -> None:
+    assert "demo" in client.get("/__mock__/fixtures").json()["available"]
+    assert client.post("/__mock__/fixtures/demo").status_code == 200
+    missing = client.post("/__mock__/fixtures/nope")
+    assert missing.status_code == 404 and missing.json()["detail"]["error"] == "not_found"
+
+
+def test_state_inspection(client: TestClient) -> None:
+    tables = client.get("/__mock__/state").json()["tables"]
+    assert tables["users"] == 3 and tables["api_keys"] == 2
+    rows = client.get("/__mock__/state/users").json()["rows"]
+    assert {r["username"] for r in rows} == {"demo", "admin", "alex"}
+    assert client.get("/__mock__/state/nope").status_code == 404
+
+
+def test_clock_freeze_set_advance(client: TestClient) -> None:
+    frozen = client.post("/__mock__/clock/freeze", json={"at": "2026-03-01T12:00:00Z"}).json()
+    assert frozen == {"now": "2026-03-01T12:00:00Z", "frozen": True}
+    assert client.post("/__mock__/clock/advance", json={"days": 1, "hours": 2}).json()["now"] == "2026-03-02T14:00:00Z"
+    assert client.post("/__mock__/clock/set", json={"at": "2026-04-01T00:00:00Z"}).json()["now"] == "2026-04-01T00:00:00Z"
+    assert client.post("/__mock__/clock/unfreeze").json()["frozen"] is False
+    assert client.post("/__mock__/clock/advance", json={"days": -1}).status_code == 400
+    assert client.post("/__mock__/clock/set", json={"at": "soon"}).status_code == 400
+
+
+def test_clock_drives_the_api(client: TestClient) -> None:
+    client.post("/__mock__/clock/freeze", json={"at": "2026-03-01T12:00:00Z"})
+    user = client.post("/api/auth/register", json={"username": "clocky", "email": "c@example.com", "password": "password1"})
+    assert user.json()["created_at"] == "2026-03-01T12:00:00Z"
+
+
+def test_faults_error_rate_and_latency(client: TestClient) -> None:
+    demo = bearer(login(client))
+    put = client.put("/__mock__/faults/getCurrentUser", json={"error_rate": 1, "status": 503})
+    assert put.status_code == 200
+    assert client.get("/__mock__/faults").json()["getCurrentUser"]["status"] == 503
+    response = client.get("/api/auth/me", headers=demo)
+    assert response.status_code == 503 and response.json()["detail"]["error"] == "injected_fault"
+    assert client.delete("/__mock__/faults/getCurrentUser").status_code == 204
+    assert client.get("/api/auth/me", headers=demo).status_code == 200
+    assert client.put("/__mock__/faults/nope", json={}).status_code == 404
+    assert client.put("/__mock__/faults/getCurrentUser", json={"error_rate": 2}).status_code == 400
+
+
+def test_journal_records_requests_with_status(client: TestClient) -> None:
+    client.get("/api/health")
+    client.get("/api/nowhere")
+    entries = client.get("/__mock__/journal", params={"limit": 2}).json()["entries"]
+    assert [(e["path"], e["status"]) for e in entries] == [("/api/health", 200), ("/api/nowhere", 404)]
+    assert entries[0]["operation_id"] == "healthCheck"
+
+
+def test_control_api_refuses_remote_callers_without_the_admin_token() -> None:
+    app = create_app(Settings(admin_token="s3cret", access_log=False))
+    with TestClient(app, client=("203.0.113.9", 4000)) as remote:
+        refused = remote.get("/__mock__/state")
+        assert refused.status_code == 403
+        assert refused.json()["detail"]["error"] == "control_forbidden"
+        assert remote.get("/__mock__/state", headers={"X-Mock-Admin-Token": "wrong"}).status_code == 403
+        assert remote.get("/__mock__/state", headers={"X-Mock-Admin-Token": "s3cret"}).status_code == 200
+
+
+def test_control_api_is_not_in_the_public_spec(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert not any(path.startswith("/__mock__") for path in spec["paths"])
+
+
+def test_cors_preflight_allows_auth_headers(client: TestClient) -> None:
+    response = client.options("/api/core/conversations", headers={
+        "Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "Authorization, X-API-Key, Content-Type",
+    })  # fmt: skip
+    assert response.status_code == 200
+    allowed = response.headers["access-control-allow-headers"].lower()
+    assert "authorization" in allowed and "x-api-key" in allowed
+    simple = client.get("/api/health", headers={"Origin": "http://localhost:5173"})
+    assert simple.headers["access-control-allow-origin"] == "*"
+
+
+def test_cors_origins_are_configurable() -> None:
+    app = create_app(Settings(cors_origins=["http://app.test"], access_log=False))
+    with TestClient(app, client=LOCAL) as client:
+        ok = client.get("/api/health", headers={"Origin": "http://app.test"})
+        assert ok.headers["access-control-allow-origin"] == "http://app.test"
+        other = client.get("/api/health", headers={"Origin": "http://evil.test"})
+        assert "access-control-allow-origin" not in other.headers
+
+
+def test_spec_files_and_offline_docs(client: TestClient) -> None:
+    assert client.get("/openapi.yaml").text.startswith("openapi: 3.1")
+    assert client.get("/openapi.json").json()["info"]["title"] == "Xentree API"
+    page = client.get("/docs")
+    assert page.status_code == 200 and "/docs/static/swagger-ui-bundle.js" in page.text
+    assert "http" not in page.text.split("<script")[1].split(">")[0]  # the bundle is local, no CDN
+    bundle = client.get("/docs/static/swagger-ui-bundle.js")
+    assert bundle.status_code == 200 and len(bundle.content) > 500_000
+    assert client.get("/docs/static/swagger-ui.css").status_code == 200
+
+
+def test_access_log_is_readable(caplog: pytest.LogCaptureFixture) -> None:
+    app = create_app(Settings(access_log=True))
+    with TestClient(app, client=LOCAL) as client, caplog.at_level(logging.INFO, logger="xentree.mock"):
+        client.get("/api/health")
+    assert any("GET /api/health -> 200  healthCheck" in r.getMessage() for r in caplog.records)

@@ -1,0 +1,107 @@
+"""Generated responses (Faker, seeded, examples first), Prefer controls and strict response validation."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.testclient import TestClient
+
+from mock_server.app import Mock
+from mock_server.domains import Result
+from tests.conftest import bearer, login, make_client
+
+
+def _providers(client: TestClient, headers: dict[str, str], prefer: str | None = None) -> object:
+    extra = {"Prefer": prefer} if prefer else {}
+    response = client.get("/api/integrations", headers={**headers, **extra})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_generated_data_is_deterministic_for_a_seed() -> None:
+    def fetch(seed: int) -> object:
+        with make_client(seed=seed) as client:
+            return _providers(client, bearer(login(client)), "dynamic=true")
+
+    assert fetch(7) == fetch(7)
+    assert fetch(7) != fetch(8)
+
+
+def test_generated_data_is_realistic_and_conforms(client: TestClient, demo: dict[str, str]) -> None:
+    body = _providers(client, demo, "dynamic=true")
+    assert isinstance(body, list) and body
+    for item in body:
+        assert len(item["id"]) == 36 and item["id"].count("-") == 4
+        if item.get("account_email"):
+            assert "@" in item["account_email"]
+
+
+def test_spec_examples_are_used_by_default_and_dynamic_false(client: TestClient, mock: Mock, demo: dict[str, str]) -> None:
+    op = mock.spec.by_id["getLearningPulse"]
+    media = op.responses[200].media
+    assert media is not None
+    expected = [*media.examples.values(), *media.schema.get("examples", [])][0]
+    assert client.get("/api/xp/learning-pulse", headers=demo).json() == expected
+    assert client.get("/api/xp/learning-pulse", headers={**demo, "Prefer": "dynamic=false"}).json() == expected
+    dynamic = client.get("/api/xp/learning-pulse", headers={**demo, "Prefer": "dynamic=true"}).json()
+    assert dynamic != expected and "data" in dynamic
+
+
+def test_prefer_code_answers_that_documented_status(client: TestClient, demo: dict[str, str]) -> None:
+    response = client.get("/api/core/conversations", headers={**demo, "Prefer": "code=429"})
+    assert response.status_code == 429
+    assert response.headers["preference-applied"] == "code=429"
+    assert response.json()["detail"]["error"]
+
+
+def test_prefer_code_not_documented_is_ignored_with_a_warning(client: TestClient, demo: dict[str, str]) -> None:
+    response = client.get("/api/auth/me", headers={**demo, "Prefer": "code=418"})
+    assert response.status_code == 200
+    assert "418" in response.headers["x-mock-warning"]
+
+
+def test_prefer_example_by_name(client: TestClient, demo: dict[str, str]) -> None:
+    response = client.post("/api/live/session/start", json={"session_type": "voice"},
+                           headers={**demo, "Prefer": "code=429, example=live_quota_exceeded"})  # fmt: skip
+    assert response.status_code == 429
+    assert response.json() == {"detail": {"error": "live_quota_exceeded", "message": "Monthly Live session quota exceeded"}}
+    unknown = client.get("/api/xp/learning-pulse", headers={**demo, "Prefer": "example=nope"})
+    assert unknown.status_code == 400
+    assert "nope" in unknown.json()["detail"]["message"]
+
+
+def test_prefer_delay(client: TestClient, demo: dict[str, str]) -> None:
+    start = time.perf_counter()
+    assert client.get("/api/auth/me", headers={**demo, "Prefer": "delay=300"}).status_code == 200
+    assert time.perf_counter() - start >= 0.3
+
+
+def test_strict_mode_turns_a_drifting_response_into_a_loud_500(client: TestClient, mock: Mock, demo: dict[str, str]) -> None:
+    mock.pipeline.handlers["getCurrentUser"] = lambda call: {"id": 5, "username": "demo"}
+    response = client.get("/api/auth/me", headers=demo)
+    assert response.status_code == 500
+    detail = response.json()["detail"]
+    assert detail["error"] == "response_contract_violation"
+    assert "response.id: 5 is not of type 'string'" in detail["message"]
+    assert "getCurrentUser" in detail["message"]
+
+
+def test_strict_mode_catches_an_undocumented_status(client: TestClient, mock: Mock, demo: dict[str, str]) -> None:
+    mock.pipeline.handlers["getCurrentUser"] = lambda call: Result({"x": 1}, status=202)
+    response = client.get("/api/auth/me", headers=demo)
+    assert response.status_code == 500
+    assert "status 202 is not documented" in response.json()["detail"]["message"]
+
+
+def test_without_strict_the_handler_answer_goes_out(demo: dict[str, str]) -> None:
+    with make_client(strict=False) as client:
+        client.app.state.mock.pipeline.handlers["getCurrentUser"] = lambda call: {"id": 5}  # type: ignore[attr-defined]
+        response = client.get("/api/auth/me", headers=bearer(login(client)))
+        assert response.status_code == 200 and response.json() == {"id": 5}
+
+
+def test_deleted_generated_resources_are_gone(client: TestClient, demo: dict[str, str]) -> None:
+    conversation = "11111111-1111-4111-8111-111111111111"
+    assert client.get(f"/api/core/conversations/{conversation}/messages", headers=demo).status_code == 200
+    assert client.delete(f"/api/core/conversations/{conversation}", headers=demo).status_code == 204
+    assert client.get(f"/api/core/conversations/{conversation}/messages", headers=demo).status_code == 404

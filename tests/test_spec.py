@@ -1,0 +1,288 @@
+"""The Xentree spec: valid, complete against the docs navigation, and consistent in its errors, security and links."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC_PATH = ROOT / "openapi" / "xentree.yaml"
+SPEC: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text())
+NAV = json.loads((ROOT / "fixtures" / "docs-nav.json").read_text())
+DOCUMENTED = json.loads((ROOT / "fixtures" / "documented-operations.json").read_text())["operations"]
+METHODS = {"get", "post", "put", "patch", "delete"}
+SCOPES = {
+    "conversations:read", "conversations:write", "rag:read", "rag:write", "quiz:read", "quiz:write", "live:read",
+    "live:write", "organizations:read", "organizations:write", "integrations:read", "integrations:write",
+    "xel:read", "xel:write", "api:read", "api:write", "api:admin",
+}  # fmt: skip
+PUBLIC = {"registerUser", "loginForAccessToken", "refreshAccessToken", "getPublicXpProfile", "healthCheck",
+          "detailedHealthCheck", "getIntegrationJwks", "getIntegrationFingerprint"}  # fmt: skip
+BEARER_ONLY = {"logoutUser", "getCurrentUser", "updateCurrentUser", "listApiKeys", "createApiKey", "deleteApiKey",
+               "listTenants", "listIntegrationTokenRevocations", "saveLiveTranscripts"}  # fmt: skip
+
+
+def operations() -> list[tuple[str, str, dict[str, Any]]]:
+    return [(path, m, op) for path, item in SPEC["paths"].items() for m, op in item.items() if m in METHODS]
+
+
+OPS = operations()
+BY_ID = {op["operationId"]: (path, m, op) for path, m, op in OPS}
+
+
+def resolve(node: Any) -> Any:
+    while isinstance(node, dict) and "$ref" in node:
+        target: Any = SPEC
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def walk(node: Any, path: str = "#"):
+    if isinstance(node, dict):
+        yield path, node
+        for key, value in node.items():
+            yield from walk(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from walk(value, f"{path}/{i}")
+
+
+def test_spec_validates_with_openapi_spec_validator() -> None:
+    validate(SPEC)
+    assert SPEC["openapi"].startswith("3.1")
+
+
+def test_every_ref_resolves() -> None:
+    refs = [(where, node["$ref"]) for where, node in walk(SPEC) if isinstance(node.get("$ref"), str)]
+    assert len(refs) > 300
+    for where, ref in refs:
+        assert ref.startswith("#/"), f"{where}: external ref {ref}"
+        resolve({"$ref": ref})  # raises KeyError when it does not resolve
+
+
+def _validator(schema: dict[str, Any]) -> Draft202012Validator:
+    registry = Registry().with_resource("urn:spec", Resource.from_contents(SPEC, default_specification=DRAFT202012))
+    rebased = json.loads(json.dumps(schema).replace('"#/components', '"urn:spec#/components'))
+    return Draft202012Validator(rebased, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _examples() -> list[tuple[str, dict[str, Any], Any]]:
+    found: list[tuple[str, dict[str, Any], Any]] = []
+    for where, node in walk(SPEC):
+        if "examples" in node and isinstance(node["examples"], list) and "/examples/" not in where:
+            found += [(where, node, ex) for ex in node["examples"]]  # schema-level (JSON Schema) examples
+        if "schema" in node and isinstance(node.get("examples"), dict):
+            found += [(f"{where}/examples/{k}", node["schema"], ex["value"]) for k, ex in node["examples"].items()
+                      if "value" in ex]  # fmt: skip
+        if "schema" in node and "example" in node:
+            found.append((f"{where}/example", node["schema"], node["example"]))
+    return found
+
+
+def test_every_example_validates_against_its_schema() -> None:
+    examples = _examples()
+    assert len(examples) > 100
+    problems = []
+    for where, schema, value in examples:
+        schema = {k: v for k, v in schema.items() if k != "examples"} if "examples" in schema else schema
+        problems += [f"{where}: {e.message}" for e in _validator(schema).iter_errors(value)]
+    assert not problems, "\n".join(problems[:20])
+
+
+def test_all_navigation_titles_are_operations_with_their_group() -> None:
+    expected = {(o["title"], o["group"]) for o in NAV["operations"]}
+    actual = {(op["summary"], op["tags"][0]) for _, _, op in OPS}
+    assert len(NAV["operations"]) == 81
+    assert actual == expected
+    assert all(len(op["tags"]) == 1 for _, _, op in OPS)
+
+
+def test_all_documented_schema_names_are_present() -> None:
+    names = set(SPEC["components"]["schemas"])
+    assert len(NAV["schemas"]) == 87
+    assert set(NAV["schemas"]) <= names
+    extra = names - set(NAV["schemas"])
+    assert all(SPEC["components"]["schemas"][n].get("x-provenance") == "inferred" for n in extra), extra
+
+
+def test_operation_ids_are_unique_camel_case_and_described() -> None:
+    ids = [op["operationId"] for _, _, op in OPS]
+    assert len(ids) == len(set(ids)) == 81
+    for path, method, op in OPS:
+        assert re.fullmatch(r"[a-z][a-zA-Z0-9]+", op["operationId"]), op["operationId"]
+        assert len(op.get("description", "")) > 20, f"{method} {path} needs a description"
+        assert op["x-provenance"] in ("documented", "inferred")
+        assert op["x-docs"]
+
+
+def test_documented_paths_and_methods_match_the_facts() -> None:
+    documented = {(o["method"], o["path"]) for o in DOCUMENTED}
+    assert len(documented) == 56
+    marked = {(m.upper(), path) for path, m, op in OPS if op["x-provenance"] == "documented"}
+    assert marked == documented
+    by_title = {op["summary"]: (m.upper(), path) for path, m, op in OPS}
+    for o in DOCUMENTED:
+        assert by_title[o["title"]] == (o["method"], o["path"]), o["title"]
+
+
+def test_schemas_are_typed_with_required_lists() -> None:
+    for name, schema in SPEC["components"]["schemas"].items():
+        assert schema.get("type") == "object" or "anyOf" in schema or "oneOf" in schema, name
+        assert "required" in schema or "anyOf" in schema, f"{name} has no required list"
+        for prop, sub in schema.get("properties", {}).items():
+            sub = resolve(sub)
+            assert any(k in sub for k in ("type", "$ref", "anyOf", "oneOf", "allOf", "const", "enum")), f"{name}.{prop}"
+
+
+def test_documented_formats_and_enums() -> None:
+    schemas = SPEC["components"]["schemas"]
+    assert schemas["LearningPulseDayEntry"]["properties"]["date"]["format"] == "date"
+    assert schemas["LearningPulseDayEntry"]["properties"]["level"]["maximum"] == 4
+    assert set(schemas["QuestItem"]["properties"]["status"]["enum"]) == {"active", "ready_to_complete", "completed"}
+    assert set(schemas["XELTaskSubmissionRequest"]["properties"]["skill"]["enum"]) == {
+        "reading", "writing", "listening", "speaking"}  # fmt: skip
+    assert set(schemas["LiveStartSessionRequest"]["properties"]["session_type"]["enum"]) == {"voice", "avatar"}
+    assert set(schemas["TokenResponse"]["required"]) >= {"access_token", "token_type"}
+    analytics = schemas["LearningTimeAnalyticsResponse"]["properties"]
+    assert {"totalLearningTime", "totalSessions", "avgSessionLength", "dailyBreakdown"} <= set(analytics)
+    assert {"tenantId", "ttlSeconds"} <= set(schemas["IntegrationGrantRequest"]["properties"]) | {"tenantId"}
+
+
+def test_security_schemes_and_requirements() -> None:
+    schemes = SPEC["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {**schemes["bearerAuth"], "type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    assert schemes["apiKeyAuth"] == {**schemes["apiKeyAuth"], "type": "apiKey", "in": "header", "name": "X-API-Key"}
+    for path, method, op in OPS:
+        security = op["security"]
+        op_id = op["operationId"]
+        if op_id in PUBLIC:
+            assert security == [], op_id
+        elif op_id in BEARER_ONLY:
+            assert security == [{"bearerAuth": []}], op_id
+        else:
+            assert {"bearerAuth": []} in security, op_id
+            keys = [alt["apiKeyAuth"] for alt in security if "apiKeyAuth" in alt]
+            assert len(keys) == 1 and set(keys[0]) <= SCOPES, op_id
+    scope = {op["operationId"]: next((a["apiKeyAuth"] for a in op["security"] if "apiKeyAuth" in a), None)
+             for _, _, op in OPS}  # fmt: skip
+    assert scope["createOrganization"] == ["organizations:write"]
+    assert scope["listConversations"] == ["conversations:read"]
+    assert scope["getLearningTimeAnalytics"] == ["conversations:read"]
+    assert scope["searchKnowledgeBase"] == ["rag:read"] and scope["uploadRagDocument"] == ["rag:write"]
+    assert scope["startLiveSession"] == ["live:write"] and scope["getLiveQuota"] == ["live:read"]
+    assert scope["submitXelTask"] == ["xel:write"] and scope["listXelModules"] == ["xel:read"]
+    assert scope["grantIntegrationToken"] == ["integrations:write"]
+    assert scope["verifyIntegrationToken"] == ["integrations:read"]
+
+
+def _has_input(path: str, op: dict[str, Any]) -> bool:
+    return "requestBody" in op or bool(op.get("parameters"))
+
+
+def test_every_operation_documents_its_errors() -> None:
+    for path, method, op in OPS:
+        responses = op["responses"]
+        op_id = op["operationId"]
+        protected = op["security"] != []
+        if _has_input(path, op):
+            assert "400" in responses, f"{op_id}: 400"
+        if protected:
+            assert "401" in responses, f"{op_id}: 401"
+            unauthorized = resolve(responses["401"])
+            assert "WWW-Authenticate" in unauthorized.get("headers", {}), op_id
+        if any("apiKeyAuth" in alt for alt in op["security"]) or op.get("x-required-role"):
+            assert "403" in responses, f"{op_id}: 403"
+            examples = resolve(responses["403"])["content"]["application/json"]["examples"]
+            if any("apiKeyAuth" in alt for alt in op["security"]):
+                assert examples["INSUFFICIENT_API_KEY_SCOPE"]["value"]["detail"]["error"] == "INSUFFICIENT_API_KEY_SCOPE"
+        if "{" in path:
+            assert "404" in responses, f"{op_id}: 404"
+        if protected:
+            too_many = resolve(responses["429"])
+            assert {"Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} <= set(
+                too_many["headers"]
+            ), op_id
+        for code, response in responses.items():
+            if code.startswith(("4", "5")):
+                schema = resolve(response)["content"]["application/json"]["schema"]
+                assert resolve(schema) is SPEC["components"]["schemas"]["Error"], f"{op_id} {code}"
+
+
+def test_live_quota_example_on_live_start_and_heartbeat() -> None:
+    for op_id in ("startLiveSession", "heartbeatLiveSession"):
+        response = resolve(BY_ID[op_id][2]["responses"]["429"])
+        example = response["content"]["application/json"]["examples"]["live_quota_exceeded"]["value"]
+        assert example == {"detail": {"error": "live_quota_exceeded", "message": "Monthly Live session quota exceeded"}}
+
+
+def test_creates_answer_201_and_deletes_204() -> None:
+    for path, method, op in OPS:
+        codes = {c for c in op["responses"] if c.startswith("2")}
+        if method == "delete":
+            assert codes == {"204"}, op["operationId"]
+        if op["summary"].startswith(("Create", "Register", "Add", "Upload", "Save")):
+            assert codes == {"201"}, op["operationId"]
+
+
+def test_login_is_a_form_and_upload_is_multipart() -> None:
+    login = BY_ID["loginForAccessToken"][2]["requestBody"]["content"]
+    assert list(login) == ["application/x-www-form-urlencoded"]
+    assert {"username", "password"} <= set(resolve(login["application/x-www-form-urlencoded"]["schema"])["required"])
+    upload = BY_ID["uploadRagDocument"][2]["requestBody"]["content"]
+    assert list(upload) == ["multipart/form-data"]
+
+
+def test_links_name_real_operations_and_parameters() -> None:
+    links = [(op["operationId"], name, link) for _, _, op in OPS for r in op["responses"].values()
+             for name, link in resolve(r).get("links", {}).items()]  # fmt: skip
+    assert len(links) >= 20
+    for source, name, link in links:
+        assert link["operationId"] in BY_ID, f"{source}.{name}"
+        path, _, target = BY_ID[link["operationId"]]
+        names = {p["name"] for p in target.get("parameters", [])}
+        for param, expression in link.get("parameters", {}).items():
+            assert param in names, f"{source}.{name}: {param} is not a parameter of {link['operationId']}"
+            if expression.startswith("$response.body#/"):
+                field = expression.removeprefix("$response.body#/")
+                _, _, src = BY_ID[source]
+                success = next(resolve(r) for c, r in src["responses"].items() if c.startswith("2"))
+                schema = resolve(success["content"]["application/json"]["schema"])
+                assert field in schema.get("required", []), f"{source}.{name}: {field} is not a required response field"
+    sources = {source for source, _, _ in links}
+    assert {"createConversation", "createNote", "createOrganization", "addOrganizationMember", "createApiKey",
+            "startLiveSession", "startXelSession", "saveLiveTranscripts", "uploadRagDocument"} <= sources  # fmt: skip
+
+
+def test_servers_are_production_and_local_mock() -> None:
+    assert [s["url"] for s in SPEC["servers"]] == ["https://my.xentree.com", "http://127.0.0.1:4010"]
+
+
+def test_inferred_operations_say_so() -> None:
+    inferred = [op for _, _, op in OPS if op["x-provenance"] == "inferred"]
+    assert len(inferred) == 25
+
+
+REDOCLY = ROOT / ".tools" / "node_modules" / ".bin" / "redocly"
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed: the Redocly CLI lint cannot run")
+@pytest.mark.skipif(not REDOCLY.exists(), reason="Redocly CLI not installed in .tools/ (make test installs it with npm)")
+def test_redocly_lint_passes_with_zero_errors() -> None:
+    env = {**os.environ, "REDOCLY_TELEMETRY": "off", "REDOCLY_SUPPRESS_UPDATE_NOTICE": "true"}
+    result = subprocess.run([str(REDOCLY), "lint", str(SPEC_PATH), "--format", "stylish"], capture_output=True,
+                            text=True, env=env, timeout=120, cwd=ROOT)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
