@@ -17,7 +17,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_server import control, docs, fixtures
@@ -96,7 +96,7 @@ def build_mock(settings: Settings) -> Mock:
     handlers = {k: v for k, v in load_handlers().items() if k in spec.by_id}
     pipeline = Pipeline(
         store=store, clock=clock, tokens=tokens, limiter=RateLimiter(RateLimit.parse(settings.rate_limit)),
-        generator=Generator(settings.seed), handlers=handlers, strict=settings.strict, seed=settings.seed,
+        generator=Generator(settings.seed, clock.now), handlers=handlers, strict=settings.strict, seed=settings.seed,
     )  # fmt: skip
     mock = Mock(settings, spec, store, clock, tokens, pipeline, journal=deque(maxlen=settings.journal_size))
     if existing_state and store.counts().get("users"):
@@ -115,14 +115,36 @@ def _endpoint(pipeline: Pipeline, by_method: dict[str, Operation]):
     return endpoint
 
 
+class SpecRoute(Route):
+    """A spec path. A URL that a more concrete spec path matches belongs to that path only, so
+    `DELETE /api/api-keys/tenants` is a 405 of `/api/api-keys/tenants`, not `deleteApiKey(key_id="tenants")`."""
+
+    def __init__(self, path: str, endpoint: Any, methods: list[str], shadowed_by: list[Route]) -> None:
+        super().__init__(path, endpoint, methods=methods, name=path)
+        self.shadowed_by = shadowed_by
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is not Match.NONE and any(r.path_regex.match(scope["path"]) for r in self.shadowed_by):
+            return Match.NONE, {}
+        return match, child
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Can one URL match both paths? Same length, and every segment pair equal or templated."""
+    sa, sb = a.strip("/").split("/"), b.strip("/").split("/")
+    return len(sa) == len(sb) and all(x == y or "{" in x or "{" in y for x, y in zip(sa, sb, strict=True))
+
+
 def operation_routes(mock: Mock) -> list[BaseRoute]:
     by_path: dict[str, dict[str, Operation]] = {}
     for op in mock.spec.operations:
         by_path.setdefault(op.path, {})[op.method] = op
-    return [
-        Route(path, _endpoint(mock.pipeline, ops), methods=list(ops), name=path)
-        for path, ops in sorted(by_path.items(), key=lambda item: route_order(item[0]))
-    ]
+    routes: list[SpecRoute] = []
+    for path, ops in sorted(by_path.items(), key=lambda item: route_order(item[0])):
+        shadows = [r for r in routes if _overlap(r.path, path)]
+        routes.append(SpecRoute(path, _endpoint(mock.pipeline, ops), list(ops), shadows))
+    return list(routes)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -15,6 +15,7 @@ from typing import Any
 from faker import Faker
 
 Gen = Callable[[Faker], Any]
+DateGen = Callable[[Faker, datetime], str]
 
 # Field-name rules, tried in order against the property name (the first matching pattern wins).
 NAME_RULES: list[tuple[str, Gen]] = [
@@ -40,11 +41,15 @@ FORMAT_RULES: dict[str, Gen] = {
     "email": lambda f: f.email(),
     "uri": lambda f: f.url(),
     "url": lambda f: f.url(),
-    "date": lambda f: f.date_between(start_date="-1y", end_date="today").isoformat(),
-    "date-time": lambda f: _iso(f.date_time_between(start_date="-1y", end_date="now", tzinfo=UTC)),
     "ipv4": lambda f: f.ipv4(),
     "ipv6": lambda f: f.ipv6(),
     "hostname": lambda f: f.hostname(),
+}
+
+# Dates come from the year before the mock clock's "now", so a frozen clock gives the same dates every run.
+DATE_RULES: dict[str, DateGen] = {
+    "date": lambda f, now: f.date_between(start_date=now.date() - timedelta(days=365), end_date=now.date()).isoformat(),
+    "date-time": lambda f, now: _iso(f.date_time_between(start_date=now - timedelta(days=365), end_date=now, tzinfo=UTC)),
 }
 
 
@@ -53,8 +58,9 @@ def _iso(value: datetime) -> str:
 
 
 class Generator:
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, now: Callable[[], datetime]) -> None:
         self.seed = seed
+        self.now = now
         self.faker = Faker()
         self._name_rules = [(re.compile(p), g) for p, g in NAME_RULES]
 
@@ -62,6 +68,7 @@ class Generator:
         """A value for `schema`, the same for the same seed and key (e.g. operation id + request path)."""
         digest = hashlib.sha256(f"{self.seed}:{key}".encode()).digest()
         self.faker.seed_instance(int.from_bytes(digest[:8], "big"))
+        self._now = self.now().replace(microsecond=0)
         return self._gen(schema, name="")
 
     # --------------------------------------------------------------------------------------------------------
@@ -130,6 +137,8 @@ class Generator:
     def _string(self, schema: dict[str, Any], name: str) -> str:
         f = self.faker
         fmt = schema.get("format")
+        if fmt in DATE_RULES:
+            return DATE_RULES[fmt](f, self._now)
         if fmt in FORMAT_RULES:
             return FORMAT_RULES[fmt](f)
         value = next((g(f) for rx, g in self._name_rules if rx.search(name)), None)
@@ -205,4 +214,4 @@ def _expand(cls: str) -> list[str]:
     return [c for c in chars if c]
 
 
-__all__ = ["Generator", "timedelta"]
+__all__ = ["Generator"]

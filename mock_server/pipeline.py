@@ -71,6 +71,7 @@ class Answer:
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
+    injected: bool = False  # a fault asked for through the control API: exempt from the strict contract check
 
 
 class Pipeline:
@@ -106,7 +107,7 @@ class Pipeline:
         request.scope["xentree.operation"] = op.operation_id
         client = request.client.host if request.client else None
         answer = await self._answer(op, request, client)
-        if self.strict:
+        if self.strict and not answer.injected:
             answer = self._enforce_contract(op, answer)
         return _render(answer)
 
@@ -125,7 +126,7 @@ class Pipeline:
                         self.tokens, client)  # fmt: skip
             answer = self._respond(op, call, prefer, request)
         except ApiError as exc:
-            answer = Answer(exc.status, exc.body(), exc.headers)
+            answer = Answer(exc.status, exc.body(), exc.headers, injected=exc.error == "injected_fault")
         answer.headers = {**rate_headers, **answer.headers}
         return answer
 
@@ -168,11 +169,11 @@ class Pipeline:
             return Answer(status, None, headers)
         media = spec.media
         if prefer.example is not None:
-            if prefer.example not in media.examples:
-                names = ", ".join(media.examples) or "none"
-                raise ApiError(400, "unknown_example", f"No example named {prefer.example!r} (available: {names})")
-            headers["Preference-Applied"] = f"example={prefer.example}"
-            return Answer(status, media.examples[prefer.example], headers)
+            if prefer.example in media.examples:
+                headers["Preference-Applied"] = f"example={prefer.example}"
+                return Answer(status, media.examples[prefer.example], headers)
+            names = ", ".join(media.examples) or "none"
+            headers["X-Mock-Warning"] = f"No example named {prefer.example!r} (available: {names}); ignored"
         static = [*media.examples.values(), *media.schema.get("examples", [])]
         if static and prefer.dynamic is not True:
             return Answer(status, static[0], headers)

@@ -189,7 +189,7 @@ def _operation(path: str, method: str, op: dict[str, Any], path_item: dict[str, 
 
 def load_spec(path: Path) -> Spec:
     text = path.read_text(encoding="utf-8")
-    raw = yaml.safe_load(text)
+    raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: 10x faster startup
     resolved = resolve_refs(raw)
     operations = [
         _operation(p, method, op, item, resolved)

@@ -43,7 +43,7 @@ def test_register_rejects_bad_input(client: TestClient) -> None:
 
 def test_wrong_password_is_401(client: TestClient) -> None:
     response = client.post("/api/auth/login", data={"username": "demo", "password": "nope-nope"})
-    assert response.status_code == 400
+    assert response.status_code == 401
     assert response.json()["detail"]["error"] == "invalid_credentials"
 
 
@@ -61,14 +61,14 @@ def test_refresh_rotates_and_a_used_refresh_token_is_refused(client: TestClient)
     assert fresh["access_token"] != first["access_token"] and fresh["refresh_token"] != first["refresh_token"]
     assert client.get("/api/auth/me", headers=bearer(fresh["access_token"])).status_code == 200
     reused = client.post("/api/auth/refresh", json={"refresh_token": first["refresh_token"]})
-    assert reused.status_code == 400
+    assert reused.status_code == 401
     assert reused.json()["detail"]["error"] == "refresh_token_reused"
 
 
 def test_access_token_is_not_a_refresh_token(client: TestClient) -> None:
     token = login(client)
     response = client.post("/api/auth/refresh", json={"refresh_token": token})
-    assert response.status_code == 400
+    assert response.status_code == 401
 
 
 def test_logout_revokes_access_and_refresh_tokens(client: TestClient) -> None:
@@ -78,7 +78,7 @@ def test_logout_revokes_access_and_refresh_tokens(client: TestClient) -> None:
     after = client.get("/api/auth/me", headers=headers)
     assert after.status_code == 401 and after.json()["detail"]["error"] == "token_revoked"
     refresh = client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
-    assert refresh.status_code == 400 and refresh.json()["detail"]["error"] == "token_revoked"
+    assert refresh.status_code == 401 and refresh.json()["detail"]["error"] == "token_revoked"
 
 
 def test_update_current_user(client: TestClient, demo: dict[str, str]) -> None:

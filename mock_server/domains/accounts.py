@@ -6,7 +6,7 @@ from typing import Any
 
 from mock_server.clock import iso
 from mock_server.domains import Call, handles
-from mock_server.errors import ApiError, bad_request, conflict, unauthorized
+from mock_server.errors import conflict, unauthorized
 from mock_server.security import hash_password, verify_password
 
 PROFILE_FIELDS = ("id", "username", "email", "full_name", "timezone", "role", "plan", "created_at")
@@ -56,22 +56,19 @@ def register(call: Call) -> dict[str, Any]:
 def login(call: Call) -> dict[str, Any]:
     user = call.store.one("SELECT * FROM users WHERE username = ? OR email = ?", (call.body["username"],) * 2)
     if user is None or not verify_password(call.body["password"], user["password_hash"]):
-        raise bad_request("Incorrect username or password", "invalid_credentials")
+        raise unauthorized("Incorrect username or password", "invalid_credentials")
     return call.tokens.issue(user)
 
 
 @handles("refreshAccessToken")
 def refresh(call: Call) -> dict[str, Any]:
-    """Rotation is one-shot. A bad refresh token is a 400 (OAuth 2 `invalid_grant` style), as the spec says."""
-    try:
-        claims = call.tokens.claims(call.body["refresh_token"], "refresh")
-    except ApiError as exc:
-        raise bad_request(exc.message, exc.error) from None
+    """Rotation is one-shot: a refresh token works once, then answers 401 like any spent credential."""
+    claims = call.tokens.claims(call.body["refresh_token"], "refresh")
     row = call.store.one("SELECT * FROM refresh_tokens WHERE jti = ?", (claims["jti"],))
     if row is None or row["revoked_at"] is not None:
-        raise bad_request("The refresh token has been revoked", "token_revoked")
+        raise unauthorized("The refresh token has been revoked", "token_revoked")
     if row["used_at"] is not None:
-        raise bad_request("The refresh token was already used; log in again", "refresh_token_reused")
+        raise unauthorized("The refresh token was already used; log in again", "refresh_token_reused")
     now = call.clock.timestamp()
     call.store.run("UPDATE refresh_tokens SET used_at = ? WHERE jti = ?", (now, row["jti"]))
     return call.tokens.issue(_user(call, row["user_id"]))

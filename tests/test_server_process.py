@@ -1,0 +1,63 @@
+"""The real server process through the CLI: HTTP on loopback, banner, persistence across restarts and kill -9."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import Server
+
+
+def test_cli_serves_spec_docs_and_health(server_factory: type[Server]) -> None:
+    server = server_factory().start()
+    assert httpx.get(f"{server.url}/openapi.yaml").text.startswith("openapi: 3.1")
+    assert httpx.get(f"{server.url}/openapi.json").json()["openapi"] == "3.1.0"
+    assert httpx.get(f"{server.url}/api/health").status_code == 200
+    assert httpx.get(f"{server.url}/api/health/detailed").status_code == 200
+    token = httpx.post(f"{server.url}/api/auth/login", data={"username": "demo", "password": "demo-password"})
+    me = httpx.get(f"{server.url}/api/auth/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+    assert me.json()["username"] == "demo"
+    output = server.stop()
+    assert "demo     demo-password" in output  # the banner shows the demo credentials
+    assert "xntr-" in output and f"{server.url}/docs" in output
+    assert "GET /api/auth/me -> 200  getCurrentUser" in output  # readable access log
+
+
+def test_state_file_survives_restart_and_kill_9(server_factory: type[Server], tmp_path: Path) -> None:
+    state = tmp_path / "state.sqlite"
+    first = server_factory("--state", str(state)).start()
+    new_user = {"username": "persisted", "email": "p@example.com", "password": "password-123"}
+    assert httpx.post(f"{first.url}/api/auth/register", json=new_user).status_code == 201
+    first.stop(kill=True)  # SIGKILL right after the acknowledged write
+
+    second = server_factory("--state", str(state)).start()
+    login = httpx.post(f"{second.url}/api/auth/login", data={"username": "persisted", "password": "password-123"})
+    assert login.status_code == 200
+    again = httpx.post(f"{second.url}/api/auth/register", json=new_user)
+    assert again.status_code == 409  # still there, not duplicated
+    demo = httpx.post(f"{second.url}/api/auth/login", data={"username": "demo", "password": "demo-password"})
+    assert demo.status_code == 200  # fixtures were not loaded twice
+    state_counts = httpx.get(f"{second.url}/__mock__/state").json()["tables"]
+    assert state_counts["users"] == 4
+
+
+def test_same_seed_same_requests_same_responses(server_factory: type[Server]) -> None:
+    def session(seed: str) -> list[object]:
+        server = server_factory("--seed", seed, "--freeze-at", "2026-05-01T08:00:00Z").start()
+        user = httpx.post(f"{server.url}/api/auth/register",
+                          json={"username": "twin", "email": "twin@example.com", "password": "password-123"})  # fmt: skip
+        token = httpx.post(f"{server.url}/api/auth/login", data={"username": "twin", "password": "password-123"})
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}", "Prefer": "dynamic=true"}
+        generated = httpx.get(f"{server.url}/api/xp/profile", headers=headers).json()
+        server.stop()
+        return [user.json(), token.json(), generated]
+
+    assert session("11") == session("11")
+    assert session("11") != session("12")
+
+
+def test_reload_flag_starts_a_watching_server(server_factory: type[Server]) -> None:
+    server = server_factory("--reload").start(timeout=30)
+    assert httpx.get(f"{server.url}/api/health").status_code == 200
+    assert "with reload" in server.stop()
