@@ -22,7 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_server import control, docs, fixtures
 from mock_server.clock import Clock, iso
-from mock_server.domains import Call, load_handlers
+from mock_server import domains
+from mock_server.domains import Call
 from mock_server.generate import Generator
 from mock_server.limits import RateLimit, RateLimiter
 from mock_server.pipeline import Pipeline
@@ -69,7 +70,7 @@ class Mock:
     def load_fixture(self, name: str) -> None:
         call = Call({}, {}, {}, None, None, self.store, self.clock, self.tokens)
         with self.store.transaction():
-            self.credentials = fixtures.load(call, name)
+            self.credentials = fixtures.load(call, name, self.settings.seed)
         self.settings.fixture = name
 
     def reset(self, fixture: str | None = None, seed: int | None = None) -> None:
@@ -90,10 +91,11 @@ def _secret(seed: int) -> str:
 def build_mock(settings: Settings) -> Mock:
     spec = load_spec(spec_path(settings.api))
     existing_state = settings.state is not None and settings.state.exists()
-    store = Store(settings.state, seed=settings.seed)
+    domains.load_domains()
+    store = Store(settings.state, seed=settings.seed, schemas=domains.SCHEMAS)
     clock = Clock(settings.frozen_at)
     tokens = Tokens(_secret(settings.seed), clock, store)
-    handlers = {k: v for k, v in load_handlers().items() if k in spec.by_id}
+    handlers = {k: v for k, v in domains.HANDLERS.items() if k in spec.by_id}
     pipeline = Pipeline(
         store=store, clock=clock, tokens=tokens, limiter=RateLimiter(RateLimit.parse(settings.rate_limit)),
         generator=Generator(settings.seed, clock.now), handlers=handlers, strict=settings.strict, seed=settings.seed,

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from mock_server.clock import iso
-from mock_server.domains import Call
+from mock_server.domains import SEEDERS, Call, World
 from mock_server.domains.accounts import create_user
 from mock_server.resources import fixtures_dir
 from mock_server.security import hash_api_key, make_api_key
@@ -33,7 +33,7 @@ def available() -> list[str]:
     return sorted(p.stem for p in fixtures_dir().glob("*.yaml"))
 
 
-def load(call: Call, name: str = "demo") -> Credentials:
+def load(call: Call, name: str = "demo", seed: int = 0) -> Credentials:
     path: Path = fixtures_dir() / f"{name}.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"no fixture set {name!r} (available: {', '.join(available())})")
@@ -64,4 +64,7 @@ def load(call: Call, name: str = "demo") -> Credentials:
             "created_at": now,
         })  # fmt: skip
         creds.api_keys.append({"name": spec["name"], "owner": spec["owner"], "key": key, "scopes": scopes})
+    world_view = World(world, users, orgs, seed)
+    for seed_domain in SEEDERS:
+        seed_domain(call, world_view)
     return creds

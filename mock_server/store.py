@@ -1,7 +1,8 @@
 """SQLite state: in memory by default, a file when asked (WAL, one transaction per request).
 
-The whole data model is here, in one place, so a reader sees every table at once. Ids come from a generator seeded
-by `--seed`, so the same seed and the same requests give the same ids.
+The identity tables that security needs (users, tokens, organizations, memberships, API keys) are here; each domain
+module declares its own tables beside its handlers (`domains.tables`). Ids come from a generator seeded by `--seed`,
+so the same seed and the same requests give the same ids.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ CREATE TABLE IF NOT EXISTS api_keys (
 
 
 class Store:
-    def __init__(self, path: str | Path | None = None, seed: int = 0) -> None:
+    def __init__(self, path: str | Path | None = None, seed: int = 0, schemas: list[str] | None = None) -> None:
         self.path = str(path) if path else ":memory:"
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
@@ -84,7 +85,8 @@ class Store:
         if self.path != ":memory:":
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = FULL")  # nothing acknowledged is lost on kill -9
-        self.db.executescript(SCHEMA)
+        for ddl in [SCHEMA, *(schemas or [])]:
+            self.db.executescript(ddl)
         self.reseed(seed)
 
     # ids -----------------------------------------------------------------------------------------------------

@@ -1,13 +1,18 @@
 """Domain behaviour, one module per docs group, registered by operationId.
 
 A handler receives a `Call` (validated input, the caller's identity, the store and the clock) and returns the
-response body (and optionally a status). It never parses the spec and never builds HTTP errors by hand: it raises
-`ApiError` (see mock_server.errors). Operations without a handler are answered by the generator.
+response body (or a `Result` for another status). It never parses the spec and never builds HTTP errors by hand:
+it raises `ApiError` (see mock_server.errors). Operations without a handler are answered by the generator.
+
+A domain module may also declare its tables (`tables(ddl)`, created at startup) and a seeder (`@seeder`) that adds
+its part of the demo world after the users, organizations and API keys of the fixture set exist.
+Every module in this package is loaded; nothing else needs registering.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,9 +49,21 @@ class Result:
     status: int | None = None
 
 
+@dataclass(frozen=True)
+class World:
+    """What a seeder gets: the fixture set's YAML, and the users and organizations already created from it."""
+
+    data: dict[str, Any]
+    users: dict[str, dict[str, Any]]  # by username
+    organizations: dict[str, dict[str, Any]]  # by slug
+    seed: int
+
+
 Handler = Callable[[Call], Any]
+Seeder = Callable[[Call, World], None]
 HANDLERS: dict[str, Handler] = {}
-MODULES = ("accounts",)
+SCHEMAS: list[str] = []
+SEEDERS: list[Seeder] = []
 
 
 def handles(operation_id: str) -> Callable[[Handler], Handler]:
@@ -57,7 +74,18 @@ def handles(operation_id: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def load_handlers() -> dict[str, Handler]:
-    for name in MODULES:
-        importlib.import_module(f"mock_server.domains.{name}")
-    return HANDLERS
+def tables(ddl: str) -> None:
+    """Declare a domain's tables (idempotent DDL: CREATE ... IF NOT EXISTS)."""
+    if ddl not in SCHEMAS:
+        SCHEMAS.append(ddl)
+
+
+def seeder(fn: Seeder) -> Seeder:
+    if fn not in SEEDERS:
+        SEEDERS.append(fn)
+    return fn
+
+
+def load_domains() -> None:
+    for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+        importlib.import_module(f"{__name__}.{module}")
