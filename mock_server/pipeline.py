@@ -148,8 +148,11 @@ class Pipeline:
         handler = self.handlers.get(op.operation_id)
         if handler is None:
             return self._generated(op, op.success_status, prefer, request, call, headers)
-        with self.store.transaction():
-            result = handler(call)
+        if op.method in ("GET", "HEAD"):
+            result = handler(call)  # reads: handlers run without awaiting, so nothing interleaves anyway
+        else:
+            with self.store.transaction():  # writes: all of the handler's changes land, or none
+                result = handler(call)
         if isinstance(result, Result):
             return Answer(result.status or op.success_status, result.body, headers)
         return Answer(op.success_status, result, headers)

@@ -167,11 +167,15 @@ class Authenticator:
         if scheme.lower() != "bearer" or not token.strip():
             raise unauthorized("Malformed Authorization header: expected 'Bearer <token>'", "invalid_token")
         claims = self.tokens.claims(token.strip(), "access")
-        if self.store.one("SELECT 1 FROM revoked_access_tokens WHERE jti = ?", (claims["jti"],)):
-            raise unauthorized("The access token has been revoked", "token_revoked")
-        user = self.store.one("SELECT id, username, role FROM users WHERE id = ?", (claims["sub"],))
+        user = self.store.one(
+            "SELECT id, username, role, EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = ?) AS revoked"
+            " FROM users WHERE id = ?",
+            (claims["jti"], claims["sub"]),
+        )
         if user is None:
             raise unauthorized("The token's user no longer exists", "invalid_token")
+        if user["revoked"]:
+            raise unauthorized("The access token has been revoked", "token_revoked")
         return Identity(user["id"], user["username"], user["role"], "bearer", token_jti=claims["jti"])
 
     def _api_key(self, key: str, client: str | None) -> Identity:
