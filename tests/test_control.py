@@ -133,3 +133,14 @@ def test_access_log_is_readable(caplog: pytest.LogCaptureFixture) -> None:
     with TestClient(app, client=LOCAL) as client, caplog.at_level(logging.INFO, logger="xentree.mock"):
         client.get("/api/health")
     assert any("GET /api/health -> 200  healthCheck" in r.getMessage() for r in caplog.records)
+
+
+def test_fault_latency_delays_the_operation(client: TestClient) -> None:
+    import time
+
+    assert client.put("/__mock__/faults/healthCheck", json={"latency_ms": 300}).status_code == 200
+    start = time.perf_counter()
+    assert client.get("/api/health").status_code == 200
+    assert time.perf_counter() - start >= 0.3
+    assert client.delete("/__mock__/faults").status_code == 204
+    assert client.get("/__mock__/faults").json() == {}

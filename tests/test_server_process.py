@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import Server
+from tests.conftest import ROOT, Server
 
 
 def test_cli_serves_spec_docs_and_health(server_factory: type[Server]) -> None:
@@ -57,7 +58,25 @@ def test_same_seed_same_requests_same_responses(server_factory: type[Server]) ->
     assert session("11") != session("12")
 
 
-def test_reload_flag_starts_a_watching_server(server_factory: type[Server]) -> None:
+def test_reload_restarts_on_fixture_changes(server_factory: type[Server]) -> None:
     server = server_factory("--reload").start(timeout=30)
-    assert httpx.get(f"{server.url}/api/health").status_code == 200
+    user = {"username": "ephemeral", "email": "e@example.com", "password": "password-123"}
+    assert httpx.post(f"{server.url}/api/auth/register", json=user).status_code == 201
+    probe = ROOT / "fixtures" / "zz-reload-probe.yaml"
+    probe.write_text("# written by tests/test_server_process.py; safe to delete\nusers: []\n")
+    try:
+        # The worker restarts with a fresh in-memory store: the registered user is gone, the demo world is back.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                login = httpx.post(f"{server.url}/api/auth/login", data={"username": "ephemeral", "password": "password-123"})
+                if login.status_code == 401:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        assert login.status_code == 401
+        assert httpx.get(f"{server.url}/__mock__/fixtures").json()["available"].count("zz-reload-probe") == 1
+    finally:
+        probe.unlink()
     assert "with reload" in server.stop()
