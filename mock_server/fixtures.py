@@ -58,12 +58,14 @@ def load(call: Call, name: str = "demo", seed: int = 0) -> Credentials:
         key = make_api_key(call.store.token(64))
         scopes = list(ALL_SCOPES) if spec["scopes"] == "all" else list(spec["scopes"])
         call.store.insert("api_keys", {
-            "id": call.store.new_id(), "name": spec["name"], "prefix": key[:12], "key_hash": hash_api_key(key),
+            "id": call.store.new_id(), "name": spec["name"], "prefix": key[:11], "key_hash": hash_api_key(key),
             "user_id": users[spec["owner"]]["id"], "organization_id": orgs[spec["organization"]]["id"],
             "scopes": scopes, "allowed_ips": spec.get("allowed_ips", []), "expires_at": spec.get("expires_at"),
             "created_at": now,
         })  # fmt: skip
-        creds.api_keys.append({"name": spec["name"], "owner": spec["owner"], "key": key, "scopes": scopes})
+        limits = {k: spec[k] for k in ("expires_at", "allowed_ips") if spec.get(k)}
+        creds.api_keys.append({"name": spec["name"], "owner": spec["owner"], "organization": spec["organization"],
+                               "key": key, "scopes": scopes, **limits})  # fmt: skip
     world_view = World(world, users, orgs, seed)
     for seed_domain in SEEDERS:
         seed_domain(call, world_view)

@@ -53,6 +53,18 @@ def demo(client: TestClient) -> dict[str, str]:
 
 
 @pytest.fixture
+def alex(client: TestClient) -> dict[str, str]:
+    """A plain member of the demo organization (and owner of the second one)."""
+    return bearer(login(client, "alex"))
+
+
+@pytest.fixture
+def admin(client: TestClient) -> dict[str, str]:
+    """The platform administrator."""
+    return bearer(login(client, "admin"))
+
+
+@pytest.fixture
 def keys(mock: Mock) -> dict[str, str]:
     return {k["name"]: k["key"] for k in mock.credentials.api_keys}
 

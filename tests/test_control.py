@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 
 import pytest
+import yaml
 from starlette.testclient import TestClient
 
 from mock_server.app import Settings, create_app
+from mock_server.resources import fixtures_dir
 from tests.conftest import LOCAL, bearer, login
 
 
@@ -38,7 +40,9 @@ def test_fixtures_list_and_load(client: TestClient) -> None:
 
 def test_state_inspection(client: TestClient) -> None:
     tables = client.get("/__mock__/state").json()["tables"]
-    assert tables["users"] == 3 and tables["api_keys"] == 2
+    world = yaml.safe_load((fixtures_dir() / "demo.yaml").read_text())
+    assert tables["users"] == len(world["users"]) == 3
+    assert tables["api_keys"] == len(world["api_keys"]) and tables["organizations"] == len(world["organizations"])
     rows = client.get("/__mock__/state/users").json()["rows"]
     assert {r["username"] for r in rows} == {"demo", "admin", "alex"}
     assert client.get("/__mock__/state/nope").status_code == 404
