@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
+import pytest
 from starlette.testclient import TestClient
 
 from mock_server.app import Mock
 from mock_server.domains import Result
 from tests.conftest import bearer, login, make_client
+
+# Every operation of the Xentree spec has a domain handler; these tests exercise the generator that answers
+# operations without one (a spec extended before its domain exists), so they take the handlers away.
+GENERATED = ("getLearningPulse", "listIntegrations", "getConversationMessages", "deleteConversation")
+
+
+def generated_client(**settings: object) -> TestClient:
+    client = make_client(**settings)
+    for operation_id in GENERATED:
+        client.app.state.mock.pipeline.handlers.pop(operation_id, None)  # type: ignore[attr-defined]
+    return client
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    with generated_client() as c:
+        yield c
 
 
 def _providers(client: TestClient, headers: dict[str, str], prefer: str | None = None) -> object:
@@ -20,7 +39,7 @@ def _providers(client: TestClient, headers: dict[str, str], prefer: str | None =
 
 def test_generated_data_is_deterministic_for_a_seed() -> None:
     def fetch(seed: int) -> object:
-        with make_client(seed=seed) as client:
+        with generated_client(seed=seed) as client:
             return _providers(client, bearer(login(client)), "dynamic=true")
 
     assert fetch(7) == fetch(7)
