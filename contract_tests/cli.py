@@ -1,82 +1,121 @@
-"""`xentree-contract run --base-url URL`: check a deployment against openapi/xentree.yaml with Schemathesis.
+"""`xentree-contract run --base-url URL` (or `python -m contract_tests run ...`): check a deployment against the spec.
 
-This first version drives the Schemathesis CLI with all built-in checks and JUnit/JSON/HTML reports; the custom
-checks, scenario suites and conformance report of issue 4 build on it. Exit codes: 0 conformant, 1 contract
-failures, 2 usage error or target unreachable (a server that is down is never a pass).
+Exit codes: 0 conformant, 1 contract failures, 2 usage error, unreachable target or refused credentials (a server
+that is down is never a pass). Every option also reads an environment variable (see `--help`); flags win.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-from mock_server.resources import spec_path
+from contract_tests import report, runner
+from contract_tests.checks import CODES
+from contract_tests.options import (DEFAULT_MAX_EXAMPLES, DEFAULT_REPORT_DIR, ENV, PHASES, RunOptions, UsageError,
+                                    env_default, split_list)  # fmt: skip
+from contract_tests.progress import Progress
+from contract_tests.results import EXIT_USAGE
+
+EPILOG = (
+    "exit codes: 0 conformant, 1 contract failures, 2 usage error / target unreachable / credentials refused\n"
+    "environment: " + ", ".join(f"{v} (--{k.replace('_', '-')})" for k, v in ENV.items()) + "\n"
+    "suite rule codes: " + ", ".join(f"{c} {n}" for n, c in CODES.items())
+)
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="xentree-contract", description="Check a Xentree deployment against the spec")
+    p = argparse.ArgumentParser(prog="xentree-contract", description="Check a Xentree deployment against the spec",
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)  # fmt: skip
     sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("run", help="run the contract checks against a base URL")
-    r.add_argument("--base-url", default=os.environ.get("XENTREE_BASE_URL"), help="target, e.g. http://127.0.0.1:4010")
-    r.add_argument("--api", default="xentree")
-    r.add_argument("--token", default=os.environ.get("XENTREE_TOKEN"), help="bearer access token")
-    r.add_argument("--api-key", default=os.environ.get("XENTREE_API_KEY"), help="X-API-Key value")
-    r.add_argument("--phases", default="examples,coverage,fuzzing,stateful")
-    r.add_argument("--max-examples", type=int, default=20)
-    r.add_argument("--seed", type=int, default=1)
-    r.add_argument("--workers", default="1")
-    r.add_argument("--include-tag", action="append", default=[])
-    r.add_argument("--operation", action="append", default=[], help="operationId to include (repeatable)")
-    r.add_argument("--report-dir", type=Path, default=Path("contract-report"))
+    r = sub.add_parser("run", help="run the contract checks against a base URL", epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    target = r.add_argument_group("target")
+    target.add_argument("--base-url", default=env_default("base_url"),
+                        help="the deployment, e.g. http://127.0.0.1:4010")
+    target.add_argument("--api", default=env_default("api", "xentree"), help="which spec (openapi/<api>.yaml)")
+    target.add_argument("--spec", type=Path, help="a spec file to use instead of the packaged one")
+    target.add_argument("--request-timeout", type=float, default=10.0, help="seconds per request (default 10)")
+    target.add_argument("--no-tls-verify", dest="tls_verify", action="store_false", help="accept any TLS certificate")
+    creds = r.add_argument_group("credentials (refused credentials stop the run with exit code 2)")
+    creds.add_argument("--token", default=env_default("token"), help="bearer access token")
+    creds.add_argument("--api-key", default=env_default("api_key"), help="X-API-Key value")
+    creds.add_argument("--username", default=env_default("username"), help="log in through the login operation")
+    creds.add_argument("--password", default=env_default("password"))
+    creds.add_argument("--register", action="store_true", default=env_default("register", False),
+                       help="create a throw-away user on the target and run as it")  # fmt: skip
+    creds.add_argument("--second-username", default=env_default("second_username"),
+                       help="second user for the isolation checks (default: a registered throw-away user)")
+    creds.add_argument("--second-password", default=env_default("second_password"))
+    select = r.add_argument_group("selection and reproducibility")
+    select.add_argument("--phases", action="append", help=f"comma-separated, default all: {','.join(PHASES)}")
+    select.add_argument("--include-tag", action="append", default=[], help="spec tag to test (repeatable)")
+    select.add_argument("--operation", action="append", default=[], help="operationId to test (repeatable)")
+    select.add_argument("--max-examples", type=int, default=env_default("max_examples", DEFAULT_MAX_EXAMPLES),
+                        help=f"examples per operation and phase (default {DEFAULT_MAX_EXAMPLES})")  # fmt: skip
+    select.add_argument("--seed", type=int, default=env_default("seed", 1), help="generation seed (default 1)")
+    select.add_argument("--workers", type=int, default=env_default("workers", 1), help="parallel workers (1-64)")
+    safety = r.add_argument_group("safety")
+    safety.add_argument("--allow-destructive", action="store_true", default=env_default("allow_destructive", False),
+                        help="also fuzz deleting, revoking, account-changing and admin operations")  # fmt: skip
+    safety.add_argument("--live-quota", action="store_true", default=env_default("live_quota", False),
+                        help="check the Live quota rule (spends the second user's monthly Live quota)")
+    safety.add_argument("--rate-limit", default=env_default("rate_limit", "auto"),
+                        help="auto (honour Retry-After, default), off, or a pace such as 100/m")
+    out = r.add_argument_group("output")
+    out.add_argument("--report-dir", type=Path, default=env_default("report_dir", DEFAULT_REPORT_DIR),
+                     help=f"where to write {', '.join(report.FILES.values())} (default {DEFAULT_REPORT_DIR})")
+    out.add_argument("--no-report", action="store_true", help="write no report files")
+    out.add_argument("--quiet", action="store_true", help="no progress display")
+    out.add_argument("--show-secrets", action="store_true", help="do not mask credentials in curl reproductions")
     return p
 
 
-def reachable(url: str) -> bool:
-    try:
-        urllib.request.urlopen(url.rstrip("/") + "/", timeout=5)  # noqa: S310 - the user's own target URL
-    except urllib.error.HTTPError:
-        return True  # it answered
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-    return True
-
-
-def schemathesis_command(args: argparse.Namespace) -> list[str]:
-    report = args.report_dir
-    cmd = [
-        sys.executable, "-m", "schemathesis.cli", "run", str(spec_path(args.api)), "--url", args.base_url,
-        "--checks", "all", "--phases", args.phases, "--max-examples", str(args.max_examples),
-        "--seed", str(args.seed), "--workers", str(args.workers), "--no-color",
-        "--report", "junit,ndjson,har", "--report-dir", str(report),
-        "--report-junit-path", str(report / "junit.xml"),
-    ]  # fmt: skip
-    if args.token:
-        cmd += ["--header", f"Authorization: Bearer {args.token}"]
-    if args.api_key:
-        cmd += ["--header", f"X-API-Key: {args.api_key}"]
-    for tag in args.include_tag:
-        cmd += ["--include-tag", tag]
-    for op in args.operation:
-        cmd += ["--include-operation-id", op]
-    return cmd
+def options_from(args: argparse.Namespace) -> RunOptions:
+    phases = split_list(args.phases) or split_list([env_default("phases", "")]) or PHASES
+    return RunOptions(
+        base_url=(args.base_url or "").rstrip("/"),
+        api=args.api,
+        spec=args.spec,
+        token=args.token,
+        api_key=args.api_key,
+        username=args.username,
+        password=args.password,
+        register=args.register,
+        second_username=args.second_username,
+        second_password=args.second_password,
+        phases=phases,
+        max_examples=args.max_examples,
+        seed=args.seed,
+        workers=args.workers,
+        include_tags=split_list(args.include_tag),
+        operations=split_list(args.operation),
+        allow_destructive=args.allow_destructive,
+        live_quota=args.live_quota,
+        rate_limit=args.rate_limit,
+        request_timeout=args.request_timeout,
+        report_dir=None if args.no_report else args.report_dir,
+        progress=not args.quiet,
+        sanitize=not args.show_secrets,
+        tls_verify=args.tls_verify,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    if not args.base_url:
-        print("xentree-contract: --base-url (or XENTREE_BASE_URL) is required", file=sys.stderr)
-        return 2
-    if not reachable(args.base_url):
-        print(f"xentree-contract: target {args.base_url} is unreachable", file=sys.stderr)
-        return 2
-    args.report_dir.mkdir(parents=True, exist_ok=True)
-    code = subprocess.call(schemathesis_command(args))
-    return 1 if code == 1 else (0 if code == 0 else 2)
+    try:
+        args = parser().parse_args(argv)
+        options = options_from(args).validate()
+        progress = Progress(enabled=options.progress)
+        result = runner.run(options, notify=progress)
+    except UsageError as exc:
+        print(f"xentree-contract: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    paths = report.write_all(result, options.report_dir) if options.report_dir else {}
+    for line in report.summary_lines(result):
+        print(line)
+    for name, path in paths.items():
+        print(f"  {name:9} {path}")
+    return result.exit_code
 
 
 if __name__ == "__main__":

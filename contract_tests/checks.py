@@ -1,0 +1,210 @@
+"""Run-wide rules Schemathesis lacks, as pure functions and as Schemathesis checks.
+
+- `auth_error_shape`: every 401 and 403 carries the spec's Error shape; every 401 carries `WWW-Authenticate`.
+- `rate_limit_headers`: every 429 carries `Retry-After` and the `RateLimit-*` headers the spec declares for it.
+- `public_profile_privacy`: a public profile holds no private field (email, tokens, internal ids).
+
+The pure functions take a status, lower-case headers and the body, and return problems as sentences; scenario tests
+call them on every exchange, and `register()` wraps them as Schemathesis checks for the property tests.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from contract_tests.http import retry_after_seconds
+from contract_tests.spec import ApiSpec, OperationInfo
+
+if TYPE_CHECKING:
+    from schemathesis.core.transport import Response
+    from schemathesis.generation.case import Case
+
+# Failure codes of the suite's own rules (Schemathesis' are ST1xx-ST4xx); reports and `--help` list them.
+CODES = {
+    "auth_error_shape": "XC401",
+    "rate_limit_headers": "XC429",
+    "public_profile_privacy": "XC451",
+    "scope_enforcement": "XC403",
+    "bearer_only": "XC405",
+    "public_access": "XC200",
+    "object_isolation": "XC404",
+    "logout_invalidates": "XC440",
+    "refresh_rotates": "XC441",
+    "live_quota": "XC442",
+    "credentials": "XC499",
+}
+TITLES = {
+    "auth_error_shape": "401/403 response breaks the error contract",
+    "rate_limit_headers": "429 response lacks the rate-limit headers",
+    "public_profile_privacy": "Public profile leaks private data",
+    "scope_enforcement": "API key scope not enforced as documented",
+    "bearer_only": "Bearer-only operation accepts an API key",
+    "public_access": "Public operation does not work without credentials",
+    "object_isolation": "Object-level isolation broken",
+    "logout_invalidates": "Logout does not invalidate the session",
+    "refresh_rotates": "Refresh does not rotate the tokens as documented",
+    "live_quota": "Live quota not enforced as documented",
+    "credentials": "Credentials refused",
+}
+SCHEMATHESIS_CHECKS = ("auth_error_shape", "rate_limit_headers", "public_profile_privacy")
+
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+API_KEY = re.compile(r"\bxntr-[A-Za-z0-9_-]{20,}")
+PRIVATE_KEY = re.compile(r"(e-?mail|password|passwd|token|secret|api_?key|credential|hash|phone|^id$|_id$|_ids$|uuid)",
+                         re.IGNORECASE)  # fmt: skip
+
+
+def _json(content: bytes | str | None) -> Any:
+    if content is None:
+        return None
+    try:
+        return json.loads(content)
+    except (TypeError, ValueError):
+        return None
+
+
+def _text(content: bytes | str | None, limit: int = 200) -> str:
+    text = content.decode("utf-8", "replace") if isinstance(content, bytes) else str(content or "")
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def auth_error_problems(spec: ApiSpec, status: int, headers: dict[str, str], content: bytes | str | None) -> list[str]:
+    """Rule 2: a 401 or 403 has the Error shape (`detail.error`, `detail.message`); a 401 has WWW-Authenticate."""
+    if status not in (401, 403):
+        return []
+    problems: list[str] = []
+    body = _json(content)
+    if body is None:
+        problems.append(f"{status} body is not JSON in the Error shape: {_text(content)!r}")
+    elif spec.error_validator is not None:
+        for error in sorted(spec.error_validator.iter_errors(body), key=lambda e: list(e.absolute_path)):
+            where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+            problems.append(f"{status} body breaks the Error shape at {where}: {error.message}")
+    if status == 401 and not headers.get("www-authenticate", "").strip():
+        problems.append("401 response has no WWW-Authenticate header (the spec requires it, e.g. `Bearer`)")
+    return problems
+
+
+def rate_limit_problems(spec: ApiSpec, op: OperationInfo | None, status: int, headers: dict[str, str]) -> list[str]:
+    """Rule 3: a 429 carries Retry-After (seconds or an HTTP date) and every RateLimit-* header the spec declares."""
+    if status != 429:
+        return []
+    declared = spec.declared_headers(op, 429, "TooManyRequests")
+    required = {"retry-after"} | {name for name, header in declared.items() if header.get("required")}
+    problems: list[str] = []
+    for name in sorted(required):
+        value = headers.get(name)
+        shown = "-".join(part.capitalize() for part in name.split("-")).replace("Ratelimit", "RateLimit")
+        if value is None or not value.strip():
+            problems.append(f"429 response has no {shown} header")
+        elif name == "retry-after" and retry_after_seconds(value) is None:
+            problems.append(f"429 response has an unreadable Retry-After {value!r} (expected seconds or an HTTP date)")
+        elif name != "retry-after" and declared.get(name, {}).get("schema", {}).get("type") == "integer":
+            if not value.strip().isdigit():
+                problems.append(f"429 response header {shown}: {value!r} is not a non-negative integer")
+    return problems
+
+
+def _walk(value: Any, path: str = "") -> Any:
+    """(path, key, value) for every member of a JSON document."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield f"{path}/{key}", str(key), item
+            yield from _walk(item, f"{path}/{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield f"{path}/{index}", "", item
+            yield from _walk(item, f"{path}/{index}")
+
+
+def privacy_problems(content: bytes | str | Any, private_values: tuple[str, ...] = ()) -> list[str]:
+    """Rule 4: no private field in a public profile - no email, password, token or key, no internal id."""
+    body = _json(content) if isinstance(content, (bytes, str)) else content
+    if body is None:
+        return []
+    problems: list[str] = []
+    secrets = [v for v in private_values if v]
+    for path, key, value in _walk(body):
+        if key and PRIVATE_KEY.search(key):
+            problems.append(f"public profile has a private field {path!r}")
+        if isinstance(value, str):
+            if EMAIL.search(value):
+                problems.append(f"public profile field {path!r} holds an email address")
+            elif JWT.search(value) or API_KEY.search(value):
+                problems.append(f"public profile field {path!r} holds a token or API key")
+            elif any(secret == value or (len(secret) >= 8 and secret in value) for secret in secrets):
+                problems.append(f"public profile field {path!r} holds the user's private data")
+    return problems
+
+
+def is_privacy_operation(op: OperationInfo) -> bool:
+    """Public read operations that return a profile of someone else: their body must stay public-safe."""
+    return op.public and op.method == "GET" and "public" in (op.path + op.operation_id).lower()
+
+
+# Schemathesis checks ---------------------------------------------------------------------------------------------
+_ACTIVE: dict[str, ApiSpec] = {}
+_REGISTERED = False
+
+
+def activate(spec: ApiSpec) -> None:
+    """Make the checks apply to this spec's operations (they ignore every other API in the same process)."""
+    _ACTIVE["spec"] = spec
+    register()
+
+
+def _context(case: Case) -> tuple[ApiSpec, OperationInfo] | None:
+    spec = _ACTIVE.get("spec")
+    if spec is None:
+        return None
+    op = spec.by_label.get(case.operation.label)
+    return (spec, op) if op is not None else None
+
+
+def _headers(response: Response) -> dict[str, str]:
+    return {k.lower(): (v[0] if isinstance(v, list) and v else str(v)) for k, v in response.headers.items()}
+
+
+def register() -> None:
+    """Register the checks with Schemathesis once (they are enabled with `--checks all` and by the runner)."""
+    global _REGISTERED
+    if _REGISTERED:
+        return
+    import schemathesis
+    from schemathesis.core.failures import Failure
+
+    def failure_class(name: str) -> type[Failure]:
+        return type(f"Xentree_{name}", (Failure,), {"code": CODES[name], "kind_title": TITLES[name], "__slots__": ()})
+
+    classes = {name: failure_class(name) for name in SCHEMATHESIS_CHECKS}
+
+    def fail(name: str, case: Case, problems: list[str]) -> None:
+        raise classes[name](operation=case.operation.label, title=TITLES[name], message="\n".join(problems))
+
+    @schemathesis.check
+    def auth_error_shape(ctx: Any, response: Response, case: Case) -> bool | None:
+        found = _context(case)
+        if found and (problems := auth_error_problems(found[0], response.status_code, _headers(response),
+                                                      response.content)):  # fmt: skip
+            fail("auth_error_shape", case, problems)
+        return None
+
+    @schemathesis.check
+    def rate_limit_headers(ctx: Any, response: Response, case: Case) -> bool | None:
+        found = _context(case)
+        if found and (problems := rate_limit_problems(found[0], found[1], response.status_code, _headers(response))):
+            fail("rate_limit_headers", case, problems)
+        return None
+
+    @schemathesis.check
+    def public_profile_privacy(ctx: Any, response: Response, case: Case) -> bool | None:
+        found = _context(case)
+        if found and is_privacy_operation(found[1]) and response.status_code < 300:
+            if problems := privacy_problems(response.content):
+                fail("public_profile_privacy", case, problems)
+        return None
+
+    _REGISTERED = True

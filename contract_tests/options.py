@@ -1,0 +1,131 @@
+"""Run options: one dataclass, filled from command-line flags, environment variables or Python callers.
+
+Every flag of `xentree-contract run` has an environment variable (flag wins over variable); the table `ENV` is the
+single list of both, used by the CLI parser and printed in `--help`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMATHESIS_PHASES = ("examples", "coverage", "fuzzing", "stateful")
+PHASES = (*SCHEMATHESIS_PHASES, "scenarios")
+DEFAULT_MAX_EXAMPLES = 25
+DEFAULT_REPORT_DIR = Path("contract-report")
+
+# option name -> environment variable
+ENV = {
+    "base_url": "XENTREE_BASE_URL",
+    "token": "XENTREE_TOKEN",
+    "api_key": "XENTREE_API_KEY",
+    "username": "XENTREE_USERNAME",
+    "password": "XENTREE_PASSWORD",
+    "register": "XENTREE_REGISTER",
+    "second_username": "XENTREE_SECOND_USERNAME",
+    "second_password": "XENTREE_SECOND_PASSWORD",
+    "allow_destructive": "XENTREE_ALLOW_DESTRUCTIVE",
+    "live_quota": "XENTREE_LIVE_QUOTA",
+    "rate_limit": "XENTREE_RATE_LIMIT",
+    "max_examples": "XENTREE_MAX_EXAMPLES",
+    "seed": "XENTREE_SEED",
+    "workers": "XENTREE_WORKERS",
+    "phases": "XENTREE_PHASES",
+    "report_dir": "XENTREE_REPORT_DIR",
+    "api": "XENTREE_API",
+}
+TRUE = ("1", "true", "yes", "on")
+
+
+class UsageError(Exception):
+    """A problem with the options themselves: exit code 2."""
+
+
+@dataclass
+class RunOptions:
+    base_url: str = ""
+    api: str = "xentree"
+    spec: Path | None = None  # default: the packaged openapi/<api>.yaml
+    token: str | None = None
+    api_key: str | None = None
+    username: str | None = None
+    password: str | None = None
+    register: bool = False
+    second_username: str | None = None
+    second_password: str | None = None
+    phases: tuple[str, ...] = PHASES
+    max_examples: int = DEFAULT_MAX_EXAMPLES
+    seed: int = 1
+    workers: int = 1
+    include_tags: tuple[str, ...] = ()
+    operations: tuple[str, ...] = ()
+    allow_destructive: bool = False
+    live_quota: bool = False
+    rate_limit: str = "auto"
+    request_timeout: float = 10.0
+    report_dir: Path | None = DEFAULT_REPORT_DIR
+    progress: bool = True
+    sanitize: bool = True
+    tls_verify: bool = True
+    stateful_steps: int = 6
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> RunOptions:
+        if not self.base_url:
+            raise UsageError("--base-url (or XENTREE_BASE_URL) is required, e.g. --base-url http://127.0.0.1:4010")
+        if not self.base_url.startswith(("http://", "https://")):
+            raise UsageError(f"--base-url must start with http:// or https://, got {self.base_url!r}")
+        unknown = [p for p in self.phases if p not in PHASES]
+        if unknown or not self.phases:
+            raise UsageError(f"--phases: unknown phase(s) {', '.join(unknown) or '(none)'}; "
+                             f"choose from {', '.join(PHASES)}")
+        if bool(self.username) != bool(self.password):
+            raise UsageError("--username and --password go together")
+        if bool(self.second_username) != bool(self.second_password):
+            raise UsageError("--second-username and --second-password go together")
+        if self.max_examples < 1:
+            raise UsageError("--max-examples must be at least 1")
+        if not 1 <= self.workers <= 64:
+            raise UsageError("--workers must be between 1 and 64")
+        return self
+
+    @property
+    def has_login(self) -> bool:
+        return bool(self.username and self.password) or self.register
+
+    def public_dict(self) -> dict[str, Any]:
+        """The options for reports: secrets masked."""
+        data = asdict(self)
+        for secret in ("token", "api_key", "password", "second_password"):
+            if data.get(secret):
+                data[secret] = "[Filtered]"
+        for key, value in data.items():
+            if isinstance(value, Path):
+                data[key] = str(value)
+            elif isinstance(value, tuple):
+                data[key] = list(value)
+        return data
+
+
+def env_default(name: str, default: Any = None) -> Any:
+    """The environment's value for an option, converted to the default's type."""
+    raw = os.environ.get(ENV[name])
+    if raw is None or raw == "":
+        return default
+    if isinstance(default, bool):
+        return raw.strip().lower() in TRUE
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise UsageError(f"{ENV[name]}: expected an integer, got {raw!r}") from None
+    if isinstance(default, Path):
+        return Path(raw)
+    return raw
+
+
+def split_list(values: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    """`--phases a,b --phases c` and `a, b` alike."""
+    return tuple(part.strip() for value in values or () for part in value.split(",") if part.strip())

@@ -1,0 +1,240 @@
+"""pytest plugin (entry point `pytest11`): the Xentree mock and the contract suite as fixtures for any project.
+
+Fixtures
+- `xentree_mock_server` (session): the mock, strict and seeded, served by uvicorn in a thread on a free loopback
+  port (or `--xentree-mock=process` for a separate `xentree-mock serve` process).
+- `xentree_mock` (function): that server, reset before the test (fresh demo world for the seed, clock running,
+  no faults), with helpers for the `/__mock__` controls: `reset`, `freeze`, `advance`, `set_clock`, `unfreeze`,
+  `fault`, `clear_faults`, `journal`, `credentials`, `login`.
+- `xentree_base_url` (function): `--xentree-base-url` / `XENTREE_BASE_URL` when given (a real deployment), else the
+  mock's URL (reset before the test).
+- `xentree_contract` (function): `run(**options) -> RunResult`, the contract suite against `xentree_base_url`.
+
+Options: `--xentree-seed N` (default 0), `--xentree-mock thread|process`, `--xentree-base-url URL`,
+`--xentree-rate-limit` (the mock's limit, default off). Nothing here runs unless a fixture is requested.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until_up(url: str, timeout: float = 20.0, path: str = "/api/health") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url + path, timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up within {timeout} s")
+
+
+class ThreadServer:
+    """Any ASGI app served by uvicorn in a daemon thread on a free loopback port."""
+
+    def __init__(self, app: Any, port: int | None = None) -> None:
+        import uvicorn
+
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False,
+                                lifespan="off")  # fmt: skip
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name=f"uvicorn-{self.port}", daemon=True)
+
+    def start(self, health_path: str = "/api/health") -> ThreadServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started and time.monotonic() < deadline:
+            if not self.thread.is_alive():
+                raise RuntimeError(f"uvicorn on port {self.port} stopped during start-up")
+            time.sleep(0.02)
+        wait_until_up(self.url, path=health_path)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+    def __enter__(self) -> ThreadServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class ProcessServer:
+    """The mock as a `python -m mock_server serve` child process."""
+
+    def __init__(self, *args: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.args = args
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ProcessServer:
+        cmd = [sys.executable, "-m", "mock_server", "serve", "--port", str(self.port), "--quiet", *self.args]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until_up(self.url)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+            self.proc = None
+
+
+class XentreeMock:
+    """A running mock and its `/__mock__` controls, over HTTP (works for the thread and the process server)."""
+
+    def __init__(self, url: str, seed: int, app: Any = None) -> None:
+        self.url = url
+        self.seed = seed
+        self.app = app  # the Starlette app when served in-process (app.state.mock is the live Mock)
+        self.http = requests.Session()
+
+    @property
+    def state(self) -> Any:
+        """The in-process `Mock` (store, clock, pipeline), or None for a process server."""
+        return self.app.state.mock if self.app is not None else None
+
+    def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = self.http.request(method, f"{self.url}/__mock__{path}", json=body, timeout=30)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def reset(self, seed: int | None = None, fixture: str | None = None) -> Any:
+        body = {k: v for k, v in {"seed": self.seed if seed is None else seed, "fixture": fixture}.items()
+                if v is not None}  # fmt: skip
+        self.clear_faults()
+        self.unfreeze()
+        return self.control("POST", "/reset", body)
+
+    def freeze(self, at: str | None = None) -> Any:
+        return self.control("POST", "/clock/freeze", {"at": at} if at else {})
+
+    def unfreeze(self) -> Any:
+        return self.control("POST", "/clock/unfreeze")
+
+    def set_clock(self, at: str) -> Any:
+        return self.control("POST", "/clock/set", {"at": at})
+
+    def advance(self, **units: float) -> Any:
+        """`advance(days=1, hours=2)`; units: seconds, minutes, hours, days, weeks."""
+        return self.control("POST", "/clock/advance", units)
+
+    def fault(self, operation_id: str, *, status: int = 500, error_rate: float = 1.0, latency_ms: int = 0) -> Any:
+        body = {"status": status, "error_rate": error_rate, "latency_ms": latency_ms}
+        return self.control("PUT", f"/faults/{operation_id}", body)
+
+    def clear_faults(self) -> None:
+        self.http.delete(f"{self.url}/__mock__/faults", timeout=30)
+
+    def journal(self, limit: int = 50) -> Any:
+        return self.control("GET", f"/journal?limit={limit}")
+
+    def credentials(self) -> Any:
+        return self.control("GET", "/credentials")
+
+    def login(self, username: str = "demo", password: str | None = None) -> str:
+        form = {"username": username, "password": password or f"{username}-password"}
+        response = self.http.post(f"{self.url}/api/auth/login", data=form, timeout=30)
+        response.raise_for_status()
+        return str(response.json()["access_token"])
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("xentree", "Xentree mock and contract suite")
+    group.addoption("--xentree-seed", type=int, default=None, help="seed of the xentree_mock fixture (default 0)")
+    group.addoption("--xentree-mock", choices=("thread", "process"), default=None,
+                    help="serve the mock in a thread of the test process (default) or as a separate process")
+    group.addoption("--xentree-base-url", default=None,
+                    help="run xentree_base_url / xentree_contract against this deployment instead of the mock")
+    group.addoption("--xentree-rate-limit", default=None, help="the mock's rate limit N/SECONDS or off (default off)")
+
+
+def _option(config: pytest.Config, name: str, env: str, default: Any) -> Any:
+    value = config.getoption(name)
+    return value if value is not None else os.environ.get(env, default)
+
+
+@pytest.fixture(scope="session")
+def xentree_mock_server(pytestconfig: pytest.Config) -> Iterator[XentreeMock]:
+    seed = int(_option(pytestconfig, "--xentree-seed", "XENTREE_MOCK_SEED", 0))
+    mode = _option(pytestconfig, "--xentree-mock", "XENTREE_MOCK_MODE", "thread")
+    rate = _option(pytestconfig, "--xentree-rate-limit", "XENTREE_MOCK_RATE_LIMIT", "off")
+    if mode == "process":
+        process = ProcessServer("--strict", "--seed", str(seed), "--rate-limit", rate).start()
+        try:
+            yield XentreeMock(process.url, seed)
+        finally:
+            process.stop()
+        return
+    from mock_server.app import Settings, create_app
+
+    app = create_app(Settings(seed=seed, strict=True, access_log=False, rate_limit=rate))
+    with ThreadServer(app) as server:
+        yield XentreeMock(server.url, seed, app)
+
+
+@pytest.fixture
+def xentree_mock(xentree_mock_server: XentreeMock) -> XentreeMock:
+    xentree_mock_server.reset()
+    return xentree_mock_server
+
+
+@pytest.fixture
+def xentree_base_url(request: pytest.FixtureRequest) -> str:
+    external = _option(request.config, "--xentree-base-url", "XENTREE_BASE_URL", None)
+    if external:
+        return str(external).rstrip("/")
+    mock: XentreeMock = request.getfixturevalue("xentree_mock")
+    return mock.url
+
+
+@pytest.fixture
+def xentree_contract(xentree_base_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Any:
+    """`run(**options)`: the contract suite against xentree_base_url; on the mock it registers a throw-away user and
+    may fuzz destructive operations. Options are those of `contract_tests.options.RunOptions`."""
+    from contract_tests import report, runner
+    from contract_tests.options import RunOptions
+
+    on_mock = not _option(request.config, "--xentree-base-url", "XENTREE_BASE_URL", None)
+
+    def run(*, write_reports: bool = True, **options: Any) -> Any:
+        defaults: dict[str, Any] = {
+            "base_url": xentree_base_url, "register": on_mock, "allow_destructive": on_mock, "max_examples": 5,
+            "progress": False, "report_dir": tmp_path / "contract-report",
+        }  # fmt: skip
+        merged = {**defaults, **options}
+        for key in ("include_tags", "operations", "phases"):
+            if isinstance(merged.get(key), list):
+                merged[key] = tuple(merged[key])
+        result = runner.run(RunOptions(**merged))
+        if write_reports and merged.get("report_dir"):
+            result.reports = report.write_all(result, Path(merged["report_dir"]))
+        return result
+
+    return run

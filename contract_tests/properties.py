@@ -1,0 +1,215 @@
+"""Schemathesis 4 property tests, run in-process through its engine, folded into one result per operation.
+
+The engine runs the examples, coverage, fuzzing and stateful phases (positive and negative data, every built-in
+check plus the suite's own from `contract_tests.checks`). Its events carry each scenario's cases, responses and
+check outcomes; this module turns them into `OperationResult`s (statuses seen, checks run, failures with curl) and
+one `ScenarioResult` for the stateful sequences that follow the spec's links.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import schemathesis
+from schemathesis.config import SchemathesisConfig
+from schemathesis.engine import Status, StopReason, events, from_schema
+
+from contract_tests import checks
+from contract_tests.auth import LOGOUT, Principal
+from contract_tests.options import SCHEMATHESIS_PHASES, RunOptions
+from contract_tests.results import ERRORED, FAILED, PASSED, SKIPPED, Finding, OperationResult, ScenarioResult
+from contract_tests.spec import ApiSpec, OperationInfo
+
+# 413 is how the platform refuses an oversized body: a rejection like 400 (the project's schemathesis.toml agrees).
+NEGATIVE_DATA_REJECTION = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx"]
+PHASE_STATUS = {Status.SUCCESS: PASSED, Status.FAILURE: FAILED, Status.ERROR: ERRORED, Status.SKIP: SKIPPED,
+                Status.INTERRUPTED: ERRORED}  # fmt: skip
+STATEFUL = "stateful: sequences following the spec's links"
+
+
+class TargetDown(Exception):
+    """The target stopped answering during the property tests."""
+
+
+def config_for(options: RunOptions) -> SchemathesisConfig:
+    phases: dict[str, Any] = {name: {"enabled": name in options.phases} for name in SCHEMATHESIS_PHASES}
+    phases["stateful"]["max-steps"] = options.stateful_steps
+    data: dict[str, Any] = {
+        "seed": options.seed,
+        "base-url": options.base_url,
+        "workers": options.workers,
+        "request-timeout": options.request_timeout,
+        "tls-verify": options.tls_verify,
+        "cache": {"enabled": False},
+        "generation": {"max-examples": options.max_examples, "database": "none", "mode": "all"},
+        "phases": phases,
+        "checks": {"negative_data_rejection": {"expected-statuses": NEGATIVE_DATA_REJECTION}},
+        "output": {"sanitization": {"enabled": options.sanitize}},
+    }
+    if options.rate_limit != "off":
+        data["rate-limit"] = options.rate_limit
+    return SchemathesisConfig.from_dict(data)
+
+
+def _install_auth(schema: Any, spec: ApiSpec, principal: Principal, fresh_token: Callable[[], str | None]) -> None:
+    """Credentials per operation; the logout operation gets a fresh session each time so the run's token survives."""
+    lock = threading.Lock()
+
+    class RunAuth:
+        def get(self, case: Any, context: Any) -> dict[str, str] | None:
+            op = spec.by_label.get(context.operation.label)
+            if op is not None and op.operation_id == LOGOUT:
+                with lock:
+                    token = fresh_token()
+                return {"Authorization": f"Bearer {token}"} if token else None
+            return principal.headers_for(op) or None
+
+        def set(self, case: Any, data: dict[str, str], context: Any) -> None:
+            case.headers = {**(case.headers or {}), **data}
+
+    schema.auth(refresh_interval=None)(RunAuth)
+
+
+class Collector:
+    """Folds engine events into per-operation results."""
+
+    def __init__(self, spec: ApiSpec, results: dict[str, OperationResult], notify: Callable[[str, str, str], None]):
+        self.spec = spec
+        self.results = results  # by operationId
+        self.notify = notify
+        self.stateful = ScenarioResult(STATEFUL, "stateful", "Schemathesis state machine over the spec's links",
+                                       status=SKIPPED, skip_reason="stateful phase not run")  # fmt: skip
+        self.stop_reason: StopReason | None = None
+        self.warnings: list[str] = []
+        self.sequences = 0
+        self.calls: Counter[str] = Counter()
+        self.links = ""
+
+    def _op(self, label: str | None) -> OperationResult | None:
+        op = self.spec.by_label.get(label or "")
+        return self.results.get(op.operation_id) if op else None
+
+    def handle(self, event: events.EngineEvent) -> None:
+        if isinstance(event, events.ScenarioFinished) and event.is_test_scenario:
+            self._scenario(event)
+        elif isinstance(event, events.NonFatalError):
+            self._error(event)
+        elif isinstance(event, events.PhaseStarted) and event.phase.name.value in SCHEMATHESIS_PHASES:
+            self.notify("phase", event.phase.name.value, "")
+            if event.payload is not None:
+                p = event.payload
+                self.links = (f"links: {p.transitions_selected} selected of {p.transitions_total} "
+                              f"({p.inferred_transitions} inferred by Schemathesis)")  # fmt: skip
+        elif isinstance(event, events.PhaseFinished) and event.phase.name.value == "stateful":
+            if event.phase.skip_reason is not None and self.stateful.status == SKIPPED:
+                self.stateful.skip_reason = f"stateful phase skipped: {event.phase.skip_reason.value}"
+        elif isinstance(event, events.EngineFinished):
+            self.stop_reason = event.stop_reason
+        elif isinstance(event, events.FatalError):
+            raise RuntimeError(f"Schemathesis stopped: {event.exception}") from event.exception
+
+    def _scenario(self, event: events.ScenarioFinished) -> None:
+        phase = event.phase.value
+        recorder = event.recorder
+        if phase == "stateful":
+            if event.status != Status.SKIP:
+                if self.stateful.status == SKIPPED:
+                    self.stateful.status, self.stateful.skip_reason = PASSED, None
+                self.stateful.seconds += event.elapsed_time
+                self.sequences += 1
+                self.calls.update(node.value.operation.label for node in recorder.cases.values())
+        else:
+            result = self._op(event.label)
+            if result is None:
+                return
+            outcome = PHASE_STATUS.get(event.status, ERRORED)
+            previous = result.phases.get(phase)
+            result.phases[phase] = outcome if previous in (None, SKIPPED) or outcome == FAILED else previous
+            if event.status == Status.SKIP and event.skip_reason:
+                result.skip_reason = result.skip_reason or event.skip_reason
+            result.seconds += event.elapsed_time
+            self.notify("operation", f"{phase} {event.label}", outcome)
+        for case_id, node in recorder.cases.items():
+            result = self._op(node.value.operation.label)
+            if result is None:
+                continue
+            result.cases += 1
+            interaction = recorder.interactions.get(case_id)
+            status = interaction.response.status_code if interaction and interaction.response is not None else None
+            if status is not None:
+                result.statuses_seen[status] += 1
+            for check in recorder.checks.get(case_id, []):
+                result.record_check(check.name, check.status != Status.FAILURE)
+                if check.failure_info is None:
+                    continue
+                failure = check.failure_info.failure
+                finding = Finding(
+                    check=check.name, title=failure.title, message=failure.message, code=failure.code,
+                    curl=check.failure_info.code_sample, status=status, operation=result.operation_id,
+                )  # fmt: skip
+                result.add_finding(finding)
+                if phase == "stateful":
+                    self.stateful.fail(finding)
+
+    def _error(self, event: events.NonFatalError) -> None:
+        title, message = event.info.title, event.info.message
+        if event.label == "Stateful tests" or event.phase is not None and event.phase.value == "stateful":
+            if "excluded by filters" in message or "links" in message.lower():
+                self.stateful.status, self.stateful.skip_reason = SKIPPED, message.splitlines()[0]
+            else:
+                self.stateful.errors.append(f"{title}: {message}")
+                self.stateful.status = ERRORED
+            return
+        result = self._op(event.label)
+        if result is not None:
+            result.errors.append(f"{title}: {message}")
+        else:
+            self.warnings.append(f"{event.label}: {title}: {message}")
+
+
+def refused_everywhere(result: OperationResult, credentials: dict[str, str]) -> None:
+    """Plain Schemathesis only warns when every answer is 401; with credentials sent, that is a failure here."""
+    answers = {status for status in result.statuses_seen if status != 405}  # 405: probes with other methods
+    if credentials and answers == {401}:
+        result.add_finding(Finding(
+            check="credentials", title="Valid credentials refused", code=checks.CODES["credentials"],
+            message=f"every response of {result.operation_id} was 401 although the run's "
+                    f"{' / '.join(credentials)} credentials were sent (verified before the run)",
+            status=401, operation=result.operation_id,
+        ))  # fmt: skip
+
+
+def run(
+    spec: ApiSpec,
+    options: RunOptions,
+    principal: Principal,
+    tested: list[OperationInfo],
+    results: dict[str, OperationResult],
+    *,
+    fresh_token: Callable[[], str | None],
+    notify: Callable[[str, str, str], None],
+) -> tuple[ScenarioResult, list[str]]:
+    """Run the Schemathesis phases over the tested operations; fills `results`, returns the stateful unit."""
+    checks.activate(spec)
+    schema = schemathesis.openapi.from_path(str(spec.path), config=config_for(options))
+    schema.config.checks.update(included_check_names=["all"])
+    _install_auth(schema, spec, principal, fresh_token)
+    schema = schema.include(operation_id=[op.operation_id for op in tested])
+    collector = Collector(spec, results, notify)
+    for event in from_schema(schema).execute():
+        collector.handle(event)
+    if collector.stop_reason == StopReason.SERVER_UNAVAILABLE:
+        raise TargetDown("the target stopped responding during the property tests")
+    for op in tested:
+        refused_everywhere(results[op.operation_id], principal.headers_for(op))
+    collector.stateful.finish()
+    if collector.sequences:
+        collector.stateful.steps = [
+            f"{collector.sequences} sequences, {sum(collector.calls.values())} calls over {len(collector.calls)} "
+            f"operations", *([collector.links] if collector.links else []),
+            *[f"{label}: {count} calls" for label, count in collector.calls.most_common()],
+        ]  # fmt: skip
+    return collector.stateful, collector.warnings

@@ -1,0 +1,220 @@
+"""One contract run, start to finish: reach the target, establish who we are, select, test, clean up, judge.
+
+    reachable? -> credentials verified -> operations selected (filters, safety) -> Schemathesis phases
+    -> scenario tests -> clean-up -> credentials still accepted? -> RunResult (exit code 0, 1 or 2)
+
+A target that does not answer, or refuses the credentials, gives a fatal result (exit 2) that says why; it is
+never a pass. Nothing here prints: progress goes to the `notify` callback, results to `contract_tests.report`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+
+from contract_tests import auth, properties, scenarios
+from contract_tests.http import Client, Pacer, TargetUnreachable, reachable
+from contract_tests.options import SCHEMATHESIS_PHASES, RunOptions, UsageError
+from contract_tests.results import ERRORED, SKIPPED, OperationResult, RunResult, ScenarioResult
+from contract_tests.spec import ACCOUNT_OPERATIONS, ApiSpec, OperationInfo
+
+Notify = Callable[[str, str, str], None]
+SCENARIO_ORDER = ("public", "scopes", "isolation", "sessions", "live-quota")
+
+
+def _quiet(kind: str, name: str, status: str) -> None:
+    return None
+
+
+def spec_file(options: RunOptions) -> ApiSpec:
+    if options.spec is not None:
+        path = options.spec
+    else:
+        from mock_server.resources import spec_path  # only to find the packaged spec file
+
+        path = spec_path(options.api)
+    if not path.is_file():
+        raise UsageError(f"no spec for --api {options.api!r} at {path}")
+    return ApiSpec.load(path)
+
+
+def choose(spec: ApiSpec, options: RunOptions) -> list[OperationInfo]:
+    """The operations the filters select: those with an included tag or operationId (both filters add up)."""
+    tags = {t.lower(): t for t in spec.tags}
+    unknown_tags = [t for t in options.include_tags if t.lower() not in tags]
+    unknown_ops = [o for o in options.operations if o not in spec.by_id]
+    if unknown_tags:
+        raise UsageError(f"--include-tag: unknown tag(s) {', '.join(unknown_tags)}; tags: {', '.join(spec.tags)}")
+    if unknown_ops:
+        raise UsageError(f"--operation: unknown operationId(s) {', '.join(unknown_ops)}")
+    wanted_tags = {t.lower() for t in options.include_tags}
+    if not wanted_tags and not options.operations:
+        return list(spec.operations)
+    return [op for op in spec.operations
+            if op.operation_id in options.operations or any(t.lower() in wanted_tags for t in op.tags)]  # fmt: skip
+
+
+def safety_skip(op: OperationInfo, options: RunOptions, principal: auth.Principal) -> str | None:
+    """Why the property tests leave this operation out on this target, or None when it may be fuzzed."""
+    if op.operation_id == auth.LOGOUT:
+        return None if principal.can_login else "ends the run's own session; needs --username/--password or --register"
+    if options.allow_destructive:
+        return None
+    if op.operation_id in ACCOUNT_OPERATIONS:
+        if principal.registered:
+            return None
+        return "changes the account under test; needs --register or --allow-destructive"
+    if op.destructive:
+        return "destructive (deletes or revokes state the suite did not create); needs --allow-destructive"
+    if op.admin_only:
+        return "admin-only operation; needs --allow-destructive"
+    return None
+
+
+def _new_results(spec: ApiSpec) -> dict[str, OperationResult]:
+    return {
+        op.operation_id: OperationResult(op.operation_id, op.label, list(op.tags), op.provenance, list(op.statuses))
+        for op in spec.operations
+    }
+
+
+def _schemathesis_version() -> str:
+    try:
+        return version("schemathesis")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def run(options: RunOptions, notify: Notify = _quiet) -> RunResult:
+    """Run the contract checks; raises UsageError for bad options, otherwise always returns a result."""
+    options.validate()
+    spec = spec_file(options)
+    try:
+        pacer = Pacer(options.rate_limit)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    chosen = choose(spec, options)
+    result = RunResult(options.api, options.base_url, str(spec.path), options.seed, options.public_dict(),
+                       started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                       schemathesis_version=_schemathesis_version())  # fmt: skip
+    start = time.perf_counter()
+    client = Client(options.base_url, pacer=pacer, timeout=options.request_timeout, sanitize=options.sanitize,
+                    tls_verify=options.tls_verify)  # fmt: skip
+    try:
+        _run(spec, options, chosen, client, result, notify)
+    except TargetUnreachable as exc:
+        result.fatal = True
+        result.errors.append(f"the target stopped answering: {exc}")
+    except properties.TargetDown as exc:
+        result.fatal = True
+        result.errors.append(str(exc))
+    finally:
+        client.close()
+        result.seconds = time.perf_counter() - start
+    return result
+
+
+def _run(spec: ApiSpec, options: RunOptions, chosen: list[OperationInfo], client: Client, result: RunResult,
+         notify: Notify) -> None:  # fmt: skip
+    problem = reachable(options.base_url, tls_verify=options.tls_verify)
+    if problem:
+        result.fatal = True
+        result.errors.append(f"the target {options.base_url} is unreachable: {problem}")
+        return
+    try:
+        principal = auth.establish(client, spec, token=options.token, api_key=options.api_key,
+                                   username=options.username, password=options.password, register=options.register,
+                                   seed=options.seed)  # fmt: skip
+    except auth.CredentialsRefused as exc:
+        result.fatal = True
+        result.errors.append(f"credentials refused: {exc}")
+        return
+    result.identity = principal.describe()
+    if principal.kind == "anonymous":
+        result.warnings.append("no credentials given: protected operations are only tested for refusing anonymous "
+                               "callers (pass --token, --api-key, --username/--password or --register)")  # fmt: skip
+    operations = _new_results(spec)
+    chosen_ids = {op.operation_id for op in chosen}
+    tested: list[OperationInfo] = []
+    for op in spec.operations:
+        entry = operations[op.operation_id]
+        reason = "not selected" if op.operation_id not in chosen_ids else safety_skip(op, options, principal)
+        if reason:
+            entry.skip_reason = reason
+        else:
+            tested.append(op)
+    if any(p in options.phases for p in SCHEMATHESIS_PHASES) and tested:
+        notify("stage", "property tests", f"{len(tested)} operations")
+        stateful, warnings = properties.run(spec, options, principal, tested, operations,
+                                            fresh_token=lambda: _fresh_token(client, spec, principal),
+                                            notify=notify)  # fmt: skip
+        result.warnings.extend(warnings)
+        if "stateful" in options.phases:
+            result.scenarios.append(stateful)
+    else:
+        for op in tested:
+            operations[op.operation_id].skip_reason = "property phases not selected"
+    for entry in operations.values():
+        entry.finish()
+    result.operations = list(operations.values())
+    if "scenarios" in options.phases:
+        notify("stage", "scenarios", "")
+        result.scenarios.extend(_scenarios(spec, options, principal, chosen, client, result, notify))
+    _recheck_credentials(client, spec, principal, result)
+
+
+def _fresh_token(client: Client, spec: ApiSpec, principal: auth.Principal) -> str | None:
+    if not principal.can_login:
+        return None
+    answer = auth.login(client, spec, principal.username or "", principal.password or "")
+    return (answer.json or {}).get("access_token") if answer.status == 200 else None
+
+
+def _scenarios(spec: ApiSpec, options: RunOptions, principal: auth.Principal, chosen: list[OperationInfo],
+               client: Client, result: RunResult, notify: Notify) -> list[ScenarioResult]:  # fmt: skip
+    scenarios.load()
+    ctx = scenarios.ScenarioContext(spec, client, principal, options, chosen, notify=notify)
+    chosen_ids = {op.operation_id for op in chosen}
+    registered = [s for s in scenarios.REGISTRY if s.api == options.api]
+    registered.sort(key=lambda s: SCENARIO_ORDER.index(s.group) if s.group in SCENARIO_ORDER else len(SCENARIO_ORDER))
+    try:
+        for item in registered:
+            missing = [o for o in item.needs if o not in spec.by_id]
+            reason = None
+            if item.opt_in and not getattr(options, item.opt_in, False):
+                reason = f"opt-in: pass --{item.opt_in.replace('_', '-')}"
+            elif missing:
+                reason = f"the spec lacks {', '.join(missing)}"
+            elif item.subjects and not chosen_ids.intersection(item.subjects):
+                reason = f"not selected (checks {', '.join(item.subjects)})"
+            if reason is None:
+                try:
+                    item.func(ctx)
+                    continue
+                except scenarios.Skip as skip:
+                    reason = str(skip)
+                except TargetUnreachable:
+                    raise
+                except Exception as exc:  # a scenario that crashes is reported, never swallowed
+                    broken = ScenarioResult(item.name, item.group, item.description, status=ERRORED)
+                    broken.errors.append(f"{type(exc).__name__}: {exc}")
+                    ctx.results.append(broken)
+                    notify("scenario", item.name, ERRORED)
+                    continue
+            ctx.results.append(ScenarioResult(item.name, item.group, item.description, status=SKIPPED,
+                                              skip_reason=reason))  # fmt: skip
+            notify("scenario", item.name, SKIPPED)
+    finally:
+        left = ctx.cleanup()
+        result.warnings.extend(f"could not clean up {item}" for item in left)
+    return ctx.results
+
+
+def _recheck_credentials(client: Client, spec: ApiSpec, principal: auth.Principal, result: RunResult) -> None:
+    """The run's credentials must still work at the end: a token silently revoked mid-run hides every later test."""
+    if principal.token and auth.ME in spec.by_id:
+        answer = auth.current_user(client, spec, principal.token)
+        if answer.status == 401:
+            result.errors.append(f"the run's bearer token was refused at the end of the run: {answer.summary()}")

@@ -1,0 +1,251 @@
+"""What the contract suite needs to know about the spec, read from the OpenAPI document itself.
+
+The suite talks HTTP to whatever it is pointed at, so it keeps its own small view of the spec (it never imports the
+mock): operations with their security, scopes, documented statuses, provenance and examples, the Error schema, and
+the headers the spec declares on 401 and 429 responses.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+
+HTTP_METHODS = ("get", "put", "post", "delete", "patch")
+PLACEHOLDER_UUID = "00000000-0000-4000-8000-000000000000"
+
+# Operations that change or end something the suite did not create: the session it runs with, the account's own
+# settings, tokens shared with integrations. Together with every DELETE and every admin-only operation they run only
+# with --allow-destructive (or, for the account-level ones, on a throw-away user created with --register).
+ACCOUNT_OPERATIONS = frozenset({"logoutUser", "updateCurrentUser", "updateLiveNickname"})
+SHARED_STATE_OPERATIONS = frozenset({"rotateIntegrationToken", "revokeIntegrationToken", "rebuildSearchIndex"})
+
+
+def _resolve(document: dict[str, Any], node: Any) -> Any:
+    """Follow one local `$ref` chain (`#/components/...`)."""
+    seen = 0
+    while isinstance(node, dict) and "$ref" in node and seen < 20:
+        target: Any = document
+        for part in node["$ref"].lstrip("#/").split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        node = target
+        seen += 1
+    return node
+
+
+def _inline_refs(document: dict[str, Any], node: Any, depth: int = 0) -> Any:
+    """A copy of `node` with local `$ref`s replaced by their targets (bounded depth; the spec has no cycles)."""
+    if depth > 40:
+        return node
+    node = _resolve(document, node)
+    if isinstance(node, dict):
+        return {k: _inline_refs(document, v, depth + 1) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline_refs(document, v, depth + 1) for v in node]
+    return node
+
+
+@dataclass(frozen=True)
+class OperationInfo:
+    operation_id: str
+    method: str  # upper case
+    path: str
+    tags: tuple[str, ...]
+    security: tuple[dict[str, tuple[str, ...]], ...]  # alternatives: scheme name -> scopes
+    statuses: tuple[str, ...]  # documented response keys as written: "200", "4XX", "default"
+    provenance: str  # documented | inferred | unknown
+    required_role: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def label(self) -> str:
+        """The name Schemathesis gives the operation: `GET /api/health`."""
+        return f"{self.method} {self.path}"
+
+    @property
+    def public(self) -> bool:
+        return not self.security or any(not alternative for alternative in self.security)
+
+    @property
+    def accepts_bearer(self) -> bool:
+        return any("bearerAuth" in alternative for alternative in self.security)
+
+    @property
+    def accepts_api_key(self) -> bool:
+        return any("apiKeyAuth" in alternative for alternative in self.security)
+
+    @property
+    def api_key_scopes(self) -> tuple[str, ...]:
+        for alternative in self.security:
+            if "apiKeyAuth" in alternative:
+                return alternative["apiKeyAuth"]
+        return ()
+
+    @property
+    def destructive(self) -> bool:
+        return self.method == "DELETE" or self.operation_id in ACCOUNT_OPERATIONS | SHARED_STATE_OPERATIONS
+
+    @property
+    def admin_only(self) -> bool:
+        return self.required_role == "admin"
+
+    def documents(self, status: int) -> bool:
+        """Is this status documented, directly, through a range like `4XX`, or through `default`?"""
+        keys = {s.upper() for s in self.statuses}
+        return str(status) in keys or f"{str(status)[0]}XX" in keys or "DEFAULT" in keys
+
+
+@dataclass
+class ApiSpec:
+    path: Path
+    document: dict[str, Any]
+    operations: list[OperationInfo]
+
+    @classmethod
+    def load(cls, path: Path) -> ApiSpec:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        global_security = document.get("security", [])
+        operations: list[OperationInfo] = []
+        for route, item in document.get("paths", {}).items():
+            for method in HTTP_METHODS:
+                raw = item.get(method)
+                if not isinstance(raw, dict):
+                    continue
+                security = raw.get("security", global_security)
+                operations.append(
+                    OperationInfo(
+                        operation_id=raw.get("operationId") or f"{method}:{route}",
+                        method=method.upper(),
+                        path=route,
+                        tags=tuple(raw.get("tags", ())),
+                        security=tuple({k: tuple(v) for k, v in alt.items()} for alt in security),
+                        statuses=tuple(str(k) for k in raw.get("responses", {})),
+                        provenance=str(raw.get("x-provenance", "unknown")),
+                        required_role=raw.get("x-required-role"),
+                        raw={**raw, "parameters": [*item.get("parameters", []), *raw.get("parameters", [])]},
+                    )
+                )
+        return cls(path, document, operations)
+
+    # lookups -----------------------------------------------------------------------------------------------------
+    @cached_property
+    def by_id(self) -> dict[str, OperationInfo]:
+        return {op.operation_id: op for op in self.operations}
+
+    @cached_property
+    def by_label(self) -> dict[str, OperationInfo]:
+        return {op.label: op for op in self.operations}
+
+    @property
+    def tags(self) -> list[str]:
+        declared = [t["name"] for t in self.document.get("tags", [])]
+        return declared or sorted({t for op in self.operations for t in op.tags})
+
+    def resolve(self, node: Any) -> Any:
+        return _inline_refs(self.document, node)
+
+    # error shape and headers -------------------------------------------------------------------------------------
+    @cached_property
+    def error_validator(self) -> Draft202012Validator | None:
+        schema = self.document.get("components", {}).get("schemas", {}).get("Error")
+        return Draft202012Validator(self.resolve(schema)) if schema else None
+
+    def response(self, op: OperationInfo | None, status: int) -> dict[str, Any] | None:
+        if op is None:
+            return None
+        responses = op.raw.get("responses", {})
+        for key in (str(status), f"{str(status)[0]}XX", f"{str(status)[0]}xx", "default"):
+            if key in responses:
+                return self.resolve(responses[key])
+        return None
+
+    def declared_headers(self, op: OperationInfo | None, status: int, fallback: str) -> dict[str, dict[str, Any]]:
+        """Headers the spec declares for this operation's response, else for a shared component response."""
+        response = self.response(op, status)
+        if response is None:
+            response = self.resolve(self.document.get("components", {}).get("responses", {}).get(fallback, {}))
+        return {name.lower(): header for name, header in (response or {}).get("headers", {}).items()}
+
+    # request building --------------------------------------------------------------------------------------------
+    def parameters(self, op: OperationInfo, location: str) -> list[dict[str, Any]]:
+        return [p for p in (self.resolve(p) for p in op.raw.get("parameters", [])) if p.get("in") == location]
+
+    def request_media(self, op: OperationInfo) -> tuple[str, dict[str, Any]] | None:
+        body = self.resolve(op.raw.get("requestBody"))
+        if not body:
+            return None
+        content = body.get("content", {})
+        for media in ("application/json", "application/x-www-form-urlencoded", "multipart/form-data"):
+            if media in content:
+                return media, self.resolve(content[media])
+        return next(iter(content.items()), None)
+
+    def example_body(self, op: OperationInfo) -> Any:
+        """A schema-valid body for the operation: its first documented example, else one built from the schema."""
+        found = self.request_media(op)
+        if found is None:
+            return None
+        _, media = found
+        for example in (media.get("examples") or {}).values():
+            example = self.resolve(example)
+            if isinstance(example, dict) and "value" in example:
+                return copy.deepcopy(example["value"])
+        if "example" in media:
+            return copy.deepcopy(media["example"])
+        return sample(media.get("schema", {}))
+
+
+def sample(schema: dict[str, Any], depth: int = 0) -> Any:
+    """A small value that satisfies a (resolved) JSON schema: examples, enums and defaults first, then by type."""
+    if depth > 8 or not isinstance(schema, dict):
+        return None
+    for key in ("const",):
+        if key in schema:
+            return schema[key]
+    if schema.get("examples"):
+        return copy.deepcopy(schema["examples"][0])
+    if "example" in schema:
+        return copy.deepcopy(schema["example"])
+    if schema.get("enum"):
+        return schema["enum"][0]
+    if "default" in schema:
+        return copy.deepcopy(schema["default"])
+    for combinator in ("allOf", "anyOf", "oneOf"):
+        if schema.get(combinator):
+            return sample(schema[combinator][0], depth + 1)
+    kind = schema.get("type", "object")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {name: sample(props.get(name, {}), depth + 1) for name in schema.get("required", [])}
+    if kind == "array":
+        return [sample(schema.get("items", {}), depth + 1) for _ in range(schema.get("minItems", 0))]
+    if kind == "integer":
+        return max(int(schema.get("minimum", 1)), 1) if "maximum" not in schema else schema.get("minimum", 0)
+    if kind == "number":
+        return schema.get("minimum", 1.0)
+    if kind == "boolean":
+        return True
+    if kind == "null":
+        return None
+    return _sample_string(schema)
+
+
+def _sample_string(schema: dict[str, Any]) -> str:
+    formats = {
+        "uuid": PLACEHOLDER_UUID,
+        "date-time": "2026-01-01T00:00:00Z",
+        "date": "2026-01-01",
+        "email": "contract@example.com",
+        "uri": "https://example.com/",
+        "password": "contract-password",
+    }
+    value = formats.get(schema.get("format", ""), "contract")
+    minimum = int(schema.get("minLength", 0))
+    return value + "x" * max(0, minimum - len(value))

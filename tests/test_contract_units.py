@@ -1,0 +1,198 @@
+"""The contract suite's building blocks without a server: the spec view, the rule functions, options, curl, reports."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from contract_tests import checks, cli, report
+from contract_tests.auth import Principal
+from contract_tests.http import Exchange, Pacer, retry_after_seconds
+from contract_tests.options import RunOptions, UsageError
+from contract_tests.results import (
+    FAILED,
+    PASSED,
+    SKIPPED,
+    Finding,
+    OperationResult,
+    RunResult,
+    ScenarioResult,
+)
+from contract_tests.runner import choose, safety_skip
+from contract_tests.spec import ApiSpec
+from mock_server.resources import spec_path
+
+SPEC = ApiSpec.load(spec_path())
+ERROR = b'{"detail":{"error":"not_authenticated","message":"Authentication is missing or invalid"}}'
+
+
+# the spec view -----------------------------------------------------------------------------------------------------
+def test_spec_view_knows_security_scopes_and_safety() -> None:
+    ops = SPEC.by_id
+    assert len(SPEC.operations) == len({op.operation_id for op in SPEC.operations}) >= 80
+    assert ops["getPublicXpProfile"].public and not ops["getCurrentUser"].public
+    assert ops["listConversations"].api_key_scopes == ("conversations:read",)
+    assert ops["listApiKeys"].accepts_bearer and not ops["listApiKeys"].accepts_api_key
+    assert ops["getXpProfile"].accepts_api_key and ops["getXpProfile"].api_key_scopes == ()
+    assert ops["deleteNote"].destructive and ops["logoutUser"].destructive and not ops["listNotes"].destructive
+    assert ops["listIntegrationTokenRevocations"].admin_only
+    assert ops["getPublicXpProfile"].provenance == "documented" and ops["registerUser"].provenance == "inferred"
+    assert ops["healthCheck"].documents(200) and not ops["healthCheck"].documents(500)
+    assert checks.is_privacy_operation(ops["getPublicXpProfile"])
+    assert not checks.is_privacy_operation(ops["healthCheck"])
+
+
+def test_example_bodies_satisfy_the_request_schemas() -> None:
+    """Scenarios send these bodies as 'valid requests': they must really be valid."""
+    for op in SPEC.operations:
+        found = SPEC.request_media(op)
+        if found is None or found[0] != "application/json":
+            continue
+        body = SPEC.example_body(op)
+        errors = list(Draft202012Validator(SPEC.resolve(found[1]["schema"])).iter_errors(body))
+        assert not errors, f"{op.operation_id}: {errors[0].message}"
+
+
+def test_declared_rate_limit_headers_come_from_the_spec() -> None:
+    headers = SPEC.declared_headers(SPEC.by_id["startLiveSession"], 429, "TooManyRequests")
+    assert {"retry-after", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"} <= set(headers)
+
+
+# rule functions ----------------------------------------------------------------------------------------------------
+def test_auth_error_rule() -> None:
+    good = {"www-authenticate": "Bearer"}
+    assert checks.auth_error_problems(SPEC, 401, good, ERROR) == []
+    assert checks.auth_error_problems(SPEC, 200, {}, b"{}") == []
+    assert checks.auth_error_problems(SPEC, 403, {}, ERROR) == []  # no WWW-Authenticate needed on 403
+    missing = checks.auth_error_problems(SPEC, 401, {}, ERROR)
+    assert missing == ["401 response has no WWW-Authenticate header (the spec requires it, e.g. `Bearer`)"]
+    shape = checks.auth_error_problems(SPEC, 403, {}, b'{"detail":"Forbidden"}')
+    assert shape and "Error shape at detail" in shape[0]
+    assert "not JSON" in checks.auth_error_problems(SPEC, 401, good, b"<html>nope</html>")[0]
+
+
+def test_rate_limit_rule() -> None:
+    op = SPEC.by_id["healthCheck"]
+    full = {"retry-after": "3", "ratelimit-limit": "10", "ratelimit-remaining": "0", "ratelimit-reset": "3"}
+    assert checks.rate_limit_problems(SPEC, op, 429, full) == []
+    assert checks.rate_limit_problems(SPEC, op, 200, {}) == []
+    no_retry = {k: v for k, v in full.items() if k != "retry-after"}
+    assert checks.rate_limit_problems(SPEC, op, 429, no_retry) == ["429 response has no Retry-After header"]
+    assert "unreadable Retry-After" in checks.rate_limit_problems(SPEC, op, 429, {**full, "retry-after": "soon"})[0]
+    assert "RateLimit-Remaining" in checks.rate_limit_problems(SPEC, op, 429, {**full, "ratelimit-remaining": "-1"})[0]
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0 and retry_after_seconds("7") == 7.0
+
+
+def test_privacy_rule() -> None:
+    clean = {"username": "jane.doe", "display_name": "Jane", "level": 2, "total_xp": 10, "current_streak": 0,
+             "longest_streak": 1, "joined": "2026-01-01"}  # fmt: skip
+    assert checks.privacy_problems(json.dumps(clean)) == []
+    assert any("email address" in p for p in checks.privacy_problems({**clean, "display_name": "jane@x.example"}))
+    assert any("private field '/email'" in p for p in checks.privacy_problems({**clean, "email": "j@x.example"}))
+    assert any("'/user_id'" in p for p in checks.privacy_problems({**clean, "user_id": "abc"}))
+    assert any("token" in p for p in checks.privacy_problems({**clean, "display_name": "eyJhbGciOi.eyJzdWIiOi.sig"}))
+    secret_id = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+    assert checks.privacy_problems({**clean, "display_name": f"Jane {secret_id}"}, (secret_id,))
+
+
+# options, selection, curl ------------------------------------------------------------------------------------------
+def test_options_are_validated() -> None:
+    with pytest.raises(UsageError, match="--base-url"):
+        RunOptions().validate()
+    with pytest.raises(UsageError, match="unknown phase"):
+        RunOptions(base_url="http://x", phases=("fuzzing", "chaos")).validate()
+    with pytest.raises(UsageError, match="go together"):
+        RunOptions(base_url="http://x", username="a").validate()
+    with pytest.raises(ValueError, match="rate-limit"):
+        Pacer("lots")
+    assert Pacer("120/m").interval == 0.5 and Pacer("off").honour_retry_after is False
+
+
+def test_environment_variables_fill_the_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XENTREE_BASE_URL", "http://127.0.0.1:9/")
+    monkeypatch.setenv("XENTREE_TOKEN", "t0k")
+    monkeypatch.setenv("XENTREE_MAX_EXAMPLES", "7")
+    monkeypatch.setenv("XENTREE_REGISTER", "true")
+    monkeypatch.setenv("XENTREE_PHASES", "fuzzing,scenarios")
+    options = cli.options_from(cli.parser().parse_args(["run"]))
+    assert (options.base_url, options.token, options.max_examples) == ("http://127.0.0.1:9", "t0k", 7)
+    assert options.register is True
+    assert options.phases == ("fuzzing", "scenarios")
+    flags = cli.options_from(cli.parser().parse_args(["run", "--token", "flag", "--max-examples", "2"]))
+    assert (flags.token, flags.max_examples) == ("flag", 2)  # flags win
+    assert flags.public_dict()["token"] == "[Filtered]"
+
+
+def test_selection_and_safety() -> None:
+    tagged = choose(SPEC, RunOptions(base_url="http://x", include_tags=("health",), operations=("getCurrentUser",)))
+    assert {op.operation_id for op in tagged} == {"healthCheck", "detailedHealthCheck", "getCurrentUser"}
+    with pytest.raises(UsageError, match="unknown tag"):
+        choose(SPEC, RunOptions(base_url="http://x", include_tags=("Nope",)))
+    with pytest.raises(UsageError, match="unknown operationId"):
+        choose(SPEC, RunOptions(base_url="http://x", operations=("nope",)))
+    real = RunOptions(base_url="http://x")
+    user = Principal("bearer", token="t")
+    assert "destructive" in (safety_skip(SPEC.by_id["deleteNote"], real, user) or "")
+    assert "admin" in (safety_skip(SPEC.by_id["listIntegrationTokenRevocations"], real, user) or "")
+    assert "--register" in (safety_skip(SPEC.by_id["updateCurrentUser"], real, user) or "")
+    assert "own session" in (safety_skip(SPEC.by_id["logoutUser"], real, user) or "")
+    throwaway = Principal("bearer", token="t", username="u", password="p", registered=True)
+    assert safety_skip(SPEC.by_id["updateCurrentUser"], real, throwaway) is None
+    assert safety_skip(SPEC.by_id["logoutUser"], real, throwaway) is None
+    assert safety_skip(SPEC.by_id["deleteNote"], RunOptions(base_url="http://x", allow_destructive=True), user) is None
+    assert safety_skip(SPEC.by_id["listNotes"], real, user) is None
+
+
+def test_curl_reproduction_masks_secrets() -> None:
+    headers = {"Authorization": "Bearer s3cret", "Content-Type": "application/x-www-form-urlencoded"}
+    exchange = Exchange("POST", "http://h/api/auth/login", headers, b"username=u&password=hunter2", 401, {}, b"", 0.0)
+    curl = exchange.curl()
+    assert "s3cret" not in curl and "hunter2" not in curl and "[Filtered]" in curl and "username=u" in curl
+    exchange.sanitize = False
+    assert "s3cret" in exchange.curl()
+
+
+# reports -----------------------------------------------------------------------------------------------------------
+def sample_result() -> RunResult:
+    result = RunResult("xentree", "http://127.0.0.1:1", str(spec_path()), 1, {"max_examples": 3}, seconds=1.5)
+    ok = OperationResult("healthCheck", "GET /api/health", ["Health"], "inferred", ["200", "429"], status=PASSED,
+                         statuses_seen=Counter({200: 4}), checks={"not_a_server_error": {"passed": 4, "failed": 0}})
+    bad = OperationResult("getPublicXpProfile", "GET /api/xp/public-profile/{username}", ["Profile & Analytics"],
+                          "documented", ["200", "400", "404", "429"], status=FAILED,
+                          statuses_seen=Counter({200: 2, 500: 1}))  # fmt: skip
+    bad.findings.append(Finding("public_profile_privacy", "Public profile leaks private data",
+                                "public profile field '/email' <holds> an email address", "XC451",
+                                "curl -X GET 'http://127.0.0.1:1/api/xp/public-profile/demo'", 200))  # fmt: skip
+    skipped = OperationResult("deleteNote", "DELETE /api/core/notes/{note_id}", ["Conversations"], "documented",
+                              ["204"], skip_reason="destructive")  # fmt: skip
+    result.operations = [ok, bad, skipped]
+    result.scenarios = [ScenarioResult("public: healthCheck", "public"),
+                        ScenarioResult("live quota", "live-quota", status=SKIPPED, skip_reason="opt-in")]  # fmt: skip
+    return result
+
+
+def test_reports_show_every_operation_and_scenario(tmp_path: Path) -> None:
+    result = sample_result()
+    assert (result.exit_code, result.score) == (1, 66.7)
+    paths = report.write_all(result, tmp_path)
+    assert set(paths) == {"junit", "json", "html", "markdown"}
+    junit = ET.parse(paths["junit"]).getroot()
+    cases = junit.findall(".//testcase")
+    assert len(cases) == 5  # one per operation and per scenario
+    failure = junit.find(".//testcase[@name='GET /api/xp/public-profile/{username} (getPublicXpProfile)']/failure")
+    assert failure is not None and "XC451" in failure.get("message", "") and "curl -X GET" in (failure.text or "")
+    assert junit.find(".//testcase[@name='live quota']/skipped").get("message") == "opt-in"  # type: ignore[union-attr]
+    data = json.loads(Path(paths["json"]).read_text())
+    assert data["score"] == 66.7 and data["exit_code"] == 1 and data["counts"][FAILED] == 1
+    assert data["operations"][1]["undocumented_statuses"] == [500]
+    page = Path(paths["html"]).read_text()
+    assert "<script src" not in page and "<link" not in page and "http://" not in page.split("<body>")[0]
+    assert "66.7%" in page and "&lt;holds&gt;" in page and "curl -X GET" in page and "undoc" in page
+    assert "never seen" in page and "inferred" in page and "documented" in page
+    summary = Path(paths["markdown"]).read_text()
+    assert "66.7%" in summary and "getPublicXpProfile" in summary and "| **66.7%** | 2 | 1 | 0 | 2 |" in summary
