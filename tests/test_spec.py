@@ -7,22 +7,19 @@ import os
 import re
 import shutil
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.specs import ROOT, SpecDoc, walk
+
 SPEC_PATH = ROOT / "openapi" / "xentree.yaml"
-SPEC: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text())
+DOC = SpecDoc(SPEC_PATH)
+SPEC: dict[str, Any] = DOC.doc
+operations, resolve, _validator = DOC.operations, DOC.resolve, DOC.validator
 NAV = json.loads((ROOT / "fixtures" / "docs-nav.json").read_text())
 DOCUMENTED = json.loads((ROOT / "fixtures" / "documented-operations.json").read_text())["operations"]
-METHODS = {"get", "post", "put", "patch", "delete"}
 SCOPES = {
     "conversations:read", "conversations:write", "rag:read", "rag:write", "quiz:read", "quiz:write", "live:read",
     "live:write", "organizations:read", "organizations:write", "integrations:read", "integrations:write",
@@ -34,31 +31,8 @@ BEARER_ONLY = {"logoutUser", "getCurrentUser", "updateCurrentUser", "listApiKeys
                "listTenants", "listIntegrationTokenRevocations", "saveLiveTranscripts"}  # fmt: skip
 
 
-def operations() -> list[tuple[str, str, dict[str, Any]]]:
-    return [(path, m, op) for path, item in SPEC["paths"].items() for m, op in item.items() if m in METHODS]
-
-
 OPS = operations()
 BY_ID = {op["operationId"]: (path, m, op) for path, m, op in OPS}
-
-
-def resolve(node: Any) -> Any:
-    while isinstance(node, dict) and "$ref" in node:
-        target: Any = SPEC
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part]
-        node = target
-    return node
-
-
-def walk(node: Any, path: str = "#"):
-    if isinstance(node, dict):
-        yield path, node
-        for key, value in node.items():
-            yield from walk(value, f"{path}/{key}")
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from walk(value, f"{path}/{i}")
 
 
 def test_spec_validates_with_openapi_spec_validator() -> None:
@@ -67,39 +41,14 @@ def test_spec_validates_with_openapi_spec_validator() -> None:
 
 
 def test_every_ref_resolves() -> None:
-    refs = [(where, node["$ref"]) for where, node in walk(SPEC) if isinstance(node.get("$ref"), str)]
+    refs = [node["$ref"] for _, node in walk(SPEC) if isinstance(node.get("$ref"), str)]
     assert len(refs) > 300
-    for where, ref in refs:
-        assert ref.startswith("#/"), f"{where}: external ref {ref}"
-        resolve({"$ref": ref})  # raises KeyError when it does not resolve
-
-
-def _validator(schema: dict[str, Any]) -> Draft202012Validator:
-    registry = Registry().with_resource("urn:spec", Resource.from_contents(SPEC, default_specification=DRAFT202012))
-    rebased = json.loads(json.dumps(schema).replace('"#/components', '"urn:spec#/components'))
-    return Draft202012Validator(rebased, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER)
-
-
-def _examples() -> list[tuple[str, dict[str, Any], Any]]:
-    found: list[tuple[str, dict[str, Any], Any]] = []
-    for where, node in walk(SPEC):
-        if "examples" in node and isinstance(node["examples"], list) and "/examples/" not in where:
-            found += [(where, node, ex) for ex in node["examples"]]  # schema-level (JSON Schema) examples
-        if "schema" in node and isinstance(node.get("examples"), dict):
-            found += [(f"{where}/examples/{k}", node["schema"], ex["value"]) for k, ex in node["examples"].items()
-                      if "value" in ex]  # fmt: skip
-        if "schema" in node and "example" in node:
-            found.append((f"{where}/example", node["schema"], node["example"]))
-    return found
+    assert DOC.unresolved_refs() == []
 
 
 def test_every_example_validates_against_its_schema() -> None:
-    examples = _examples()
-    assert len(examples) > 100
-    problems = []
-    for where, schema, value in examples:
-        schema = {k: v for k, v in schema.items() if k != "examples"} if "examples" in schema else schema
-        problems += [f"{where}: {e.message}" for e in _validator(schema).iter_errors(value)]
+    assert len(DOC.examples()) > 100
+    problems = DOC.example_problems()
     assert not problems, "\n".join(problems[:20])
 
 
