@@ -20,10 +20,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mock_server import control, docs, fixtures
+from mock_server import control, docs, domains, fixtures
 from mock_server.clock import Clock, iso
-from mock_server import domains
 from mock_server.domains import Call
+from mock_server.errors import ApiError
 from mock_server.generate import Generator
 from mock_server.limits import RateLimit, RateLimiter
 from mock_server.pipeline import Pipeline
@@ -40,7 +40,7 @@ EXPOSED_HEADERS = ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", 
 
 @dataclass
 class Settings:
-    api: str = "xentree"
+    api: str = "xentree"  # one spec name, or several separated by commas (the first is the primary one)
     seed: int = 0
     state: Path | None = None
     strict: bool = False
@@ -52,13 +52,18 @@ class Settings:
     journal_size: int = 500
     access_log: bool = True
 
+    @property
+    def apis(self) -> list[str]:
+        return [name.strip() for name in self.api.split(",") if name.strip()]
+
 
 @dataclass
 class Mock:
     """Everything the running mock holds; the control API reads and resets it."""
 
     settings: Settings
-    spec: Spec
+    spec: Spec  # the primary API
+    specs: dict[str, Spec]
     store: Store
     clock: Clock
     tokens: Tokens
@@ -89,18 +94,20 @@ def _secret(seed: int) -> str:
 
 
 def build_mock(settings: Settings) -> Mock:
-    spec = load_spec(spec_path(settings.api))
+    specs = {name: load_spec(spec_path(name)) for name in settings.apis}
+    spec = specs[settings.apis[0]]
     existing_state = settings.state is not None and settings.state.exists()
     domains.load_domains()
     store = Store(settings.state, seed=settings.seed, schemas=domains.SCHEMAS)
     clock = Clock(settings.frozen_at)
     tokens = Tokens(_secret(settings.seed), clock, store)
-    handlers = {k: v for k, v in domains.HANDLERS.items() if k in spec.by_id}
+    handlers = {k: v for k, v in domains.HANDLERS.items() if any(k in s.by_id for s in specs.values())}
     pipeline = Pipeline(
         store=store, clock=clock, tokens=tokens, limiter=RateLimiter(RateLimit.parse(settings.rate_limit)),
         generator=Generator(settings.seed, clock.now), handlers=handlers, strict=settings.strict, seed=settings.seed,
+        specs=list(specs.values()),
     )  # fmt: skip
-    mock = Mock(settings, spec, store, clock, tokens, pipeline, journal=deque(maxlen=settings.journal_size))
+    mock = Mock(settings, spec, specs, store, clock, tokens, pipeline, journal=deque(maxlen=settings.journal_size))
     if existing_state and store.counts().get("users"):
         # A persisted state file is reused as it is; ids continue from a seed derived from its size.
         store.reseed(settings.seed + sum(store.counts().values()))
@@ -140,7 +147,7 @@ def _overlap(a: str, b: str) -> bool:
 
 def operation_routes(mock: Mock) -> list[BaseRoute]:
     by_path: dict[str, dict[str, Operation]] = {}
-    for op in mock.spec.operations:
+    for op in (op for spec in mock.specs.values() for op in spec.operations):
         by_path.setdefault(op.path, {})[op.method] = op
     routes: list[SpecRoute] = []
     for path, ops in sorted(by_path.items(), key=lambda item: route_order(item[0])):
@@ -150,18 +157,20 @@ def operation_routes(mock: Mock) -> list[BaseRoute]:
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
+    """404 and 405 from the router, in the primary API's error shape."""
     assert isinstance(exc, HTTPException)
     messages = {404: f"No operation at {request.url.path}", 405: f"Method {request.method} is not allowed here"}
     errors = {404: "not_found", 405: "method_not_allowed"}
-    body = {"detail": {"error": errors.get(exc.status_code, "http_error"),
-                       "message": messages.get(exc.status_code, str(exc.detail))}}  # fmt: skip
+    error = ApiError(exc.status_code, errors.get(exc.status_code, "http_error"),
+                     messages.get(exc.status_code, str(exc.detail)))  # fmt: skip
+    body = error.body(request.app.state.mock.spec.error_shape)
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 async def _crash(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error in %s %s", request.method, request.url.path)
-    body = {"detail": {"error": "internal_error", "message": f"Unexpected mock error: {type(exc).__name__}: {exc}"}}
-    return JSONResponse(body, status_code=500)
+    error = ApiError(500, "internal_error", f"Unexpected mock error: {type(exc).__name__}: {exc}")
+    return JSONResponse(error.body(request.app.state.mock.spec.error_shape), status_code=500)
 
 
 class AccessLog:
@@ -221,7 +230,7 @@ class SpecRouter(Router):
 
 def create_app(settings: Settings | None = None, mock: Mock | None = None) -> Starlette:
     mock = mock or build_mock(settings or Settings())
-    routes: list[BaseRoute] = [*docs.routes(mock.spec), *control.routes(), *operation_routes(mock)]
+    routes: list[BaseRoute] = [*docs.routes(list(mock.specs.values())), *control.routes(), *operation_routes(mock)]
     middleware = [
         Middleware(AccessLog, mock=mock),
         Middleware(

@@ -15,6 +15,7 @@ import uvicorn
 from mock_server import __version__
 from mock_server.app import Settings, build_mock, create_app
 from mock_server.clock import parse_instant
+from mock_server.fixtures import Credentials
 from mock_server.limits import RateLimit
 from mock_server.resources import fixtures_dir, spec_path
 
@@ -28,7 +29,8 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="start the mock server")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=4010)
-    s.add_argument("--api", default="xentree", help="which spec to serve (openapi/<api>.yaml)")
+    s.add_argument("--api", default="xentree",
+                   help="which spec to serve (openapi/<api>.yaml): xentree, xp-ledger, or both as xentree,xp-ledger")
     s.add_argument("--seed", type=int, default=0, help="seed for ids, tokens and generated data (default 0)")
     s.add_argument("--state", type=Path, help="SQLite file to keep state across restarts (default: in memory)")
     s.add_argument("--strict", action="store_true", help="validate every response against the spec (500 on drift)")
@@ -44,8 +46,9 @@ def parser() -> argparse.ArgumentParser:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     RateLimit.parse(args.rate_limit)  # fail early on a bad value
-    if not spec_path(args.api).is_file():
-        raise SystemExit(f"xentree-mock: no spec for --api {args.api!r} at {spec_path(args.api)}")
+    for api in args.api.split(","):
+        if not spec_path(api.strip()).is_file():
+            raise SystemExit(f"xentree-mock: no spec for --api {api!r} at {spec_path(api.strip())}")
     return Settings(
         api=args.api,
         seed=args.seed,
@@ -60,17 +63,27 @@ def settings_from(args: argparse.Namespace) -> Settings:
     )
 
 
-def banner(url: str, mock_settings: Settings, credentials: dict[str, list[dict[str, object]]]) -> str:
+def banner(url: str, mock_settings: Settings, credentials: Credentials) -> str:
+    apis = mock_settings.apis
     lines = [
-        f"xentree-mock {__version__}: {mock_settings.api} API on {url}",
+        f"xentree-mock {__version__}: {' + '.join(apis)} API on {url}",
         f"  docs      {url}/docs      spec {url}/openapi.yaml",
+        *([f"            {url}/{api}/docs" for api in apis] if len(apis) > 1 else []),
         f"  controls  {url}/__mock__  (seed {mock_settings.seed}, state {mock_settings.state or 'in memory'}"
         f"{', strict' if mock_settings.strict else ''})",
-        "  demo users (POST /api/auth/login, form fields username + password):",
-        *[f"    {u['username']:<8} {u['password']:<16} role {u['role']}" for u in credentials["users"]],
-        "  demo API keys (header X-API-Key):",
-        *[f"    {k['name']:<18} {k['key']}" for k in credentials["api_keys"]],
     ]
+    if "xentree" in apis:
+        lines += [
+            "  demo users (POST /api/auth/login, form fields username + password):",
+            *[f"    {u['username']:<8} {u['password']:<16} role {u['role']}" for u in credentials.users],
+            "  demo API keys (header X-API-Key):",
+            *[f"    {k['name']:<18} {k['key']}" for k in credentials.api_keys],
+        ]
+    if "xp-ledger" in apis:
+        lines += [
+            "  XP ledger clients (POST /auth/1.0/token, grant_type=client_credentials, Basic id:secret):",
+            *[f"    {a['client_id']:<28} {a['client_secret']:<24} {' '.join(a['scopes'])}" for a in credentials.applications],
+        ]
     return "\n".join(lines)
 
 
@@ -93,12 +106,12 @@ def serve(args: argparse.Namespace) -> int:
         print(f"xentree-mock: serving {url} with reload (watching the spec, fixtures and code)", flush=True)
         uvicorn.run(
             "mock_server.cli:app_from_env", factory=True, host=args.host, port=args.port, reload=True,
-            reload_dirs=[str(spec_path(args.api).parent), str(fixtures_dir()), str(Path(__file__).parent)],
+            reload_dirs=[str(spec_path().parent), str(fixtures_dir()), str(Path(__file__).parent)],
             reload_includes=["*.yaml", "*.json", "*.py"], log_config=None, access_log=False,
         )  # fmt: skip
         return 0
     mock = build_mock(settings)
-    print(banner(url, settings, {"users": mock.credentials.users, "api_keys": mock.credentials.api_keys}), flush=True)
+    print(banner(url, settings, mock.credentials), flush=True)
     uvicorn.run(create_app(mock=mock), host=args.host, port=args.port, log_config=None, access_log=False)
     return 0
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -93,7 +94,7 @@ async def load_fixture(request: Request, mock: Mock) -> Any:
 
 
 async def credentials(request: Request, mock: Mock) -> Any:
-    return {"users": mock.credentials.users, "api_keys": mock.credentials.api_keys}
+    return asdict(mock.credentials)
 
 
 async def state(request: Request, mock: Mock) -> Any:
@@ -153,7 +154,7 @@ async def faults_get(request: Request, mock: Mock) -> Any:
 
 async def fault_put(request: Request, mock: Mock) -> Any:
     op = request.path_params["operation_id"]
-    if op not in mock.spec.by_id:
+    if not any(op in spec.by_id for spec in mock.specs.values()):
         raise not_found(f"No operation {op!r} in the spec")
     body = await _json(request)
     fault = Fault(

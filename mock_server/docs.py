@@ -6,6 +6,7 @@ Swagger UI comes from the `swagger-ui-bundle-v2` wheel (Swagger UI 5, which rend
 from __future__ import annotations
 
 import html
+import json
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -21,15 +22,17 @@ PAGE = """<!doctype html>
 <body><div id="swagger-ui"></div>
 <script src="/docs/static/swagger-ui-bundle.js"></script>
 <script>
-window.ui = SwaggerUIBundle({{url: "/openapi.json", dom_id: "#swagger-ui", deepLinking: true,
+window.ui = SwaggerUIBundle({{url: "{spec_url}", dom_id: "#swagger-ui", deepLinking: true,
   persistAuthorization: true, displayRequestDuration: true, tryItOutEnabled: true,
-  requestInterceptor: (req) => {{ if (req.url.startsWith("http://127.0.0.1:4010") || req.url.startsWith("https://my.xentree.com")) {{
+  requestInterceptor: (req) => {{ if ({servers}.some((s) => req.url.startsWith(s))) {{
     const u = new URL(req.url); req.url = window.location.origin + u.pathname + u.search; }} return req; }} }});
 </script></body></html>"""
 
 
-def routes(spec: Spec) -> list[BaseRoute]:
-    page = PAGE.format(title=html.escape(spec.title))
+def _spec_routes(spec: Spec, prefix: str) -> list[BaseRoute]:
+    """`{prefix}/openapi.yaml`, `{prefix}/openapi.json` and `{prefix}/docs` for one API."""
+    servers = json.dumps([s["url"] for s in spec.raw.get("servers", []) if "url" in s])
+    page = PAGE.format(title=html.escape(spec.title), spec_url=f"{prefix}/openapi.json", servers=html.escape(servers))
     yaml_body, json_body = spec.yaml_text.encode(), spec.json_text.encode()
 
     async def openapi_yaml(request: Request) -> Response:
@@ -41,13 +44,24 @@ def routes(spec: Spec) -> list[BaseRoute]:
     async def docs_page(request: Request) -> Response:
         return HTMLResponse(page)
 
+    return [
+        Route(f"{prefix}/openapi.yaml", openapi_yaml, include_in_schema=False),
+        Route(f"{prefix}/openapi.json", openapi_json, include_in_schema=False),
+        Route(f"{prefix}/docs", docs_page, include_in_schema=False),
+    ]
+
+
+def routes(specs: list[Spec]) -> list[BaseRoute]:
+    """The primary (first) API at the root; every API also under `/<name>/` when several are served."""
+
     async def docs_redirect(request: Request) -> Response:
         return RedirectResponse("/docs")
 
+    served = _spec_routes(specs[0], "")
+    if len(specs) > 1:
+        served += [route for spec in specs for route in _spec_routes(spec, f"/{spec.name}")]
     return [
-        Route("/openapi.yaml", openapi_yaml, include_in_schema=False),
-        Route("/openapi.json", openapi_json, include_in_schema=False),
-        Route("/docs", docs_page, include_in_schema=False),
+        *served,
         Route("/", docs_redirect, include_in_schema=False),
         Mount("/docs/static", app=StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui"),
     ]

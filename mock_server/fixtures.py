@@ -27,6 +27,7 @@ class Credentials:
 
     users: list[dict[str, str]] = field(default_factory=list)
     api_keys: list[dict[str, Any]] = field(default_factory=list)
+    applications: list[dict[str, Any]] = field(default_factory=list)  # XP ledger OAuth2 clients
 
 
 def available() -> list[str]:
@@ -66,6 +67,8 @@ def load(call: Call, name: str = "demo", seed: int = 0) -> Credentials:
         limits = {k: spec[k] for k in ("expires_at", "allowed_ips") if spec.get(k)}
         creds.api_keys.append({"name": spec["name"], "owner": spec["owner"], "organization": spec["organization"],
                                "key": key, "scopes": scopes, **limits})  # fmt: skip
+    for app in world.get("xp_ledger", {}).get("applications", []):
+        creds.applications.append({k: app[k] for k in ("name", "client_id", "client_secret", "scopes")})
     world_view = World(world, users, orgs, seed)
     for seed_domain in SEEDERS:
         seed_domain(call, world_view)

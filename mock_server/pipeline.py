@@ -24,8 +24,8 @@ from mock_server.domains import Call, Handler, Result
 from mock_server.errors import ApiError
 from mock_server.generate import Generator
 from mock_server.limits import RateLimiter
-from mock_server.security import Authenticator, Tokens
-from mock_server.spec import Operation
+from mock_server.security import Authenticator, Tokens, basic_credentials
+from mock_server.spec import Operation, Spec
 from mock_server.store import Store
 from mock_server.validation import read_body, response_violations, validate_parameters
 
@@ -86,11 +86,14 @@ class Pipeline:
         handlers: dict[str, Handler],
         strict: bool,
         seed: int,
+        specs: list[Spec],
     ) -> None:
         self.store = store
         self.clock = clock
         self.tokens = tokens
-        self.auth = Authenticator(tokens, store, clock)
+        # Each API has its own security schemes and error shape; everything else is shared.
+        self.auth = {s.name: Authenticator(tokens, store, clock, s.schemes) for s in specs}
+        self.shapes = {s.name: s.error_shape for s in specs}
         self.limiter = limiter
         self.generator = generator
         self.handlers = handlers
@@ -114,7 +117,7 @@ class Pipeline:
     async def _answer(self, op: Operation, request: Request, client: str | None) -> Answer:
         rate_headers: dict[str, str] = {}
         try:
-            identity = self.auth.authenticate(op, request.headers, client)
+            identity = self.auth[op.api].authenticate(op, request.headers, client)
             if identity is not None:
                 request.scope["xentree.identity"] = identity.username
             rate_headers = self.limiter.hit(identity.rate_key if identity else f"ip:{client}")
@@ -124,9 +127,11 @@ class Pipeline:
             await self._apply_faults(op, prefer)
             call = Call(params["path"], params["query"], params["header"], body, identity, self.store, self.clock,
                         self.tokens, client)  # fmt: skip
+            if "basic" in (self.auth[op.api].kinds.get(n) for n in op.accepts):
+                call.extra["basic"] = basic_credentials(request.headers.get("authorization"))
             answer = self._respond(op, call, prefer, request)
         except ApiError as exc:
-            answer = Answer(exc.status, exc.body(), exc.headers, injected=exc.error == "injected_fault")
+            answer = Answer(exc.status, exc.body(self.shapes[op.api]), exc.headers, injected=exc.error == "injected_fault")
         answer.headers = {**rate_headers, **answer.headers}
         return answer
 

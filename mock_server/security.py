@@ -20,7 +20,7 @@ from typing import Any
 import jwt
 
 from mock_server.clock import Clock, parse_instant
-from mock_server.errors import forbidden, insufficient_scope, unauthorized
+from mock_server.errors import ApiError, forbidden, insufficient_scope, unauthorized
 from mock_server.spec import Operation
 from mock_server.store import Store
 
@@ -33,9 +33,9 @@ API_KEY_PREFIX = "xntr-"
 class Identity:
     user_id: str
     username: str
-    role: str  # platform role: user | admin
-    via: str  # bearer | api_key
-    scopes: tuple[str, ...] | None = None  # API keys only
+    role: str  # platform role: user | admin; `application` for OAuth2 clients
+    via: str  # bearer | api_key | oauth2
+    scopes: tuple[str, ...] | None = None  # API keys and OAuth2 clients
     api_key_id: str | None = None
     organization_id: str | None = None  # API keys are bound to one organization
     token_jti: str | None = None
@@ -109,6 +109,13 @@ class Tokens:
             "expires_in": ACCESS_TTL_SECONDS,
         }
 
+    def issue_client(self, client_id: str, name: str, scopes: list[str], ttl: int = ACCESS_TTL_SECONDS) -> str:
+        """An OAuth2 client-credentials access token: the application is the subject, its scopes are the claims."""
+        now = int(self.clock.timestamp())
+        claims = {"sub": client_id, "name": name, "type": "client", "scope": " ".join(scopes), "iat": now,
+                  "exp": now + ttl, "jti": self.store.new_id(), "iss": "xentree-mock"}  # fmt: skip
+        return jwt.encode(claims, self.secret, "HS256")
+
     def _decode_uncached(self, token: str) -> dict[str, Any] | None:
         try:
             # Expiry is checked against the mock clock below, not the wall clock.
@@ -116,51 +123,108 @@ class Tokens:
         except jwt.InvalidTokenError:
             return None
 
-    def claims(self, token: str, kind: str) -> dict[str, Any]:
+    def claims(self, token: str, kind: str, expired_error: str = "token_expired") -> dict[str, Any]:
         """Valid, unexpired claims of the given kind, or a 401 that says why."""
         claims = self._decode(token)
         if claims is None or claims.get("type") != kind:
             raise unauthorized(f"The {kind} token is malformed or its signature is invalid", "invalid_token")
         if claims.get("exp", 0) <= self.clock.timestamp():
-            raise unauthorized(f"The {kind} token has expired", "token_expired")
+            raise unauthorized(f"The {kind} token has expired", expired_error)
         return claims
+
+    def kind(self, token: str) -> str | None:
+        claims = self._decode(token)
+        return claims.get("type") if claims else None
 
 
 # authentication ------------------------------------------------------------------------------------------------
+def scheme_kind(scheme: dict[str, Any]) -> str:
+    """What credential a security scheme means to the mock: `bearer` (a user's JWT), `oauth2` (a client's JWT),
+    `api_key` or `basic`."""
+    kind = scheme.get("type", "")
+    if kind == "http":
+        return str(scheme.get("scheme", "")).lower()
+    return {"apiKey": "api_key"}.get(kind, kind)
+
+
+def basic_credentials(header: str | None) -> tuple[str, str] | None:
+    """`Authorization: Basic base64(id:secret)` decoded; None when absent; a 401 (Basic challenge) when malformed."""
+    if header is None or not header.lower().startswith("basic "):
+        return None
+    try:
+        user, sep, secret = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        user, sep, secret = "", "", ""
+    if not sep or not user:
+        raise unauthorized("Malformed Basic credentials: expected base64(client_id:client_secret)", "invalid_client",
+                           challenge='Basic realm="mock"')  # fmt: skip
+    return user, secret
+
+
 class Authenticator:
-    def __init__(self, tokens: Tokens, store: Store, clock: Clock) -> None:
+    """Checks an operation's security requirements, by the kind of each scheme the spec declares."""
+
+    def __init__(self, tokens: Tokens, store: Store, clock: Clock, schemes: dict[str, dict[str, Any]]) -> None:
         self.tokens = tokens
         self.store = store
         self.clock = clock
+        self.kinds = {name: scheme_kind(s) for name, s in schemes.items()}
+        self.key_header = next((s["name"].lower() for s in schemes.values() if s.get("type") == "apiKey"), None)
 
     def authenticate(self, op: Operation, headers: Any, client: str | None) -> Identity | None:
         """The caller's identity for this operation, or the documented 401/403. Public operations give None."""
         if op.public:
             return None
+        accepted = {self.kinds.get(name, "unknown"): name for name in op.accepts}
         authorization = headers.get("authorization")
-        api_key = headers.get("x-api-key")
-        accepts = op.accepts
-        if authorization is not None and "bearerAuth" in accepts:
-            identity = self._bearer(authorization)
+        api_key = headers.get(self.key_header) if self.key_header else None
+        if authorization is not None and accepted.keys() & {"bearer", "oauth2"}:
+            identity = self._token(op, authorization, accepted)
         elif api_key is not None:
-            if "apiKeyAuth" not in accepts:
+            if "api_key" not in accepted:
                 raise unauthorized(
                     f"{op.operation_id} is bearer-only: API keys are not accepted; send Authorization: Bearer <token>",
                     "api_key_not_accepted",
                 )
             identity = self._api_key(api_key, client)
-            required = op.scopes_for("apiKeyAuth")
-            missing = [s for s in required if s not in (identity.scopes or ())]
+            missing = [s for s in op.scopes_for(accepted["api_key"]) if s not in (identity.scopes or ())]
             if missing:
                 raise insufficient_scope(missing[0], list(identity.scopes or ()))
         elif authorization is not None:
             raise unauthorized("Unsupported credentials for this operation", "invalid_token")
+        elif "oauth2" in accepted:
+            raise unauthorized("Authorization Bearer token is missing", "invalid_token", 'Bearer realm="mock"')
         else:
-            hint = "an Authorization: Bearer token" + (" or an X-API-Key" if "apiKeyAuth" in accepts else "")
+            hint = "an Authorization: Bearer token" + (" or an X-API-Key" if "api_key" in accepted else "")
             raise unauthorized(f"Authentication required: send {hint}")
         if op.required_role and identity.role != op.required_role:
             raise forbidden(f"This action requires the {op.required_role} role", "insufficient_role")
         return identity
+
+    def _token(self, op: Operation, header: str, accepted: dict[str, str]) -> Identity:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise unauthorized("Malformed Authorization header: expected 'Bearer <token>'", "invalid_token")
+        if "oauth2" in accepted and ("bearer" not in accepted or self.tokens.kind(token.strip()) == "client"):
+            return self._client(op, token.strip(), accepted["oauth2"])
+        return self._bearer(header)
+
+    def _client(self, op: Operation, token: str, scheme: str) -> Identity:
+        """An OAuth2 client's token: valid, unexpired, and holding the operation's scopes (RFC 6750 errors)."""
+        challenge = 'Bearer realm="mock", error="invalid_token"'
+        claims = self.tokens._decode(token)
+        if claims is None or claims.get("type") != "client":
+            raise unauthorized("The access token is malformed or was not issued by this server", "invalid_token",
+                               challenge)  # fmt: skip
+        if claims.get("exp", 0) <= self.clock.timestamp():
+            raise unauthorized("The access token expired", "invalid_token", challenge)
+        granted = tuple(claims.get("scope", "").split())
+        missing = [s for s in op.scopes_for(scheme) if s not in granted]
+        if missing:
+            raise ApiError(403, "insufficient_scope", f"This operation requires the scope {missing[0]}",
+                           headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{missing[0]}"'},
+                           required_scope=missing[0], granted_scopes=list(granted))  # fmt: skip
+        return Identity(claims["sub"], claims.get("name", claims["sub"]), "application", "oauth2", scopes=granted)
 
     def _bearer(self, header: str) -> Identity:
         scheme, _, token = header.partition(" ")

@@ -16,6 +16,8 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 
+from mock_server.errors import ErrorShape
+
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 FORMATS = FormatChecker()
 
@@ -64,6 +66,7 @@ class SecurityAlternative:
 
 @dataclass(frozen=True)
 class Operation:
+    api: str  # the spec it comes from (file stem: `xentree`, `xp-ledger`)
     operation_id: str
     method: str
     path: str
@@ -93,6 +96,7 @@ class Operation:
 
 @dataclass
 class Spec:
+    name: str
     raw: dict[str, Any]
     operations: list[Operation]
     by_id: dict[str, Operation] = field(default_factory=dict)
@@ -102,6 +106,14 @@ class Spec:
     @property
     def title(self) -> str:
         return self.raw.get("info", {}).get("title", "API")
+
+    @property
+    def schemes(self) -> dict[str, dict[str, Any]]:
+        return self.raw.get("components", {}).get("securitySchemes", {})
+
+    @property
+    def error_shape(self) -> ErrorShape:
+        return ErrorShape.of(self.raw)
 
 
 def resolve_refs(document: dict[str, Any]) -> dict[str, Any]:
@@ -144,7 +156,9 @@ def _security(entries: list[dict[str, list[str]]]) -> tuple[SecurityAlternative,
     return tuple(SecurityAlternative({k: tuple(v) for k, v in alt.items()}) for alt in entries)
 
 
-def _operation(path: str, method: str, op: dict[str, Any], path_item: dict[str, Any], root: dict[str, Any]) -> Operation:
+def _operation(
+    api: str, path: str, method: str, op: dict[str, Any], path_item: dict[str, Any], root: dict[str, Any]
+) -> Operation:
     params: dict[tuple[str, str], dict[str, Any]] = {}
     for p in [*path_item.get("parameters", []), *op.get("parameters", [])]:
         params[(p["name"], p["in"])] = p
@@ -173,6 +187,7 @@ def _operation(path: str, method: str, op: dict[str, Any], path_item: dict[str, 
         responses[int(code)] = Response(int(code), resp.get("description", ""), json_media, resp.get("headers", {}))
     success = min((c for c in responses if 200 <= c < 300), default=200)
     return Operation(
+        api=api,
         operation_id=op["operationId"],
         method=method.upper(),
         path=path,
@@ -192,12 +207,12 @@ def load_spec(path: Path) -> Spec:
     raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: 10x faster startup
     resolved = resolve_refs(raw)
     operations = [
-        _operation(p, method, op, item, resolved)
+        _operation(path.stem, p, method, op, item, resolved)
         for p, item in resolved.get("paths", {}).items()
         for method, op in item.items()
         if method in HTTP_METHODS
     ]
-    spec = Spec(raw=raw, operations=operations, yaml_text=text, json_text=json.dumps(raw))
+    spec = Spec(name=path.stem, raw=raw, operations=operations, yaml_text=text, json_text=json.dumps(raw))
     spec.by_id = {op.operation_id: op for op in operations}
     return spec
 

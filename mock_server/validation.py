@@ -15,7 +15,7 @@ from jsonschema.exceptions import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
-from mock_server.errors import ApiError, bad_request
+from mock_server.errors import ApiError, Issue, bad_request
 from mock_server.spec import Operation, Response
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -54,20 +54,40 @@ def coerce(raw: str, schema: dict[str, Any]) -> Any:
     return raw
 
 
-def describe(error: ValidationError, where: str) -> str:
-    location = ".".join([where, *(str(p) for p in error.absolute_path)])
-    return f"{location}: {error.message}"
+# JSON Schema keyword -> the Zod-style issue code clients of these APIs know (the XP ledger reports them).
+ISSUE_CODES = {
+    "required": "invalid_type", "type": "invalid_type", "format": "invalid_string", "pattern": "invalid_string",
+    "minLength": "too_small", "minimum": "too_small", "exclusiveMinimum": "too_small", "minItems": "too_small",
+    "maxLength": "too_big", "maximum": "too_big", "exclusiveMaximum": "too_big", "maxItems": "too_big",
+    "enum": "invalid_enum_value", "const": "invalid_literal", "additionalProperties": "unrecognized_keys",
+    "unevaluatedProperties": "unrecognized_keys", "oneOf": "invalid_union", "anyOf": "invalid_union",
+}  # fmt: skip
 
 
-def _first_errors(validator: Draft202012Validator, value: Any, where: str, limit: int = 5) -> list[str]:
-    errors = sorted(validator.iter_errors(value), key=lambda e: (list(e.absolute_path), e.message))
-    return [describe(e, where) for e in errors[:limit]]
+def issue(error: ValidationError, location: str, name: str = "") -> Issue:
+    """A parameter's issue names the parameter; a body's issue is a JSON Pointer (`/data/0/id`)."""
+    path = [str(p) for p in error.absolute_path]
+    if error.validator == "required" and isinstance(error.validator_value, list):
+        missing = next((f for f in error.validator_value if f not in (error.instance or {})), None)
+        path += [missing] if missing else []
+    pointer = "".join(f"/{p}" for p in path)
+    return Issue(location, f"{name}{pointer}" if name else pointer, ISSUE_CODES.get(str(error.validator), "custom"),
+                 error.message)  # fmt: skip
+
+
+def _first_errors(validator: Draft202012Validator, value: Any, location: str, name: str = "", limit: int = 5) -> list[Issue]:
+    errors = sorted(validator.iter_errors(value), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    return [issue(e, location, name) for e in errors[:limit]]
+
+
+def invalid(problems: list[Issue]) -> ApiError:
+    return bad_request("; ".join(p.as_text() for p in problems), error="validation_error", issues=problems)
 
 
 def validate_parameters(op: Operation, request: Request) -> dict[str, dict[str, Any]]:
     """Collect and validate path, query and header parameters; returns them typed, by location."""
     found: dict[str, dict[str, Any]] = {"path": {}, "query": {}, "header": {}}
-    problems: list[str] = []
+    problems: list[Issue] = []
     for param in op.parameters:
         if param.location == "path":
             raw_values = [request.path_params[param.name]] if param.name in request.path_params else []
@@ -77,17 +97,17 @@ def validate_parameters(op: Operation, request: Request) -> dict[str, dict[str, 
             raw_values = request.headers.getlist(param.name)
         if not raw_values:
             if param.required:
-                problems.append(f"{param.location}.{param.name}: required parameter is missing")
+                problems.append(Issue(param.location, param.name, "invalid_type", "required parameter is missing"))
             continue
         if "array" in _types(param.schema):
             items = param.schema.get("items", {})
             value: Any = [coerce(v, items) for raw in raw_values for v in raw.split(",")]
         else:
             value = coerce(raw_values[-1], param.schema)
-        problems += _first_errors(param.validator, value, f"{param.location}.{param.name}")
+        problems += _first_errors(param.validator, value, param.location, param.name)
         found[param.location][param.name] = value
     if problems:
-        raise bad_request("; ".join(problems), errors=problems)
+        raise invalid(problems)
     return found
 
 
@@ -126,7 +146,7 @@ async def read_body(op: Operation, request: Request) -> Any:
         checked = {k: (v.filename or "file") if isinstance(v, UploadedFile) else v for k, v in value.items()}
     problems = _first_errors(media.validator, checked, "body")
     if problems:
-        raise bad_request("; ".join(problems), errors=problems)
+        raise invalid(problems)
     return value
 
 
@@ -156,4 +176,4 @@ def response_violations(op: Operation, status: int, body: Any) -> list[str]:
         return [f"status {status} is not documented for {op.operation_id} (documented: {sorted(op.responses)})"]
     if spec.media is None:
         return [] if body is None else [f"status {status} of {op.operation_id} documents no body"]
-    return _first_errors(spec.media.validator, body, "response")
+    return [p.as_text() for p in _first_errors(spec.media.validator, body, "response")]

@@ -63,7 +63,7 @@ def test_missing_body_field_names_the_field(client: TestClient, demo: dict[str, 
     response = client.post("/api/core/chat", json={"provider": "auto"}, headers=demo)
     assert response.status_code == 400
     assert "'message' is a required property" in response.json()["detail"]["message"]
-    assert response.json()["detail"]["message"].startswith("body:")
+    assert response.json()["detail"]["message"].startswith("body.message:")  # the missing field, by name
 
 
 def test_wrong_type_in_body(client: TestClient, demo: dict[str, str]) -> None:
