@@ -14,13 +14,15 @@ from tests.conftest import bearer, login, make_client
 
 # Every operation of the Xentree spec has a domain handler; these tests exercise the generator that answers
 # operations without one (a spec extended before its domain exists), so they take the handlers away.
-GENERATED = ("getLearningPulse", "listIntegrations", "getConversationMessages", "deleteConversation")
+GENERATED = ("getLearningPulse", "listActiveIntegrations", "getConversationMessages", "deleteConversation")
 
 
 def generated_client(**settings: object) -> TestClient:
     client = make_client(**settings)
+    mock = client.app.state.mock  # type: ignore[attr-defined]
     for operation_id in GENERATED:
-        client.app.state.mock.pipeline.handlers.pop(operation_id, None)  # type: ignore[attr-defined]
+        assert operation_id in mock.spec.by_id  # a misspelt id would leave its handler in place
+        mock.pipeline.handlers.pop(operation_id, None)
     return client
 
 
