@@ -7,6 +7,7 @@ Response violations (strict mode) become loud 500s naming the field and the rule
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +65,43 @@ ISSUE_CODES = {
 }  # fmt: skip
 
 
+def _code(error: ValidationError) -> str:
+    if "propertyNames" in error.relative_schema_path:  # a key outside the allowed names
+        return "unrecognized_keys"
+    return ISSUE_CODES.get(str(error.validator), "custom")
+
+
+def _specific(error: ValidationError) -> list[ValidationError]:
+    """A failed `oneOf`/`anyOf` says only "no branch matched". Report instead the errors of the branch the value was
+    meant for: the one its OpenAPI `discriminator` names, else the one it got furthest into (deepest error, then
+    fewest errors). Nested unions are resolved the same way."""
+    if error.validator not in ("oneOf", "anyOf") or not error.context:
+        return [error]
+    branches: dict[int, list[ValidationError]] = {}
+    for sub in error.context:
+        branches.setdefault(int(sub.relative_schema_path[0]), []).append(sub)
+    chosen = _discriminated(error, branches)
+    if chosen is None:
+        chosen = max(branches.values(), key=lambda errs: (max(len(e.absolute_path) for e in errs), -len(errs)))
+    return [leaf for sub in chosen for leaf in _specific(sub)]
+
+
+def _discriminated(error: ValidationError, branches: dict[int, list[ValidationError]]) -> list[ValidationError] | None:
+    prop = (error.schema.get("discriminator") or {}).get("propertyName") if isinstance(error.schema, dict) else None
+    if prop is None or not isinstance(error.instance, dict) or prop not in error.instance:
+        return None
+    value, accepted = error.instance[prop], []
+    for i, branch in enumerate(error.schema[str(error.validator)]):
+        allowed = branch.get("properties", {}).get(prop, {})
+        values = [allowed["const"]] if "const" in allowed else list(allowed.get("enum", []))
+        if value in values:
+            return branches.get(i, [])
+        accepted += values
+    path = [*error.absolute_path, prop]
+    message = f"{value!r} is not one of {accepted}"
+    return [ValidationError(message, validator="enum", validator_value=accepted, instance=value, path=path)]
+
+
 def issue(error: ValidationError, location: str, name: str = "") -> Issue:
     """A parameter's issue names the parameter; a body's issue is a JSON Pointer (`/data/0/id`)."""
     path = [str(p) for p in error.absolute_path]
@@ -71,12 +109,12 @@ def issue(error: ValidationError, location: str, name: str = "") -> Issue:
         missing = next((f for f in error.validator_value if f not in (error.instance or {})), None)
         path += [missing] if missing else []
     pointer = "".join(f"/{p}" for p in path)
-    return Issue(location, f"{name}{pointer}" if name else pointer, ISSUE_CODES.get(str(error.validator), "custom"),
-                 error.message)  # fmt: skip
+    return Issue(location, f"{name}{pointer}" if name else pointer, _code(error), error.message)
 
 
 def _first_errors(validator: Draft202012Validator, value: Any, location: str, name: str = "", limit: int = 5) -> list[Issue]:
-    errors = sorted(validator.iter_errors(value), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    found = (leaf for e in validator.iter_errors(value) for leaf in _specific(e))
+    errors = sorted(found, key=lambda e: (list(map(str, e.absolute_path)), e.message))
     return [issue(e, location, name) for e in errors[:limit]]
 
 
@@ -139,6 +177,9 @@ async def read_body(op: Operation, request: Request) -> Any:
             value = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise bad_request(f"body: malformed JSON ({exc})", error="malformed_json") from exc
+        problems = _non_finite(value)
+        if problems:
+            raise invalid(problems)
         checked = value
     else:
         value = await _form(request, media.schema)
@@ -163,6 +204,24 @@ async def _form(request: Request, schema: dict[str, Any]) -> dict[str, Any]:
         else:
             data[key] = coerce(value, props.get(key, {}))
     return data
+
+
+def _non_finite(value: Any, pointer: str = "") -> list[Issue]:
+    """NaN and ±Infinity: Python's JSON parser accepts them; JSON (RFC 8259) and every client do not."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [Issue("body", pointer, "invalid_type", f"Expected a finite number, received {value}")]
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return []
+    return [issue for key, item in items for issue in _non_finite(item, f"{pointer}/{_token(key)}")]
+
+
+def _token(key: object) -> str:
+    """A JSON Pointer reference token (RFC 6901)."""
+    return str(key).replace("~", "~0").replace("/", "~1")
 
 
 def _too_large() -> ApiError:

@@ -445,13 +445,17 @@ def test_schema_breaking_events_are_400(ledger: TestClient, writer: Headers, nam
     assert entries(ledger, writer)["total"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="engine gap: a oneOf failure is one `invalid_union` issue at the body root; "
-                                       "the pipeline does not descend into the matching branch")  # fmt: skip
 @pytest.mark.parametrize("name", BAD_EVENTS)
 def test_schema_breaking_events_name_the_field_by_json_pointer(ledger: TestClient, writer: Headers, name: str) -> None:
     change, field, code = BAD_EVENTS[name]
     response = ledger.post(EVENTS, json=envelope(change(grade_event(60))), headers=writer)
     assert ("body", field, code) in issues_of(response)
+
+
+def test_an_unknown_event_type_is_named_with_the_accepted_ones(ledger: TestClient, writer: Headers) -> None:
+    response = ledger.post(EVENTS, json=envelope({**grade_event(64), "type": "NavigationEvent"}), headers=writer)
+    issue = next(i for i in response.json()["issues"] if i["field"] == "/data/0/type")
+    assert issue["code"] == "invalid_enum_value" and "GradeEvent" in issue["message"]
 
 
 @pytest.mark.parametrize("body", [
