@@ -9,6 +9,8 @@ import httpx
 
 from tests.conftest import ROOT, Server
 
+AVA = "22222222-2222-2222-2222-222222222222"  # a fixture student of the XP ledger
+
 
 def test_cli_serves_spec_docs_and_health(server_factory: type[Server]) -> None:
     server = server_factory().start()
@@ -80,3 +82,18 @@ def test_reload_restarts_on_fixture_changes(server_factory: type[Server]) -> Non
     finally:
         probe.unlink()
     assert "with reload" in server.stop()
+
+
+def test_cli_serves_both_apis_at_once(server_factory: type[Server]) -> None:
+    server = server_factory("--api", "xentree,xp-ledger").start()
+    token = httpx.post(f"{server.url}/auth/1.0/token", data={"grant_type": "client_credentials"},
+                       auth=("7nq4k2m9x5c8v1b3z6w0p4r2t8", "example-client-secret-not-real"))  # fmt: skip
+    assert token.status_code == 200 and token.json()["token_type"] == "Bearer"
+    entries = httpx.get(f"{server.url}/xp/1.0/users/{AVA}/entries",
+                        headers={"Authorization": f"Bearer {token.json()['access_token']}"})  # fmt: skip
+    assert entries.status_code == 200 and entries.json()["total"] > 0
+    assert httpx.get(f"{server.url}/api/health").status_code == 200
+    assert "/xp/1.0/users/{userId}/entries" in httpx.get(f"{server.url}/xp-ledger/openapi.json").json()["paths"]
+    output = server.stop()
+    assert "xentree + xp-ledger API" in output
+    assert "7nq4k2m9x5c8v1b3z6w0p4r2t8" in output  # the banner lists the ledger's client credentials
