@@ -1,6 +1,8 @@
 """Run-wide rules Schemathesis lacks, as pure functions and as Schemathesis checks.
 
-- `auth_error_shape`: every 401 and 403 carries the spec's Error shape; every 401 carries `WWW-Authenticate`.
+- `auth_error_shape`: every 401 and 403 carries the spec's own Error shape (Xentree's `{"detail": {...}}`, the XP
+  ledger's `{"error": ...}`); every 401 carries `WWW-Authenticate`, matching the pattern the spec declares for the
+  operation's 401 (e.g. `^Bearer` on the ledger's reads, `^Basic` on its token operation).
 - `rate_limit_headers`: every 429 carries `Retry-After` and the `RateLimit-*` headers the spec declares for it.
 - `public_profile_privacy`: a public profile holds no private field (email, tokens, internal ids).
 
@@ -34,6 +36,11 @@ CODES = {
     "refresh_rotates": "XC441",
     "live_quota": "XC442",
     "credentials": "XC499",
+    "ledger_idempotency": "XC470",
+    "ledger_paging": "XC471",
+    "ledger_filters": "XC472",
+    "ledger_scope": "XC473",
+    "ledger_auth": "XC474",
 }
 TITLES = {
     "auth_error_shape": "401/403 response breaks the error contract",
@@ -47,6 +54,11 @@ TITLES = {
     "refresh_rotates": "Refresh does not rotate the tokens as documented",
     "live_quota": "Live quota not enforced as documented",
     "credentials": "Credentials refused",
+    "ledger_idempotency": "A repeated event id changes the XP ledger",
+    "ledger_paging": "XP ledger paging breaks the documented rules",
+    "ledger_filters": "XP ledger filters break the documented rules",
+    "ledger_scope": "OAuth2 scope not enforced as documented",
+    "ledger_auth": "Missing or invalid token not refused as documented",
 }
 SCHEMATHESIS_CHECKS = ("auth_error_shape", "rate_limit_headers", "public_profile_privacy")
 
@@ -71,8 +83,9 @@ def _text(content: bytes | str | None, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def auth_error_problems(spec: ApiSpec, status: int, headers: dict[str, str], content: bytes | str | None) -> list[str]:
-    """Rule 2: a 401 or 403 has the Error shape (`detail.error`, `detail.message`); a 401 has WWW-Authenticate."""
+def auth_error_problems(spec: ApiSpec, status: int, headers: dict[str, str], content: bytes | str | None,
+                        op: OperationInfo | None = None) -> list[str]:  # fmt: skip
+    """Rule 2: a 401 or 403 has the spec's Error shape; a 401 has WWW-Authenticate (of the declared form)."""
     if status not in (401, 403):
         return []
     problems: list[str] = []
@@ -83,8 +96,15 @@ def auth_error_problems(spec: ApiSpec, status: int, headers: dict[str, str], con
         for error in sorted(spec.error_validator.iter_errors(body), key=lambda e: list(e.absolute_path)):
             where = "/".join(str(p) for p in error.absolute_path) or "(root)"
             problems.append(f"{status} body breaks the Error shape at {where}: {error.message}")
-    if status == 401 and not headers.get("www-authenticate", "").strip():
+    challenge = headers.get("www-authenticate", "").strip()
+    if status == 401 and not challenge:
         problems.append("401 response has no WWW-Authenticate header (the spec requires it, e.g. `Bearer`)")
+    elif status == 401 and op is not None:
+        declared = spec.declared_headers(op, 401, "Unauthorized").get("www-authenticate", {})
+        pattern = declared.get("schema", {}).get("pattern")
+        if pattern and re.search(pattern, challenge) is None:
+            problems.append(f"401 response of {op.operation_id} has WWW-Authenticate {challenge!r}, which does not "
+                            f"match the declared pattern {pattern!r}")  # fmt: skip
     return problems
 
 
@@ -188,7 +208,7 @@ def register() -> None:
     def auth_error_shape(ctx: Any, response: Response, case: Case) -> bool | None:
         found = _context(case)
         if found and (problems := auth_error_problems(found[0], response.status_code, _headers(response),
-                                                      response.content)):  # fmt: skip
+                                                      response.content, found[1])):  # fmt: skip
             fail("auth_error_shape", case, problems)
         return None
 

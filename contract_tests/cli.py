@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from contract_tests import report, runner
 from contract_tests.checks import CODES
-from contract_tests.options import (DEFAULT_MAX_EXAMPLES, DEFAULT_REPORT_DIR, ENV, PHASES, RunOptions, UsageError,
-                                    env_default, split_list)  # fmt: skip
+from contract_tests.options import (API_CREDENTIALS, CREDENTIALS, DEFAULT_MAX_EXAMPLES, DEFAULT_REPORT_DIR,
+                                    DEFAULT_SETTLE_SECONDS, ENV, PHASES, RunOptions, UsageError, env_default,
+                                    split_list)  # fmt: skip
 from contract_tests.progress import Progress
 from contract_tests.results import EXIT_USAGE
 
@@ -25,7 +27,8 @@ EPILOG = (
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="xentree-contract", description="Check a Xentree deployment against the spec",
+    p = argparse.ArgumentParser(prog="xentree-contract",
+                                description="Check a Xentree or XP ledger deployment against its spec",
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)  # fmt: skip
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run the contract checks against a base URL", epilog=EPILOG,
@@ -33,20 +36,32 @@ def parser() -> argparse.ArgumentParser:
     target = r.add_argument_group("target")
     target.add_argument("--base-url", default=env_default("base_url"),
                         help="the deployment, e.g. http://127.0.0.1:4010")
-    target.add_argument("--api", default=env_default("api", "xentree"), help="which spec (openapi/<api>.yaml)")
+    target.add_argument("--api", default=env_default("api", "xentree"),
+                        help="which spec (openapi/<api>.yaml): xentree (default) or xp-ledger")
     target.add_argument("--spec", type=Path, help="a spec file to use instead of the packaged one")
     target.add_argument("--request-timeout", type=float, default=10.0, help="seconds per request (default 10)")
     target.add_argument("--no-tls-verify", dest="tls_verify", action="store_false", help="accept any TLS certificate")
-    creds = r.add_argument_group("credentials (refused credentials stop the run with exit code 2)")
-    creds.add_argument("--token", default=env_default("token"), help="bearer access token")
-    creds.add_argument("--api-key", default=env_default("api_key"), help="X-API-Key value")
-    creds.add_argument("--username", default=env_default("username"), help="log in through the login operation")
-    creds.add_argument("--password", default=env_default("password"))
-    creds.add_argument("--register", action="store_true", default=env_default("register", False),
+    creds = r.add_argument_group("credentials for --api xentree (refused credentials stop the run with exit code 2)")
+    creds.add_argument("--token", help="bearer access token (either API)")
+    creds.add_argument("--api-key", help="X-API-Key value")
+    creds.add_argument("--username", help="log in through the login operation")
+    creds.add_argument("--password")
+    creds.add_argument("--register", action="store_true", default=None,
                        help="create a throw-away user on the target and run as it")  # fmt: skip
-    creds.add_argument("--second-username", default=env_default("second_username"),
+    creds.add_argument("--second-username",
                        help="second user for the isolation checks (default: a registered throw-away user)")
-    creds.add_argument("--second-password", default=env_default("second_password"))
+    creds.add_argument("--second-password")
+    ledger = r.add_argument_group("credentials and data for --api xp-ledger (OAuth2 client credentials; --token "
+                                  "also works)")  # fmt: skip
+    ledger.add_argument("--client-id", help="the application's client id (a token is fetched from the token operation)")
+    ledger.add_argument("--client-secret", help="the application's client secret")
+    ledger.add_argument("--scope", help="space-separated scopes to request (default: all the application holds)")
+    ledger.add_argument("--student-id", help="student the ledger scenarios send XP for and read (default: discovered "
+                                             "from the target, else those scenarios are skipped)")  # fmt: skip
+    ledger.add_argument("--settle-seconds", type=float,
+                        default=env_default("settle_seconds", DEFAULT_SETTLE_SECONDS),
+                        help="how long to wait for sent events to show in the ledger "
+                             f"(default {DEFAULT_SETTLE_SECONDS:g})")  # fmt: skip
     select = r.add_argument_group("selection and reproducibility")
     select.add_argument("--phases", action="append", help=f"comma-separated, default all: {','.join(PHASES)}")
     select.add_argument("--include-tag", action="append", default=[], help="spec tag to test (repeatable)")
@@ -71,19 +86,26 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def credentials_from(args: argparse.Namespace) -> dict[str, Any]:
+    """Credential options: a flag always counts (and is refused when the API does not take it); an environment
+    variable only fills an option the chosen API takes, so one environment can hold both APIs' credentials."""
+    applies = API_CREDENTIALS.get(args.api, CREDENTIALS)
+    values: dict[str, Any] = {}
+    for name in CREDENTIALS:
+        flag = getattr(args, name)
+        default = False if name == "register" else None
+        values[name] = flag if flag is not None else env_default(name, default) if name in applies else default
+    return values
+
+
 def options_from(args: argparse.Namespace) -> RunOptions:
     phases = split_list(args.phases) or split_list([env_default("phases", "")]) or PHASES
     return RunOptions(
         base_url=(args.base_url or "").rstrip("/"),
         api=args.api,
         spec=args.spec,
-        token=args.token,
-        api_key=args.api_key,
-        username=args.username,
-        password=args.password,
-        register=args.register,
-        second_username=args.second_username,
-        second_password=args.second_password,
+        **credentials_from(args),
+        settle_seconds=args.settle_seconds,
         phases=phases,
         max_examples=args.max_examples,
         seed=args.seed,

@@ -51,10 +51,16 @@ class Exchange:
 
     @property
     def error_code(self) -> str | None:
-        """`detail.error` of an Error-shaped body."""
+        """The error code of an Error-shaped body: `detail.error` (Xentree) or a top-level `error` (XP ledger)."""
         body = self.json
-        detail = body.get("detail") if isinstance(body, dict) else None
-        return detail.get("error") if isinstance(detail, dict) else None
+        if not isinstance(body, dict):
+            return None
+        detail = body.get("detail")
+        if isinstance(detail, dict):
+            code = detail.get("error")
+        else:
+            code = body.get("error")
+        return code if isinstance(code, str) else None
 
     def text(self, limit: int = 400) -> str:
         text = self.content.decode("utf-8", "replace")

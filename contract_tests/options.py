@@ -35,6 +35,21 @@ ENV = {
     "phases": "XENTREE_PHASES",
     "report_dir": "XENTREE_REPORT_DIR",
     "api": "XENTREE_API",
+    "client_id": "XENTREE_CLIENT_ID",
+    "client_secret": "XENTREE_CLIENT_SECRET",
+    "scope": "XENTREE_SCOPE",
+    "student_id": "XENTREE_STUDENT_ID",
+    "settle_seconds": "XENTREE_SETTLE_SECONDS",
+}
+DEFAULT_SETTLE_SECONDS = 5.0
+
+# Which credential options each API takes (the others are refused when given as flags and ignored when they only
+# come from the environment, so one environment can serve runs against both APIs).
+CREDENTIALS = ("token", "api_key", "username", "password", "register", "second_username", "second_password",
+               "client_id", "client_secret", "scope", "student_id")  # fmt: skip
+API_CREDENTIALS = {
+    "xentree": ("token", "api_key", "username", "password", "register", "second_username", "second_password"),
+    "xp-ledger": ("token", "client_id", "client_secret", "scope", "student_id"),
 }
 TRUE = ("1", "true", "yes", "on")
 
@@ -55,6 +70,11 @@ class RunOptions:
     register: bool = False
     second_username: str | None = None
     second_password: str | None = None
+    client_id: str | None = None  # OAuth2 client credentials (APIs with a client-credentials token operation)
+    client_secret: str | None = None
+    scope: str | None = None  # space-separated scopes to ask the token operation for (default: all granted)
+    student_id: str | None = None  # the XP ledger student the scenarios write to and read (default: discovered)
+    settle_seconds: float = DEFAULT_SETTLE_SECONDS  # how long to poll for asynchronously processed results
     phases: tuple[str, ...] = PHASES
     max_examples: int = DEFAULT_MAX_EXAMPLES
     seed: int = 1
@@ -85,11 +105,29 @@ class RunOptions:
             raise UsageError("--username and --password go together")
         if bool(self.second_username) != bool(self.second_password):
             raise UsageError("--second-username and --second-password go together")
+        if bool(self.client_id) != bool(self.client_secret):
+            raise UsageError("--client-id and --client-secret go together")
+        wrong = [name for name in self.credentials_given() if name not in self.credential_options]
+        if wrong:
+            flags = ", ".join("--" + name.replace("_", "-") for name in wrong)
+            takes = ", ".join("--" + name.replace("_", "-") for name in self.credential_options)
+            verb = "does" if len(wrong) == 1 else "do"
+            raise UsageError(f"{flags} {verb} not apply to --api {self.api}; it takes {takes}")
+        if self.settle_seconds < 0:
+            raise UsageError("--settle-seconds must be 0 or more")
         if self.max_examples < 1:
             raise UsageError("--max-examples must be at least 1")
         if not 1 <= self.workers <= 64:
             raise UsageError("--workers must be between 1 and 64")
         return self
+
+    @property
+    def credential_options(self) -> tuple[str, ...]:
+        """The credential options this run's API takes (an unknown API name: all of them)."""
+        return API_CREDENTIALS.get(self.api, CREDENTIALS)
+
+    def credentials_given(self) -> list[str]:
+        return [name for name in CREDENTIALS if getattr(self, name)]
 
     @property
     def has_login(self) -> bool:
@@ -98,7 +136,7 @@ class RunOptions:
     def public_dict(self) -> dict[str, Any]:
         """The options for reports: secrets masked."""
         data = asdict(self)
-        for secret in ("token", "api_key", "password", "second_password"):
+        for secret in ("token", "api_key", "password", "second_password", "client_secret"):
             if data.get(secret):
                 data[secret] = "[Filtered]"
         for key, value in data.items():
@@ -121,6 +159,11 @@ def env_default(name: str, default: Any = None) -> Any:
             return int(raw)
         except ValueError:
             raise UsageError(f"{ENV[name]}: expected an integer, got {raw!r}") from None
+    if isinstance(default, float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise UsageError(f"{ENV[name]}: expected a number, got {raw!r}") from None
     if isinstance(default, Path):
         return Path(raw)
     return raw

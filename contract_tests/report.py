@@ -114,12 +114,19 @@ def _first_problem(unit: OperationResult | ScenarioResult) -> str:
     return unit.errors[0].splitlines()[0][:200] if unit.errors else ""
 
 
+API_TITLES = {"xentree": "Xentree", "xp-ledger": "XP ledger"}
+
+
+def _title(result: RunResult) -> str:
+    return API_TITLES.get(result.api, result.api)
+
+
 def markdown_summary(result: RunResult) -> str:
     counts = result.counts()
     icon = {0: "✅", 1: "❌", 2: "⛔"}[result.exit_code]
     score = f"{result.score}%" if result.score is not None else "n/a"
     lines = [
-        f"## {icon} Xentree contract: {result.verdict}",
+        f"## {icon} {_title(result)} contract: {result.verdict}",
         "",
         f"Target `{result.base_url}` · spec `{Path(result.spec).name}` · seed {result.seed} · "
         f"{result.seconds:.1f}s · Schemathesis {result.schemathesis_version}",
@@ -249,9 +256,9 @@ def html_report(result: RunResult) -> str:
     identity = ", ".join(f"{_e(k)}: {_e(v)}" for k, v in result.identity.items() if v not in (None, False, ""))
     codes = "".join(f"<tr><td><code>{_e(c)}</code></td><td>{_e(n)}</td></tr>" for n, c in checks.CODES.items())
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Xentree contract report: {_e(result.verdict)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>{_e(_title(result))} contract report: {_e(result.verdict)}</title>
 <meta name="viewport" content="width=device-width,initial-scale=1"><style>{CSS}</style></head><body>
-<h1>Xentree contract report {_badge({0: PASSED, 1: FAILED, 2: ERRORED}[result.exit_code])}</h1>
+<h1>{_e(_title(result))} contract report {_badge({0: PASSED, 1: FAILED, 2: ERRORED}[result.exit_code])}</h1>
 <div class="muted">{_e(result.base_url)} · spec {_e(Path(result.spec).name)} · seed {result.seed} ·
 started {_e(result.started_at)} · {result.seconds:.1f}s · Schemathesis {_e(result.schemathesis_version)}
 {(' · identity ' + identity) if identity else ''}</div>

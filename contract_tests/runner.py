@@ -15,13 +15,14 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
 from contract_tests import auth, properties, scenarios
-from contract_tests.http import Client, Pacer, TargetUnreachable, reachable
+from contract_tests.http import Client, Exchange, Pacer, TargetUnreachable, reachable
 from contract_tests.options import SCHEMATHESIS_PHASES, RunOptions, UsageError
 from contract_tests.results import ERRORED, SKIPPED, OperationResult, RunResult, ScenarioResult
 from contract_tests.spec import ACCOUNT_OPERATIONS, ApiSpec, OperationInfo
 
 Notify = Callable[[str, str, str], None]
-SCENARIO_ORDER = ("public", "scopes", "isolation", "sessions", "live-quota")
+SCENARIO_ORDER = ("public", "scopes", "isolation", "sessions", "live-quota",
+                  "ledger-auth", "ledger-scopes", "ledger-idempotency", "ledger-paging", "ledger-filters")  # fmt: skip
 
 
 def _quiet(kind: str, name: str, status: str) -> None:
@@ -126,15 +127,19 @@ def _run(spec: ApiSpec, options: RunOptions, chosen: list[OperationInfo], client
     try:
         principal = auth.establish(client, spec, token=options.token, api_key=options.api_key,
                                    username=options.username, password=options.password, register=options.register,
-                                   seed=options.seed)  # fmt: skip
+                                   seed=options.seed, client_id=options.client_id,
+                                   client_secret=options.client_secret, scope=options.scope)  # fmt: skip
     except auth.CredentialsRefused as exc:
         result.fatal = True
         result.errors.append(f"credentials refused: {exc}")
         return
     result.identity = principal.describe()
     if principal.kind == "anonymous":
+        flags = {"token": "--token", "api_key": "--api-key", "username": "--username/--password",
+                 "register": "--register", "client_id": "--client-id/--client-secret"}  # fmt: skip
+        hint = ", ".join(flag for name, flag in flags.items() if name in options.credential_options)
         result.warnings.append("no credentials given: protected operations are only tested for refusing anonymous "
-                               "callers (pass --token, --api-key, --username/--password or --register)")  # fmt: skip
+                               f"callers (pass {hint})")  # fmt: skip
     operations = _new_results(spec)
     chosen_ids = {op.operation_id for op in chosen}
     tested: list[OperationInfo] = []
@@ -214,7 +219,11 @@ def _scenarios(spec: ApiSpec, options: RunOptions, principal: auth.Principal, ch
 
 def _recheck_credentials(client: Client, spec: ApiSpec, principal: auth.Principal, result: RunResult) -> None:
     """The run's credentials must still work at the end: a token silently revoked mid-run hides every later test."""
-    if principal.token and auth.ME in spec.by_id:
-        answer = auth.current_user(client, spec, principal.token)
-        if answer.status == 401:
-            result.errors.append(f"the run's bearer token was refused at the end of the run: {answer.summary()}")
+    if not principal.token:
+        return
+    if auth.ME in spec.by_id:
+        answer: Exchange | None = auth.current_user(client, spec, principal.token)
+    else:
+        answer = auth.probe_token(client, spec, principal.token)
+    if answer is not None and answer.status == 401:
+        result.errors.append(f"the run's bearer token was refused at the end of the run: {answer.summary()}")

@@ -61,6 +61,9 @@ class OperationInfo:
     provenance: str  # documented | inferred | unknown
     required_role: str | None
     raw: dict[str, Any] = field(repr=False, compare=False)
+    # security schemes that take `Authorization: Bearer <token>` (http bearer, OAuth2, OpenID Connect)
+    bearer_schemes: frozenset[str] = field(default=frozenset({"bearerAuth"}), repr=False, compare=False)
+    basic_schemes: frozenset[str] = field(default=frozenset(), repr=False, compare=False)  # http basic
 
     @property
     def label(self) -> str:
@@ -73,7 +76,19 @@ class OperationInfo:
 
     @property
     def accepts_bearer(self) -> bool:
-        return any("bearerAuth" in alternative for alternative in self.security)
+        return any(self.bearer_schemes.intersection(alternative) for alternative in self.security)
+
+    @property
+    def accepts_basic(self) -> bool:
+        return any(self.basic_schemes.intersection(alternative) for alternative in self.security)
+
+    @property
+    def bearer_scopes(self) -> tuple[str, ...]:
+        """The scopes a Bearer token needs here (OAuth2 scopes of the first Bearer alternative)."""
+        for alternative in self.security:
+            for name in self.bearer_schemes.intersection(alternative):
+                return alternative[name]
+        return ()
 
     @property
     def accepts_api_key(self) -> bool:
@@ -110,6 +125,11 @@ class ApiSpec:
     def load(cls, path: Path) -> ApiSpec:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
         global_security = document.get("security", [])
+        schemes = document.get("components", {}).get("securitySchemes", {})
+        bearer = frozenset(name for name, scheme in schemes.items() if scheme.get("type") in ("oauth2", "openIdConnect")
+                           or (scheme.get("type") == "http" and str(scheme.get("scheme", "")).lower() == "bearer"))
+        basic = frozenset(name for name, scheme in schemes.items()
+                          if scheme.get("type") == "http" and str(scheme.get("scheme", "")).lower() == "basic")
         operations: list[OperationInfo] = []
         for route, item in document.get("paths", {}).items():
             for method in HTTP_METHODS:
@@ -128,6 +148,8 @@ class ApiSpec:
                         provenance=str(raw.get("x-provenance", "unknown")),
                         required_role=raw.get("x-required-role"),
                         raw={**raw, "parameters": [*item.get("parameters", []), *raw.get("parameters", [])]},
+                        bearer_schemes=bearer or frozenset({"bearerAuth"}),
+                        basic_schemes=basic,
                     )
                 )
         return cls(path, document, operations)
@@ -140,6 +162,28 @@ class ApiSpec:
     @cached_property
     def by_label(self) -> dict[str, OperationInfo]:
         return {op.label: op for op in self.operations}
+
+    def _client_credentials_flows(self) -> list[dict[str, Any]]:
+        schemes = self.document.get("components", {}).get("securitySchemes", {}).values()
+        flows = [s.get("flows", {}).get("clientCredentials") for s in schemes if s.get("type") == "oauth2"]
+        return [flow for flow in flows if isinstance(flow, dict)]
+
+    @cached_property
+    def token_operation(self) -> OperationInfo | None:
+        """The OAuth2 client-credentials token operation (the `tokenUrl` of a `clientCredentials` flow), if any."""
+        for flow in self._client_credentials_flows():
+            url = str(flow.get("tokenUrl", ""))
+            path = "/" + url.split("://", 1)[1].partition("/")[2] if "://" in url else url
+            found = next((op for op in self.operations if op.method == "POST" and op.path == path), None)
+            if found is not None:
+                return found
+        return None
+
+    @cached_property
+    def oauth2_scopes(self) -> tuple[str, ...]:
+        """Every scope the spec's OAuth2 client-credentials flows declare."""
+        flows = self._client_credentials_flows()
+        return tuple(dict.fromkeys(scope for flow in flows for scope in flow.get("scopes", {})))
 
     @property
     def tags(self) -> list[str]:

@@ -107,6 +107,7 @@ class ScenarioContext:
     _current: Case | None = None
     _second: Principal | Exception | None = None
     _orgs: dict[str, str] = field(default_factory=dict)  # principal -> an organization it may mint keys for
+    shared: dict[str, Any] = field(default_factory=dict)  # what scenarios of one run share (e.g. a discovered id)
 
     def __post_init__(self) -> None:
         self.client.observers.append(self._observe)
@@ -146,7 +147,7 @@ class ScenarioContext:
         op = self.spec.by_id.get(exchange.operation or "")
         for rule, problems in (
             ("auth_error_shape", checks.auth_error_problems(self.spec, exchange.status, exchange.headers,
-                                                            exchange.content)),
+                                                            exchange.content, op)),
             ("rate_limit_headers", checks.rate_limit_problems(self.spec, op, exchange.status, exchange.headers)),
         ):  # fmt: skip
             if problems:
