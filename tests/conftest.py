@@ -93,7 +93,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.proc.stdout.read() if self.proc.stdout else ''}")
             try:
-                if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/openapi.json", timeout=1).status_code == 200:  # served by every API
                     return self
             except httpx.HTTPError:
                 time.sleep(0.1)

@@ -196,3 +196,16 @@ def test_reports_show_every_operation_and_scenario(tmp_path: Path) -> None:
     assert "never seen" in page and "inferred" in page and "documented" in page
     summary = Path(paths["markdown"]).read_text()
     assert "66.7%" in summary and "getPublicXpProfile" in summary and "| **66.7%** | 2 | 1 | 0 | 2 |" in summary
+
+
+def test_a_case_that_failed_and_then_skipped_stays_failed() -> None:
+    from contract_tests.http import Client
+    from contract_tests.scenarios import ScenarioContext
+
+    ctx = ScenarioContext(SPEC, Client("http://127.0.0.1:9"), Principal("anonymous"), RunOptions(), [])
+    with ctx.case("fails then stops", group="g", rule="logout_invalidates") as case:
+        case.fail("login of the second user failed")
+        case.skip("no fresh session")
+    with ctx.case("only skips", group="g", rule="logout_invalidates") as case:
+        case.skip("not applicable")
+    assert [(r.status, r.skip_reason) for r in ctx.results] == [(FAILED, None), (SKIPPED, "not applicable")]

@@ -122,8 +122,9 @@ class ScenarioContext:
         start = time.perf_counter()
         try:
             yield current
-        except Skip as skip:
-            result.status, result.skip_reason = SKIPPED, str(skip)
+        except Skip as skip:  # a case that already failed stays failed: the skip only stops it
+            if not result.findings:
+                result.status, result.skip_reason = SKIPPED, str(skip)
         except TargetUnreachable:
             raise
         except Exception as exc:  # the case could not be evaluated: say why, never hide it
