@@ -13,9 +13,19 @@ from typing import Any
 
 from contract_tests import report, runner
 from contract_tests.checks import CODES
-from contract_tests.options import (API_CREDENTIALS, CREDENTIALS, DEFAULT_MAX_EXAMPLES, DEFAULT_REPORT_DIR,
-                                    DEFAULT_SETTLE_SECONDS, ENV, PHASES, RunOptions, UsageError, env_default,
-                                    split_list)  # fmt: skip
+from contract_tests.options import (
+    API_CREDENTIALS,
+    CREDENTIALS,
+    DEFAULT_MAX_EXAMPLES,
+    DEFAULT_REPORT_DIR,
+    DEFAULT_SETTLE_SECONDS,
+    ENV,
+    PHASES,
+    RunOptions,
+    UsageError,
+    env_default,
+    split_list,  # fmt: skip
+)
 from contract_tests.progress import Progress
 from contract_tests.results import EXIT_USAGE
 

@@ -20,11 +20,20 @@ from schemathesis.engine import Status, StopReason, events, from_schema
 from contract_tests import checks
 from contract_tests.auth import LOGOUT, Principal
 from contract_tests.options import SCHEMATHESIS_PHASES, RunOptions
-from contract_tests.results import ERRORED, FAILED, PASSED, SKIPPED, Finding, OperationResult, ScenarioResult
+from contract_tests.results import (
+    ERRORED,
+    FAILED,
+    PASSED,
+    SKIPPED,
+    Finding,
+    OperationResult,
+    ScenarioResult,
+)
 from contract_tests.spec import ApiSpec, OperationInfo
 
 # 413 is how the platform refuses an oversized body: a rejection like 400 (the project's schemathesis.toml agrees).
 NEGATIVE_DATA_REJECTION = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx"]
+POSITIVE_DATA_ACCEPTANCE = ["2xx", "401", "403", "404", "409", "429", "5xx"]  # Schemathesis' default, plus 429
 # An OAuth2 token operation refuses schema-valid requests by rules a schema cannot state (RFC 6749 section 5.2):
 # client credentials in both the Basic header and the body, a scope the client does not hold -> 400.
 TOKEN_POSITIVE_STATUSES = ["2xx", "400", "401", "403", "404", "409", "429", "5xx"]
@@ -55,12 +64,18 @@ def config_for(options: RunOptions, spec: ApiSpec | None = None) -> Schemathesis
     if options.rate_limit != "off":
         data["rate-limit"] = options.rate_limit
     token_op = spec.token_operation if spec is not None else None
-    if token_op is not None:
+    overrides = {token_op.operation_id: TOKEN_POSITIVE_STATUSES} if token_op is not None else {}
+    for op in spec.operations if spec is not None else []:
+        # A documented rule refuses some schema-valid input (e.g. `from` after `to`): the spec says with which status.
+        rejected = [str(code) for code in op.raw.get("x-valid-input-rejected-with", [])]
+        if rejected:
+            overrides[op.operation_id] = [*POSITIVE_DATA_ACCEPTANCE, *rejected]
+    if overrides:
         data["operations"] = [{
-            "include-operation-id": token_op.operation_id,
-            "checks": {"positive_data_acceptance": {"expected-statuses": TOKEN_POSITIVE_STATUSES},
+            "include-operation-id": operation_id,
+            "checks": {"positive_data_acceptance": {"expected-statuses": statuses},
                        "negative_data_rejection": {"expected-statuses": NEGATIVE_DATA_REJECTION}},
-        }]  # fmt: skip
+        } for operation_id, statuses in overrides.items()]  # fmt: skip
     return SchemathesisConfig.from_dict(data)
 
 

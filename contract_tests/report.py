@@ -15,7 +15,16 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from contract_tests import checks
-from contract_tests.results import ERRORED, FAILED, PASSED, SKIPPED, Finding, OperationResult, RunResult, ScenarioResult
+from contract_tests.results import (
+    ERRORED,
+    FAILED,
+    PASSED,
+    SKIPPED,
+    Finding,
+    OperationResult,
+    RunResult,
+    ScenarioResult,
+)
 
 FILES = {"junit": "junit.xml", "json": "report.json", "html": "report.html", "markdown": "summary.md"}
 

@@ -17,7 +17,13 @@ from importlib.metadata import PackageNotFoundError, version
 from contract_tests import auth, properties, scenarios
 from contract_tests.http import Client, Exchange, Pacer, TargetUnreachable, reachable
 from contract_tests.options import SCHEMATHESIS_PHASES, RunOptions, UsageError
-from contract_tests.results import ERRORED, SKIPPED, OperationResult, RunResult, ScenarioResult
+from contract_tests.results import (
+    ERRORED,
+    SKIPPED,
+    OperationResult,
+    RunResult,
+    ScenarioResult,
+)
 from contract_tests.spec import ACCOUNT_OPERATIONS, ApiSpec, OperationInfo
 
 Notify = Callable[[str, str, str], None]
@@ -33,7 +39,9 @@ def spec_file(options: RunOptions) -> ApiSpec:
     if options.spec is not None:
         path = options.spec
     else:
-        from mock_server.resources import spec_path  # only to find the packaged spec file
+        from mock_server.resources import (
+            spec_path,  # only to find the packaged spec file
+        )
 
         path = spec_path(options.api)
     if not path.is_file():

@@ -134,7 +134,10 @@ class Store:
 
     # inspection and reset --------------------------------------------------------------------------------------
     def tables(self) -> list[str]:
-        rows = self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").fetchall()
+        """The domain tables, virtual ones (FTS5) included; never their shadow tables, which only the virtual
+        table itself may change (deleting from them directly corrupts the index)."""
+        rows = self.db.execute("SELECT name FROM pragma_table_list WHERE schema = 'main' AND type IN ('table', 'virtual')"
+                               " AND name NOT LIKE 'sqlite_%' ORDER BY name").fetchall()  # fmt: skip
         return [r["name"] for r in rows]
 
     def counts(self) -> dict[str, int]:

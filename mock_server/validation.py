@@ -177,7 +177,7 @@ async def read_body(op: Operation, request: Request) -> Any:
             value = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise bad_request(f"body: malformed JSON ({exc})", error="malformed_json") from exc
-        problems = _non_finite(value)
+        problems = _not_json(value)
         if problems:
             raise invalid(problems)
         checked = value
@@ -206,17 +206,24 @@ async def _form(request: Request, schema: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _non_finite(value: Any, pointer: str = "") -> list[Issue]:
-    """NaN and ±Infinity: Python's JSON parser accepts them; JSON (RFC 8259) and every client do not."""
+def _not_json(value: Any, pointer: str = "") -> list[Issue]:
+    """What Python's JSON parser lets through but JSON (RFC 8259) and every client refuse: NaN, ±Infinity, and
+    strings with an unpaired surrogate escape (`"\\ud800"`), which could never be sent back as UTF-8."""
     if isinstance(value, float) and not math.isfinite(value):
         return [Issue("body", pointer, "invalid_type", f"Expected a finite number, received {value}")]
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return [Issue("body", pointer, "invalid_string", "Unpaired UTF-16 surrogate escape in a string")]
+        return []
     if isinstance(value, dict):
         items: Any = value.items()
     elif isinstance(value, list):
         items = enumerate(value)
     else:
         return []
-    return [issue for key, item in items for issue in _non_finite(item, f"{pointer}/{_token(key)}")]
+    return [issue for key, item in items for issue in _not_json(item, f"{pointer}/{_token(key)}")]
 
 
 def _token(key: object) -> str:

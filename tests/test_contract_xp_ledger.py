@@ -32,7 +32,12 @@ from mock_server.app import Settings, create_app
 from mock_server.domains import HANDLERS, xp_ledger
 from mock_server.resources import spec_path
 from tests.conftest import ROOT, Server
-from tests.test_contract_broken import Scope, answer_instead, rewrite_response, with_request_headers
+from tests.test_contract_broken import (
+    Scope,
+    answer_instead,
+    rewrite_response,
+    with_request_headers,
+)
 
 LIST_PATH = "/xp/1.0/users/"
 

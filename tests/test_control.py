@@ -148,3 +148,15 @@ def test_fault_latency_delays_the_operation(client: TestClient) -> None:
     assert time.perf_counter() - start >= 0.3
     assert client.delete("/__mock__/faults").status_code == 204
     assert client.get("/__mock__/faults").json() == {}
+
+
+def test_reset_empties_full_text_indexes_without_corrupting_them() -> None:
+    from mock_server.store import Store
+
+    store = Store(schemas=["CREATE VIRTUAL TABLE IF NOT EXISTS docs USING fts5(body)"])
+    store.run("INSERT INTO docs (body) VALUES ('chloroplasts capture light')")
+    assert "docs" in store.tables() and not any(t.startswith("docs_") for t in store.tables())  # no shadow tables
+    store.clear()
+    assert store.counts()["docs"] == 0
+    store.run("INSERT INTO docs (body) VALUES ('thylakoid membranes')")
+    assert store.all("SELECT body FROM docs WHERE docs MATCH 'thylakoid'") == [{"body": "thylakoid membranes"}]

@@ -114,3 +114,14 @@ def test_missing_required_body_is_400(client: TestClient, demo: dict[str, str]) 
     response = client.post("/api/core/chat", headers=demo)
     assert response.status_code == 400
     assert response.json()["detail"]["error"] == "missing_body"
+
+
+def test_json_that_python_accepts_but_json_does_not_is_400(client: TestClient, demo: dict[str, str]) -> None:
+    for raw, field in (('{"title": "x", "content": "\\ud800"}', "body.content"),
+                       ('{"title": "x", "content": "y", "tags": [NaN]}', "body.tags.0")):  # fmt: skip
+        response = client.post("/api/core/notes", content=raw, headers={**demo, "Content-Type": "application/json"})
+        assert response.status_code == 400, response.text
+        assert response.json()["detail"]["message"].startswith(field)
+    paired = client.post("/api/core/notes", content='{"title": "x", "content": "\\ud83d\\ude00"}',
+                         headers={**demo, "Content-Type": "application/json"})  # fmt: skip
+    assert paired.status_code == 201 and paired.json()["content"] == "\U0001f600"

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import tomllib
 from typing import Any
 
 import pytest
@@ -235,3 +236,16 @@ def test_redocly_lint_passes_with_zero_errors() -> None:
     result = subprocess.run([str(REDOCLY), "lint", str(SPEC_PATH), "--format", "stylish"], capture_output=True,
                             text=True, env=env, timeout=120, cwd=ROOT)  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def test_schemathesis_toml_allows_exactly_the_rule_based_rejections_the_spec_declares() -> None:
+    toml = tomllib.loads((ROOT / "schemathesis.toml").read_text())
+    configured = {
+        entry["include-operation-id"]: entry["checks"]["positive_data_acceptance"]["expected-statuses"]
+        for entry in toml.get("operations", [])
+    }
+    declared = {op["operationId"]: op["x-valid-input-rejected-with"] for _, _, op in OPS
+                if "x-valid-input-rejected-with" in op}  # fmt: skip
+    assert set(configured) == set(declared) and declared
+    for operation_id, statuses in declared.items():
+        assert {str(s) for s in statuses} <= set(configured[operation_id]), operation_id

@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contract_tests import checks
-from contract_tests.auth import CredentialsRefused, Principal, path_of, register_user, session
+from contract_tests.auth import (
+    CredentialsRefused,
+    Principal,
+    path_of,
+    register_user,
+    session,
+)
 from contract_tests.http import Client, Exchange, TargetUnreachable
 from contract_tests.options import RunOptions
 from contract_tests.results import ERRORED, SKIPPED, Finding, ScenarioResult
