@@ -209,3 +209,16 @@ def test_a_case_that_failed_and_then_skipped_stays_failed() -> None:
     with ctx.case("only skips", group="g", rule="logout_invalidates") as case:
         case.skip("not applicable")
     assert [(r.status, r.skip_reason) for r in ctx.results] == [(FAILED, None), (SKIPPED, "not applicable")]
+
+
+def test_property_tests_reach_only_the_selected_operations() -> None:
+    import schemathesis
+
+    from contract_tests.properties import config_for, only
+
+    config = config_for(RunOptions(base_url="http://127.0.0.1:9"), SPEC)
+    assert config.projects.default.operations.operations  # per-operation entries are what broke include()
+    schema = schemathesis.openapi.from_path(str(SPEC.path), config=config)
+    tested = [SPEC.by_id["healthCheck"], SPEC.by_id["getLearningTimeAnalytics"]]
+    labels = sorted(result.ok().label for result in only(schema, SPEC, tested).get_all_operations())
+    assert labels == ["GET /api/analytics/learning-time", "GET /api/health"]
