@@ -16,7 +16,7 @@ from jsonschema.exceptions import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
-from mock_server.errors import ApiError, Issue, bad_request
+from mock_server.errors import VALIDATION_ERROR, ApiError, Issue, bad_request
 from mock_server.spec import Operation, Response
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -118,8 +118,14 @@ def _first_errors(validator: Draft202012Validator, value: Any, location: str, na
     return [issue(e, location, name) for e in errors[:limit]]
 
 
-def invalid(problems: list[Issue]) -> ApiError:
-    return bad_request("; ".join(p.as_text() for p in problems), error="validation_error", issues=problems)
+def invalid(problems: list[Issue], code: str = VALIDATION_ERROR) -> ApiError:
+    return bad_request("; ".join(p.as_text() for p in problems), error=code, issues=problems)
+
+
+def _error_code(errors: list[ValidationError]) -> str:
+    """The spec may give a field its own error code (`x-error-code`, e.g. RFC 6749's `unsupported_grant_type`)."""
+    codes = [e.schema.get("x-error-code") for e in errors if isinstance(e.schema, dict)]
+    return next((c for c in codes if c), VALIDATION_ERROR)
 
 
 def validate_parameters(op: Operation, request: Request) -> dict[str, dict[str, Any]]:
@@ -187,7 +193,7 @@ async def read_body(op: Operation, request: Request) -> Any:
         checked = {k: (v.filename or "file") if isinstance(v, UploadedFile) else v for k, v in value.items()}
     problems = _first_errors(media.validator, checked, "body")
     if problems:
-        raise invalid(problems)
+        raise invalid(problems, _error_code(list(media.validator.iter_errors(checked))))
     return value
 
 

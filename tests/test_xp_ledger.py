@@ -683,3 +683,11 @@ def test_secrets_are_stored_hashed(mock: Mock) -> None:
     stored = json.dumps(mock.store.dump("xp_ledger_applications"))
     assert all(a["client_secret"] not in stored for a in mock.credentials.applications)
 
+
+
+def test_an_unsupported_grant_type_gets_the_rfc_6749_code(ledger: TestClient) -> None:
+    response = ledger.post("/auth/1.0/token", data={"grant_type": "password"},
+                           auth=("7nq4k2m9x5c8v1b3z6w0p4r2t8", "example-client-secret-not-real"))  # fmt: skip
+    assert response.status_code == 400
+    assert response.json()["error"] == "unsupported_grant_type"
+    assert response.json()["issues"][0]["field"] == "/grant_type"
