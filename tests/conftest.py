@@ -27,8 +27,9 @@ def make_client(**settings: object) -> TestClient:
 
 
 @pytest.fixture
-def client() -> Iterator[TestClient]:
-    with make_client() as c:
+def client(request: pytest.FixtureRequest) -> Iterator[TestClient]:
+    """A strict in-process mock; a test module may freeze its clock with a module-level `FROZEN_AT` datetime."""
+    with make_client(frozen_at=getattr(request.module, "FROZEN_AT", None)) as c:
         yield c
 
 

@@ -4,7 +4,6 @@ The clock is frozen so times and durations are exact."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,30 +24,10 @@ from mock_server.domains.conversations import (
 from tests.conftest import bearer, login, make_client
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)  # a Tuesday noon UTC
+FROZEN_AT = NOW  # the conftest `client` fixture freezes the mock clock here
 BASE = "/api/core"
 MISSING = "0b7d4c3e-1f2a-4b5c-8d9e-0f1a2b3c4d5e"
 PROMPT = "Create a learning plan for my team."
-
-
-@pytest.fixture
-def app() -> Iterator[TestClient]:
-    with make_client(frozen_at=NOW) as c:
-        yield c
-
-
-@pytest.fixture
-def mock(app: TestClient) -> Mock:
-    return app.app.state.mock  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-def demo(app: TestClient) -> dict[str, str]:
-    return bearer(login(app))
-
-
-@pytest.fixture
-def alex(app: TestClient) -> dict[str, str]:
-    return bearer(login(app, "alex"))
 
 
 @pytest.fixture
@@ -56,157 +35,157 @@ def keys(mock: Mock) -> dict[str, str]:
     return {k["name"]: k["key"] for k in mock.credentials.api_keys}
 
 
-def register(app: TestClient, username: str) -> dict[str, str]:
+def register(client: TestClient, username: str) -> dict[str, str]:
     body = {"username": username, "email": f"{username}@example.com", "password": "pass-word-1", "timezone": "UTC"}
-    assert app.post("/api/auth/register", json=body).status_code == 201
-    return bearer(login(app, username, "pass-word-1"))
+    assert client.post("/api/auth/register", json=body).status_code == 201
+    return bearer(login(client, username, "pass-word-1"))
 
 
-def advance(app: TestClient, **amount: float) -> None:
-    assert app.post("/__mock__/clock/advance", json=amount).status_code == 200
+def advance(client: TestClient, **amount: float) -> None:
+    assert client.post("/__mock__/clock/advance", json=amount).status_code == 200
 
 
-def create(app: TestClient, h: dict[str, str], **body: Any) -> dict[str, Any]:
-    response = app.post(f"{BASE}/conversations", json=body, headers=h)
+def create(client: TestClient, h: dict[str, str], **body: Any) -> dict[str, Any]:
+    response = client.post(f"{BASE}/conversations", json=body, headers=h)
     assert response.status_code == 201, response.text
     return response.json()
 
 
-def chat(app: TestClient, h: dict[str, str], status: int = 200, **body: Any) -> dict[str, Any]:
-    response = app.post(f"{BASE}/chat", json={"message": PROMPT, **body}, headers=h)
+def chat(client: TestClient, h: dict[str, str], status: int = 200, **body: Any) -> dict[str, Any]:
+    response = client.post(f"{BASE}/chat", json={"message": PROMPT, **body}, headers=h)
     assert response.status_code == status, response.text
     return response.json()
 
 
-def messages(app: TestClient, h: dict[str, str], cid: str) -> list[dict[str, Any]]:
-    response = app.get(f"{BASE}/conversations/{cid}/messages", headers=h)
+def messages(client: TestClient, h: dict[str, str], cid: str) -> list[dict[str, Any]]:
+    response = client.get(f"{BASE}/conversations/{cid}/messages", headers=h)
     assert response.status_code == 200, response.text
     return response.json()
 
 
-def session(app: TestClient, h: dict[str, str], cid: str, action: str, status: int = 200) -> dict[str, Any]:
-    method = app.get if action == "status" else app.post
+def session(client: TestClient, h: dict[str, str], cid: str, action: str, status: int = 200) -> dict[str, Any]:
+    method = client.get if action == "status" else client.post
     response = method(f"{BASE}/conversations/{cid}/session/{action}", headers=h)
     assert response.status_code == status, response.text
     return response.json()
 
 
 # providers ---------------------------------------------------------------------------------------------------------
-def test_providers_list_auto_as_the_single_default(app: TestClient, demo: dict[str, str]) -> None:
-    listed = app.get(f"{BASE}/providers", headers=demo).json()
+def test_providers_list_auto_as_the_single_default(client: TestClient, demo: dict[str, str]) -> None:
+    listed = client.get(f"{BASE}/providers", headers=demo).json()
     assert [p["id"] for p in listed] == [p.id for p in providers()]
     assert [p["id"] for p in listed if p["default"]] == ["auto"]
     assert all(p["models"] for p in listed)
     assert set(listed[0]) == {"id", "name", "models", "default"}
 
 
-def test_providers_with_a_read_only_key(app: TestClient, keys: dict[str, str]) -> None:
-    assert app.get(f"{BASE}/providers", headers={"X-API-Key": keys["demo-read-only"]}).status_code == 200
+def test_providers_with_a_read_only_key(client: TestClient, keys: dict[str, str]) -> None:
+    assert client.get(f"{BASE}/providers", headers={"X-API-Key": keys["demo-read-only"]}).status_code == 200
 
 
 # conversations -----------------------------------------------------------------------------------------------------
-def test_create_applies_the_defaults(app: TestClient, alex: dict[str, str]) -> None:
-    conv = create(app, alex)
+def test_create_applies_the_defaults(client: TestClient, alex: dict[str, str]) -> None:
+    conv = create(client, alex)
     assert (conv["title"], conv["provider"], conv["message_count"]) == ("New conversation", "auto", 0)
     assert conv["created_at"] == conv["updated_at"] == "2026-03-10T12:00:00Z"
-    assert create(app, alex, title="Plan", provider="openai")["provider"] == "openai"
+    assert create(client, alex, title="Plan", provider="openai")["provider"] == "openai"
 
 
-def test_create_with_an_unknown_provider_is_404(app: TestClient, alex: dict[str, str]) -> None:
-    response = app.post(f"{BASE}/conversations", json={"provider": "skynet"}, headers=alex)
+def test_create_with_an_unknown_provider_is_404(client: TestClient, alex: dict[str, str]) -> None:
+    response = client.post(f"{BASE}/conversations", json={"provider": "skynet"}, headers=alex)
     assert response.status_code == 404
     assert "skynet" in response.json()["detail"]["message"]
-    assert app.get(f"{BASE}/conversations", headers=alex).json() == []
+    assert client.get(f"{BASE}/conversations", headers=alex).json() == []
 
 
 @pytest.mark.parametrize("body", [{"title": ""}, {"title": "x" * 201}, {"provider": ""}, {"title": 5}, []])
-def test_create_rejects_bad_bodies(app: TestClient, alex: dict[str, str], body: Any) -> None:
-    assert app.post(f"{BASE}/conversations", json=body, headers=alex).status_code == 400
+def test_create_rejects_bad_bodies(client: TestClient, alex: dict[str, str], body: Any) -> None:
+    assert client.post(f"{BASE}/conversations", json=body, headers=alex).status_code == 400
 
 
-def test_list_is_the_callers_own_most_recently_updated_first(app: TestClient, alex: dict[str, str]) -> None:
-    first = create(app, alex, title="first")
-    advance(app, minutes=1)
-    second = create(app, alex, title="second")
-    listed = app.get(f"{BASE}/conversations", headers=alex).json()
+def test_list_is_the_callers_own_most_recently_updated_first(client: TestClient, alex: dict[str, str]) -> None:
+    first = create(client, alex, title="first")
+    advance(client, minutes=1)
+    second = create(client, alex, title="second")
+    listed = client.get(f"{BASE}/conversations", headers=alex).json()
     assert [c["id"] for c in listed] == [second["id"], first["id"]]
-    advance(app, minutes=1)
-    chat(app, alex, conversation_id=first["id"])  # a new message moves it to the top
-    listed = app.get(f"{BASE}/conversations", headers=alex).json()
+    advance(client, minutes=1)
+    chat(client, alex, conversation_id=first["id"])  # a new message moves it to the top
+    listed = client.get(f"{BASE}/conversations", headers=alex).json()
     assert [c["id"] for c in listed] == [first["id"], second["id"]]
     assert (listed[0]["message_count"], listed[0]["updated_at"]) == (2, "2026-03-10T12:02:00Z")
 
 
-def test_other_users_conversations_are_not_found(app: TestClient, demo: dict[str, str], alex: dict[str, str]) -> None:
-    mine = create(app, demo, title="private plans")
-    assert all(c["id"] != mine["id"] for c in app.get(f"{BASE}/conversations", headers=alex).json())
+def test_other_users_conversations_are_not_found(client: TestClient, demo: dict[str, str], alex: dict[str, str]) -> None:
+    mine = create(client, demo, title="private plans")
+    assert all(c["id"] != mine["id"] for c in client.get(f"{BASE}/conversations", headers=alex).json())
     cid = mine["id"]
     for response in (
-        app.get(f"{BASE}/conversations/{cid}/messages", headers=alex),
-        app.delete(f"{BASE}/conversations/{cid}", headers=alex),
-        app.post(f"{BASE}/conversations/{cid}/session/start", headers=alex),
-        app.post(f"{BASE}/conversations/{cid}/session/activity", headers=alex),
-        app.post(f"{BASE}/conversations/{cid}/session/end", headers=alex),
-        app.get(f"{BASE}/conversations/{cid}/session/status", headers=alex),
-        app.post(f"{BASE}/chat", json={"message": "hi", "conversation_id": cid}, headers=alex),
+        client.get(f"{BASE}/conversations/{cid}/messages", headers=alex),
+        client.delete(f"{BASE}/conversations/{cid}", headers=alex),
+        client.post(f"{BASE}/conversations/{cid}/session/start", headers=alex),
+        client.post(f"{BASE}/conversations/{cid}/session/activity", headers=alex),
+        client.post(f"{BASE}/conversations/{cid}/session/end", headers=alex),
+        client.get(f"{BASE}/conversations/{cid}/session/status", headers=alex),
+        client.post(f"{BASE}/chat", json={"message": "hi", "conversation_id": cid}, headers=alex),
     ):
         assert response.status_code == 404, response.request.url
         assert "private plans" not in response.text
-    assert messages(app, demo, cid) == []  # still there, untouched
+    assert messages(client, demo, cid) == []  # still there, untouched
 
 
-def test_delete_removes_the_conversation_and_its_messages(app: TestClient, alex: dict[str, str]) -> None:
-    conv = create(app, alex)
-    chat(app, alex, conversation_id=conv["id"])
-    assert app.delete(f"{BASE}/conversations/{conv['id']}", headers=alex).status_code == 204
-    assert app.get(f"{BASE}/conversations/{conv['id']}/messages", headers=alex).status_code == 404
-    assert app.delete(f"{BASE}/conversations/{conv['id']}", headers=alex).status_code == 404
-    assert app.get(f"{BASE}/conversations", headers=alex).json() == []
-    mock: Mock = app.app.state.mock  # type: ignore[attr-defined]
+def test_delete_removes_the_conversation_and_its_messages(client: TestClient, alex: dict[str, str]) -> None:
+    conv = create(client, alex)
+    chat(client, alex, conversation_id=conv["id"])
+    assert client.delete(f"{BASE}/conversations/{conv['id']}", headers=alex).status_code == 204
+    assert client.get(f"{BASE}/conversations/{conv['id']}/messages", headers=alex).status_code == 404
+    assert client.delete(f"{BASE}/conversations/{conv['id']}", headers=alex).status_code == 404
+    assert client.get(f"{BASE}/conversations", headers=alex).json() == []
+    mock: Mock = client.app.state.mock  # type: ignore[attr-defined]
     assert mock.store.one("SELECT COUNT(*) AS n FROM messages WHERE conversation_id = ?", (conv["id"],))["n"] == 0
 
 
-def test_ids_match_case_insensitively_and_bad_ids_are_400(app: TestClient, alex: dict[str, str]) -> None:
-    conv = create(app, alex)
-    assert app.get(f"{BASE}/conversations/{conv['id'].upper()}/messages", headers=alex).status_code == 200
-    assert app.get(f"{BASE}/conversations/not-a-uuid/messages", headers=alex).status_code == 400
-    assert app.get(f"{BASE}/conversations/{MISSING}/messages", headers=alex).status_code == 404
+def test_ids_match_case_insensitively_and_bad_ids_are_400(client: TestClient, alex: dict[str, str]) -> None:
+    conv = create(client, alex)
+    assert client.get(f"{BASE}/conversations/{conv['id'].upper()}/messages", headers=alex).status_code == 200
+    assert client.get(f"{BASE}/conversations/not-a-uuid/messages", headers=alex).status_code == 400
+    assert client.get(f"{BASE}/conversations/{MISSING}/messages", headers=alex).status_code == 404
 
 
-def test_an_api_key_acts_as_its_owner(app: TestClient, alex: dict[str, str], keys: dict[str, str]) -> None:
+def test_an_api_key_acts_as_its_owner(client: TestClient, alex: dict[str, str], keys: dict[str, str]) -> None:
     key = {"X-API-Key": keys["alex-northwind"]}
-    conv = create(app, key, title="via key")
-    assert [c["id"] for c in app.get(f"{BASE}/conversations", headers=alex).json()] == [conv["id"]]
-    assert app.delete(f"{BASE}/conversations/{conv['id']}", headers=key).status_code == 204
+    conv = create(client, key, title="via key")
+    assert [c["id"] for c in client.get(f"{BASE}/conversations", headers=alex).json()] == [conv["id"]]
+    assert client.delete(f"{BASE}/conversations/{conv['id']}", headers=key).status_code == 204
 
 
-def test_a_read_only_key_cannot_write(app: TestClient, keys: dict[str, str]) -> None:
+def test_a_read_only_key_cannot_write(client: TestClient, keys: dict[str, str]) -> None:
     key = {"X-API-Key": keys["demo-read-only"]}
-    response = app.post(f"{BASE}/conversations", json={}, headers=key)
+    response = client.post(f"{BASE}/conversations", json={}, headers=key)
     assert response.status_code == 403
     assert response.json()["detail"]["error"] == "INSUFFICIENT_API_KEY_SCOPE"
-    assert app.get(f"{BASE}/conversations", headers=key).status_code == 200
+    assert client.get(f"{BASE}/conversations", headers=key).status_code == 200
 
 
 # chat --------------------------------------------------------------------------------------------------------------
-def test_the_same_seed_and_prompt_give_the_same_reply(app: TestClient, demo: dict[str, str]) -> None:
-    first = chat(app, demo, provider="openai")
-    assert chat(app, demo, provider="openai") == first
+def test_the_same_seed_and_prompt_give_the_same_reply(client: TestClient, demo: dict[str, str]) -> None:
+    first = chat(client, demo, provider="openai")
+    assert chat(client, demo, provider="openai") == first
     with make_client(frozen_at=NOW) as other:  # a second mock with the same seed
         assert chat(other, bearer(login(other)), provider="openai") == first
-    assert chat(app, demo, provider="openai", message="How do I learn Spanish verbs?")["content"] != first["content"]
+    assert chat(client, demo, provider="openai", message="How do I learn Spanish verbs?")["content"] != first["content"]
 
 
-def test_another_seed_changes_the_replies(app: TestClient, demo: dict[str, str]) -> None:
+def test_another_seed_changes_the_replies(client: TestClient, demo: dict[str, str]) -> None:
     prompts = [f"Explain topic number {i} about negotiation skills." for i in range(6)]
-    replies = [chat(app, demo, message=p, provider="openai")["content"] for p in prompts]
+    replies = [chat(client, demo, message=p, provider="openai")["content"] for p in prompts]
     with make_client(frozen_at=NOW, seed=7) as other:
         h = bearer(login(other))
         assert [chat(other, h, message=p, provider="openai")["content"] for p in prompts] != replies
 
 
-def test_the_reply_is_composed_from_the_prompt(app: TestClient, demo: dict[str, str]) -> None:
-    reply = chat(app, demo, provider="anthropic")
+def test_the_reply_is_composed_from_the_prompt(client: TestClient, demo: dict[str, str]) -> None:
+    reply = chat(client, demo, provider="anthropic")
     book = catalog()["replies"]["en"]
     assert reply["content"] == compose_reply(0, "claude-haiku-4-5", PROMPT, None, 0)
     assert "Create a learning plan for my team" in reply["content"]
@@ -215,20 +194,20 @@ def test_the_reply_is_composed_from_the_prompt(app: TestClient, demo: dict[str, 
     assert book["follow_up"].split("{")[0] not in reply["content"]
 
 
-def test_auto_routes_to_one_of_its_models_and_reports_no_usage(app: TestClient, demo: dict[str, str]) -> None:
+def test_auto_routes_to_one_of_its_models_and_reports_no_usage(client: TestClient, demo: dict[str, str]) -> None:
     auto = next(p for p in providers() if p.id == "auto")
     seen = set()
     for i in range(8):
-        reply = chat(app, demo, provider="auto", message=f"Question {i} about presentations")
+        reply = chat(client, demo, provider="auto", message=f"Question {i} about presentations")
         assert reply["provider"] == "auto" and reply["usage"] is None and reply["model"] in auto.models
         seen.add(reply["model"])
     assert len(seen) > 1  # the route depends on the prompt
-    assert chat(app, demo)["provider"] == "auto"  # the default when none is named
+    assert chat(client, demo)["provider"] == "auto"  # the default when none is named
 
 
-def test_a_concrete_provider_answers_with_its_first_model_and_usage(app: TestClient, demo: dict[str, str]) -> None:
+def test_a_concrete_provider_answers_with_its_first_model_and_usage(client: TestClient, demo: dict[str, str]) -> None:
     history = [{"role": "user", "content": "Hello there"}, {"role": "assistant", "content": "Hi!"}]
-    reply = chat(app, demo, provider="OpenAI", conversation_history=history)
+    reply = chat(client, demo, provider="OpenAI", conversation_history=history)
     assert (reply["provider"], reply["model"]) == ("OpenAI", "gpt-5-mini")
     prompt_tokens = count_tokens(PROMPT) + count_tokens("Hello there") + count_tokens("Hi!")
     assert reply["usage"] == {"prompt_tokens": prompt_tokens, "completion_tokens": count_tokens(reply["content"]),
@@ -236,48 +215,48 @@ def test_a_concrete_provider_answers_with_its_first_model_and_usage(app: TestCli
     assert "2 earlier turns" in reply["content"]
 
 
-def test_a_model_name_selects_that_model(app: TestClient, demo: dict[str, str]) -> None:
-    reply = chat(app, demo, provider="gemini-2.5-pro")
+def test_a_model_name_selects_that_model(client: TestClient, demo: dict[str, str]) -> None:
+    reply = chat(client, demo, provider="gemini-2.5-pro")
     assert (reply["provider"], reply["model"]) == ("gemini-2.5-pro", "gemini-2.5-pro")
 
 
-def test_an_unknown_provider_is_404(app: TestClient, demo: dict[str, str]) -> None:
-    body = chat(app, demo, 404, provider="skynet-9000")
+def test_an_unknown_provider_is_404(client: TestClient, demo: dict[str, str]) -> None:
+    body = chat(client, demo, 404, provider="skynet-9000")
     assert body["detail"]["error"] == "not_found" and "skynet-9000" in body["detail"]["message"]
 
 
-def test_user_language_picks_the_phrasebook(app: TestClient, demo: dict[str, str]) -> None:
-    german = chat(app, demo, provider="openai", user_language="de-AT")["content"]
+def test_user_language_picks_the_phrasebook(client: TestClient, demo: dict[str, str]) -> None:
+    german = chat(client, demo, provider="openai", user_language="de-AT")["content"]
     assert any(german.endswith(c) for c in catalog()["replies"]["de"]["closers"])
-    english = chat(app, demo, provider="openai", user_language="ja")["content"]  # no Japanese phrasebook
+    english = chat(client, demo, provider="openai", user_language="ja")["content"]  # no Japanese phrasebook
     assert any(english.endswith(c) for c in catalog()["replies"]["en"]["closers"])
 
 
-def test_chat_stores_both_turns_in_the_conversation(app: TestClient, alex: dict[str, str]) -> None:
-    conv = create(app, alex)
-    reply = chat(app, alex, conversation_id=conv["id"], message="How do I run better retrospectives?\nDetails...")
-    stored = messages(app, alex, conv["id"])
+def test_chat_stores_both_turns_in_the_conversation(client: TestClient, alex: dict[str, str]) -> None:
+    conv = create(client, alex)
+    reply = chat(client, alex, conversation_id=conv["id"], message="How do I run better retrospectives?\nDetails...")
+    stored = messages(client, alex, conv["id"])
     assert [(m["role"], m["content"]) for m in stored] == [
         ("user", "How do I run better retrospectives?\nDetails..."), ("assistant", reply["content"])]
     assert all(m["conversation_id"] == conv["id"] and m["created_at"] == "2026-03-10T12:00:00Z" for m in stored)
-    listed = app.get(f"{BASE}/conversations", headers=alex).json()[0]
+    listed = client.get(f"{BASE}/conversations", headers=alex).json()[0]
     assert listed["title"] == "How do I run better retrospectives?"  # a new conversation takes its first line
-    second = chat(app, alex, conversation_id=conv["id"], message="And for remote teams?")
+    second = chat(client, alex, conversation_id=conv["id"], message="And for remote teams?")
     assert "2 earlier turns" in second["content"]  # the stored messages are the prior turns
-    assert len(messages(app, alex, conv["id"])) == 4
-    assert app.get(f"{BASE}/conversations", headers=alex).json()[0]["title"] == "How do I run better retrospectives?"
+    assert len(messages(client, alex, conv["id"])) == 4
+    assert client.get(f"{BASE}/conversations", headers=alex).json()[0]["title"] == "How do I run better retrospectives?"
 
 
-def test_chat_keeps_a_chosen_title_and_uses_the_conversation_provider(app: TestClient, alex: dict[str, str]) -> None:
-    conv = create(app, alex, title="Mine", provider="google")
-    reply = chat(app, alex, conversation_id=conv["id"])
+def test_chat_keeps_a_chosen_title_and_uses_the_conversation_provider(client: TestClient, alex: dict[str, str]) -> None:
+    conv = create(client, alex, title="Mine", provider="google")
+    reply = chat(client, alex, conversation_id=conv["id"])
     assert (reply["provider"], reply["model"]) == ("google", "gemini-2.5-flash")
-    assert app.get(f"{BASE}/conversations", headers=alex).json()[0]["title"] == "Mine"
+    assert client.get(f"{BASE}/conversations", headers=alex).json()[0]["title"] == "Mine"
 
 
-def test_chat_into_an_unknown_conversation_is_404_and_stores_nothing(app: TestClient, alex: dict[str, str]) -> None:
-    chat(app, alex, 404, conversation_id=MISSING)
-    mock: Mock = app.app.state.mock  # type: ignore[attr-defined]
+def test_chat_into_an_unknown_conversation_is_404_and_stores_nothing(client: TestClient, alex: dict[str, str]) -> None:
+    chat(client, alex, 404, conversation_id=MISSING)
+    mock: Mock = client.app.state.mock  # type: ignore[attr-defined]
     assert mock.store.one("SELECT COUNT(*) AS n FROM messages WHERE conversation_id = ?", (MISSING,))["n"] == 0
 
 
@@ -286,14 +265,14 @@ def test_chat_into_an_unknown_conversation_is_404_and_stores_nothing(app: TestCl
     {"message": "hi", "conversation_history": [{"role": "robot", "content": "x"}]},
     {"message": "hi", "conversation_id": "nope"}, {"message": 42},
 ])  # fmt: skip
-def test_chat_rejects_bad_bodies(app: TestClient, demo: dict[str, str], body: dict[str, Any]) -> None:
-    response = app.post(f"{BASE}/chat", json=body, headers=demo)
+def test_chat_rejects_bad_bodies(client: TestClient, demo: dict[str, str], body: dict[str, Any]) -> None:
+    response = client.post(f"{BASE}/chat", json=body, headers=demo)
     assert response.status_code == 400, response.text
     assert response.json()["detail"]["message"]
 
 
-def test_a_message_without_words_still_gets_a_reply(app: TestClient, demo: dict[str, str]) -> None:
-    reply = chat(app, demo, message="   ?! ", provider="openai")
+def test_a_message_without_words_still_gets_a_reply(client: TestClient, demo: dict[str, str]) -> None:
+    reply = chat(client, demo, message="   ?! ", provider="openai")
     assert "your question" in reply["content"] or "your goal" in reply["content"]
 
 
@@ -312,133 +291,133 @@ def test_composition_helpers() -> None:
 
 
 # conversation sessions ---------------------------------------------------------------------------------------------
-def test_session_lifecycle_counts_time_and_awards_xp(app: TestClient) -> None:
-    h = register(app, "sam")
-    cid = create(app, h)["id"]
-    assert session(app, h, cid, "status") == {"active": False, "session_id": None, "started_at": None,
+def test_session_lifecycle_counts_time_and_awards_xp(client: TestClient) -> None:
+    h = register(client, "sam")
+    cid = create(client, h)["id"]
+    assert session(client, h, cid, "status") == {"active": False, "session_id": None, "started_at": None,
                                                "active_seconds": 0}  # fmt: skip
-    started = session(app, h, cid, "start", 201)
+    started = session(client, h, cid, "start", 201)
     assert (started["status"], started["started_at"], started["conversation_id"]) == ("active", "2026-03-10T12:00:00Z",
                                                                                       cid)  # fmt: skip
-    advance(app, minutes=4)
-    beat = session(app, h, cid, "activity")
+    advance(client, minutes=4)
+    beat = session(client, h, cid, "activity")
     assert (beat["session_id"], beat["active_seconds"], beat["last_activity_at"]) == (
         started["session_id"], 240, "2026-03-10T12:04:00Z")
-    advance(app, minutes=3, seconds=30)
-    status = session(app, h, cid, "status")
+    advance(client, minutes=3, seconds=30)
+    status = session(client, h, cid, "status")
     assert (status["active"], status["session_id"], status["active_seconds"]) == (True, started["session_id"], 450)
-    ended = session(app, h, cid, "end")
+    ended = session(client, h, cid, "end")
     assert ended == {"session_id": started["session_id"], "ended_at": "2026-03-10T12:07:30Z", "duration_seconds": 450,
                      "xp_awarded": 7}  # fmt: skip
-    assert session(app, h, cid, "status")["active"] is False
-    profile = app.get("/api/xp/profile", headers=h).json()
+    assert session(client, h, cid, "status")["active"] is False
+    profile = client.get("/api/xp/profile", headers=h).json()
     tx = [t for t in profile["recent_transactions"] if t["source"] == "conversation_session"]
     assert [(t["amount"], t["description"]) for t in tx] == [(7, "Conversation session (7 min)")]
-    analytics = app.get("/api/analytics/learning-time", headers=h).json()
+    analytics = client.get("/api/analytics/learning-time", headers=h).json()
     assert (analytics["totalLearningTime"], analytics["totalSessions"]) == (450, 1)
 
 
-def test_idle_time_beyond_the_cap_does_not_count(app: TestClient) -> None:
-    h = register(app, "idle")
-    cid = create(app, h)["id"]
-    session(app, h, cid, "start", 201)
-    advance(app, minutes=30)
-    assert session(app, h, cid, "status")["active_seconds"] == IDLE_CAP_SECONDS
-    assert session(app, h, cid, "activity")["active_seconds"] == IDLE_CAP_SECONDS
-    advance(app, minutes=2)
-    assert session(app, h, cid, "end")["duration_seconds"] == IDLE_CAP_SECONDS + 120
+def test_idle_time_beyond_the_cap_does_not_count(client: TestClient) -> None:
+    h = register(client, "idle")
+    cid = create(client, h)["id"]
+    session(client, h, cid, "start", 201)
+    advance(client, minutes=30)
+    assert session(client, h, cid, "status")["active_seconds"] == IDLE_CAP_SECONDS
+    assert session(client, h, cid, "activity")["active_seconds"] == IDLE_CAP_SECONDS
+    advance(client, minutes=2)
+    assert session(client, h, cid, "end")["duration_seconds"] == IDLE_CAP_SECONDS + 120
 
 
-def test_starting_again_returns_the_active_session(app: TestClient, alex: dict[str, str]) -> None:
-    cid = create(app, alex)["id"]
-    first = session(app, alex, cid, "start", 201)
-    advance(app, minutes=2)
-    assert session(app, alex, cid, "start", 201) == first
-    other = create(app, alex)["id"]  # every conversation has its own session
-    assert session(app, alex, other, "start", 201)["session_id"] != first["session_id"]
+def test_starting_again_returns_the_active_session(client: TestClient, alex: dict[str, str]) -> None:
+    cid = create(client, alex)["id"]
+    first = session(client, alex, cid, "start", 201)
+    advance(client, minutes=2)
+    assert session(client, alex, cid, "start", 201) == first
+    other = create(client, alex)["id"]  # every conversation has its own session
+    assert session(client, alex, other, "start", 201)["session_id"] != first["session_id"]
 
 
-def test_activity_and_end_without_an_active_session_are_404(app: TestClient, alex: dict[str, str]) -> None:
-    cid = create(app, alex)["id"]
+def test_activity_and_end_without_an_active_session_are_404(client: TestClient, alex: dict[str, str]) -> None:
+    cid = create(client, alex)["id"]
     for action in ("activity", "end"):
-        body = session(app, alex, cid, action, 404)
+        body = session(client, alex, cid, action, 404)
         assert "No active session" in body["detail"]["message"]
-    session(app, alex, cid, "start", 201)
-    session(app, alex, cid, "end")
-    session(app, alex, cid, "end", 404)  # ending twice
-    assert session(app, alex, cid, "start", 201)["started_at"] == "2026-03-10T12:00:00Z"  # a new one can start
+    session(client, alex, cid, "start", 201)
+    session(client, alex, cid, "end")
+    session(client, alex, cid, "end", 404)  # ending twice
+    assert session(client, alex, cid, "start", 201)["started_at"] == "2026-03-10T12:00:00Z"  # a new one can start
 
 
-def test_a_session_under_a_minute_earns_no_xp_but_counts(app: TestClient) -> None:
-    h = register(app, "brief")
-    cid = create(app, h)["id"]
-    session(app, h, cid, "start", 201)
-    advance(app, seconds=45)
-    assert session(app, h, cid, "end")["xp_awarded"] == 0
-    assert app.get("/api/analytics/learning-time", headers=h).json()["totalSessions"] == 1
-    assert app.get("/api/xp/profile", headers=h).json()["recent_transactions"] == []
+def test_a_session_under_a_minute_earns_no_xp_but_counts(client: TestClient) -> None:
+    h = register(client, "brief")
+    cid = create(client, h)["id"]
+    session(client, h, cid, "start", 201)
+    advance(client, seconds=45)
+    assert session(client, h, cid, "end")["xp_awarded"] == 0
+    assert client.get("/api/analytics/learning-time", headers=h).json()["totalSessions"] == 1
+    assert client.get("/api/xp/profile", headers=h).json()["recent_transactions"] == []
 
 
-def test_a_running_booster_multiplies_the_session_xp(app: TestClient, demo: dict[str, str]) -> None:
-    cid = create(app, demo)["id"]  # the demo user's seeded 2x booster runs for 3 more hours
-    session(app, demo, cid, "start", 201)
-    advance(app, minutes=3)
-    assert session(app, demo, cid, "end")["xp_awarded"] == 6
+def test_a_running_booster_multiplies_the_session_xp(client: TestClient, demo: dict[str, str]) -> None:
+    cid = create(client, demo)["id"]  # the demo user's seeded 2x booster runs for 3 more hours
+    session(client, demo, cid, "start", 201)
+    advance(client, minutes=3)
+    assert session(client, demo, cid, "end")["xp_awarded"] == 6
 
 
-def test_a_ten_minute_session_completes_the_session_quests(app: TestClient) -> None:
-    h = register(app, "quester")
-    cid = create(app, h)["id"]
-    session(app, h, cid, "start", 201)
+def test_a_ten_minute_session_completes_the_session_quests(client: TestClient) -> None:
+    h = register(client, "quester")
+    cid = create(client, h)["id"]
+    session(client, h, cid, "start", 201)
     for _ in range(3):
-        advance(app, minutes=4)
-        session(app, h, cid, "activity")
-    assert session(app, h, cid, "end")["xp_awarded"] == 12
-    quests = {q["id"]: q for q in app.get("/api/xp/quests", headers=h).json()["quests"]}
+        advance(client, minutes=4)
+        session(client, h, cid, "activity")
+    assert session(client, h, cid, "end")["xp_awarded"] == 12
+    quests = {q["id"]: q for q in client.get("/api/xp/quests", headers=h).json()["quests"]}
     assert quests["daily-complete-session"]["status"] == "completed"
     assert quests["daily-learning-minutes"]["status"] == "completed"
-    rewards = [t for t in app.get("/api/xp/profile", headers=h).json()["recent_transactions"] if t["source"] == "quest"]
+    rewards = [t for t in client.get("/api/xp/profile", headers=h).json()["recent_transactions"] if t["source"] == "quest"]
     assert sorted(t["amount"] for t in rewards) == [15, 20]
 
 
-def test_deleting_a_conversation_discards_its_active_session(app: TestClient, mock: Mock) -> None:
-    h = register(app, "leaver")
-    cid = create(app, h)["id"]
-    session(app, h, cid, "start", 201)
-    advance(app, minutes=5)
-    assert app.delete(f"{BASE}/conversations/{cid}", headers=h).status_code == 204
-    session(app, h, cid, "status", 404)
+def test_deleting_a_conversation_discards_its_active_session(client: TestClient, mock: Mock) -> None:
+    h = register(client, "leaver")
+    cid = create(client, h)["id"]
+    session(client, h, cid, "start", 201)
+    advance(client, minutes=5)
+    assert client.delete(f"{BASE}/conversations/{cid}", headers=h).status_code == 204
+    session(client, h, cid, "status", 404)
     assert mock.store.one("SELECT COUNT(*) AS n FROM conversation_sessions WHERE conversation_id = ?", (cid,))["n"] == 0
-    assert app.get("/api/analytics/learning-time", headers=h).json()["totalSessions"] == 0
+    assert client.get("/api/analytics/learning-time", headers=h).json()["totalSessions"] == 0
 
 
-def test_session_writes_need_the_write_scope(app: TestClient, demo: dict[str, str], keys: dict[str, str]) -> None:
-    cid = app.get(f"{BASE}/conversations", headers=demo).json()[0]["id"]
+def test_session_writes_need_the_write_scope(client: TestClient, demo: dict[str, str], keys: dict[str, str]) -> None:
+    cid = client.get(f"{BASE}/conversations", headers=demo).json()[0]["id"]
     key = {"X-API-Key": keys["demo-read-only"]}
-    assert app.post(f"{BASE}/conversations/{cid}/session/start", headers=key).status_code == 403
-    assert app.get(f"{BASE}/conversations/{cid}/session/status", headers=key).status_code == 200
+    assert client.post(f"{BASE}/conversations/{cid}/session/start", headers=key).status_code == 403
+    assert client.get(f"{BASE}/conversations/{cid}/session/status", headers=key).status_code == 200
 
 
 # the demo world ----------------------------------------------------------------------------------------------------
-def test_the_demo_user_has_seeded_conversations(app: TestClient, demo: dict[str, str], alex: dict[str, str]) -> None:
-    listed = app.get(f"{BASE}/conversations", headers=demo).json()
+def test_the_demo_user_has_seeded_conversations(client: TestClient, demo: dict[str, str], alex: dict[str, str]) -> None:
+    listed = client.get(f"{BASE}/conversations", headers=demo).json()
     spec = catalog()["demo"]["conversations"]
     assert sorted(c["title"] for c in listed) == sorted(s["title"] for s in spec)
     assert [c["title"] for c in listed] == [s["title"] for s in sorted(spec, key=lambda s: s["days_ago"])]
     by_title = {c["title"]: c for c in listed}
     for s in spec:
-        stored = messages(app, demo, by_title[s["title"]]["id"])
+        stored = messages(client, demo, by_title[s["title"]]["id"])
         assert [m["content"] for m in stored if m["role"] == "user"] == s["turns"]
         assert [m["role"] for m in stored] == ["user", "assistant"] * len(s["turns"])
         assert all(a["created_at"] < NOW.isoformat() for a in stored)
-    assert app.get(f"{BASE}/conversations", headers=alex).json() == []
+    assert client.get(f"{BASE}/conversations", headers=alex).json() == []
 
 
-def test_seeded_replies_are_what_the_chat_would_answer(app: TestClient, demo: dict[str, str]) -> None:
-    conv = next(c for c in app.get(f"{BASE}/conversations", headers=demo).json() if c["title"] == "Team learning plan")
-    stored = messages(app, demo, conv["id"])
-    fresh = create(app, demo, provider=conv["provider"])
-    reply = chat(app, demo, conversation_id=fresh["id"], message=stored[0]["content"])
+def test_seeded_replies_are_what_the_chat_would_answer(client: TestClient, demo: dict[str, str]) -> None:
+    conv = next(c for c in client.get(f"{BASE}/conversations", headers=demo).json() if c["title"] == "Team learning plan")
+    stored = messages(client, demo, conv["id"])
+    fresh = create(client, demo, provider=conv["provider"])
+    reply = chat(client, demo, conversation_id=fresh["id"], message=stored[0]["content"])
     assert reply["content"] == stored[1]["content"]
 
 

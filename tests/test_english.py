@@ -3,7 +3,6 @@ transcripts, the dashboard, XP, and the demo user's seeded progress. The clock i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +22,7 @@ from mock_server.domains.english import (
 from tests.conftest import bearer, login, make_client
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)  # a Tuesday, 12:00 UTC (07:00 in New York, alex's zone)
+FROZEN_AT = NOW  # the conftest `client` fixture freezes the mock clock here
 BASE = "/api/learn/english"
 GOOD_TEXT = (
     "Hello, my name is Alex and I work as a software engineer in Boston. I enjoy my job because every project "
@@ -33,36 +33,20 @@ GOOD_TEXT = (
 POOR_TEXT = "i am alex i am alex i like like work"
 
 
-@pytest.fixture
-def app() -> Iterator[TestClient]:
-    with make_client(frozen_at=NOW) as c:
-        yield c
+def advance(client: TestClient, **amount: int) -> None:
+    assert client.post("/__mock__/clock/advance", json=amount).status_code == 200
 
 
-@pytest.fixture
-def mock(app: TestClient) -> Mock:
-    return app.app.state.mock  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-def alex(app: TestClient) -> dict[str, str]:
-    return bearer(login(app, "alex"))
-
-
-def advance(app: TestClient, **amount: int) -> None:
-    assert app.post("/__mock__/clock/advance", json=amount).status_code == 200
-
-
-def relogin(app: TestClient, h: dict[str, str], username: str = "alex") -> None:
+def relogin(client: TestClient, h: dict[str, str], username: str = "alex") -> None:
     """Access tokens live an hour: after moving the clock further, log in again (in place, for the test's headers)."""
-    h.update(bearer(login(app, username)))
+    h.update(bearer(login(client, username)))
 
 
-def submit(app: TestClient, h: dict[str, str], task_id: str, response: str = "An answer.", module_id: str | None = None,
+def submit(client: TestClient, h: dict[str, str], task_id: str, response: str = "An answer.", module_id: str | None = None,
            **extra: Any) -> Any:  # fmt: skip
     skill = task_id.split("-")[0]
     body = {"module_id": module_id or task_id.split("-")[1], "task_id": task_id, "skill": skill, "response": response}
-    return app.post(f"{BASE}/tasks/submit", json={**body, **extra}, headers=h)
+    return client.post(f"{BASE}/tasks/submit", json={**body, **extra}, headers=h)
 
 
 def xp_rows(mock: Mock, username: str, source: str) -> list[dict[str, Any]]:
@@ -95,8 +79,8 @@ def test_a_broken_catalog_fails_loudly() -> None:
                        "level": "A1", "tasks": [{**task, "id": "reading-2"}]}]})  # fmt: skip
 
 
-def test_modules_list_with_fresh_progress(app: TestClient, alex: dict[str, str]) -> None:
-    modules = app.get(f"{BASE}/modules", headers=alex).json()
+def test_modules_list_with_fresh_progress(client: TestClient, alex: dict[str, str]) -> None:
+    modules = client.get(f"{BASE}/modules", headers=alex).json()
     assert [m["id"] for m in modules] == [str(i) for i in range(1, 13)]
     first = modules[0]
     assert first == {"id": "1", "title": "Introducing yourself", "level": "A1",
@@ -106,8 +90,8 @@ def test_modules_list_with_fresh_progress(app: TestClient, alex: dict[str, str])
     assert modules[-1]["skills"] == ["reading", "writing", "speaking"] and modules[-1]["task_count"] == 3
 
 
-def test_module_detail_and_unknown_modules(app: TestClient, alex: dict[str, str]) -> None:
-    detail = app.get(f"{BASE}/modules/1", headers=alex).json()
+def test_module_detail_and_unknown_modules(client: TestClient, alex: dict[str, str]) -> None:
+    detail = client.get(f"{BASE}/modules/1", headers=alex).json()
     assert detail["description"].startswith("Say hello")
     assert [t["id"] for t in detail["tasks"]] == ["reading-1", "writing-1", "listening-1", "speaking-1"]
     writing = detail["tasks"][1]
@@ -115,70 +99,70 @@ def test_module_detail_and_unknown_modules(app: TestClient, alex: dict[str, str]
                        "prompt": "Write a short paragraph introducing yourself to a new colleague.", "variant": 1,
                        "status": "not_started", "score": None}  # fmt: skip
     for bad in ("13", "0", "one", "1 "):
-        missing = app.get(f"{BASE}/modules/{bad}", headers=alex)
+        missing = client.get(f"{BASE}/modules/{bad}", headers=alex)
         assert missing.status_code == 404 and missing.json()["detail"]["error"] == "not_found"
-    assert app.get(f"{BASE}/modules/{'9' * 65}", headers=alex).status_code == 400
-    assert app.post(f"{BASE}/modules/99/start", headers=alex).status_code == 404
-    assert app.post(f"{BASE}/modules/99/complete", headers=alex).status_code == 404
+    assert client.get(f"{BASE}/modules/{'9' * 65}", headers=alex).status_code == 400
+    assert client.post(f"{BASE}/modules/99/start", headers=alex).status_code == 404
+    assert client.post(f"{BASE}/modules/99/complete", headers=alex).status_code == 404
 
 
 # module progress -----------------------------------------------------------------------------------------------
-def test_start_is_idempotent_and_keeps_the_first_start(app: TestClient, alex: dict[str, str]) -> None:
-    started = app.post(f"{BASE}/modules/2/start", headers=alex)
+def test_start_is_idempotent_and_keeps_the_first_start(client: TestClient, alex: dict[str, str]) -> None:
+    started = client.post(f"{BASE}/modules/2/start", headers=alex)
     assert started.status_code == 200
     assert started.json() == {"module_id": "2", "status": "in_progress", "started_at": "2026-03-10T12:00:00Z",
                               "xp_awarded": 0}  # fmt: skip
-    advance(app, hours=1)
-    relogin(app, alex)
-    again = app.post(f"{BASE}/modules/2/start", headers=alex).json()
+    advance(client, hours=1)
+    relogin(client, alex)
+    again = client.post(f"{BASE}/modules/2/start", headers=alex).json()
     assert again["started_at"] == "2026-03-10T12:00:00Z" and again["xp_awarded"] == 0
-    summary = app.get(f"{BASE}/modules", headers=alex).json()[1]
+    summary = client.get(f"{BASE}/modules", headers=alex).json()[1]
     assert summary["status"] == "in_progress" and summary["started_at"] == "2026-03-10T12:00:00Z"
 
 
-def test_progress_is_per_user(app: TestClient, alex: dict[str, str]) -> None:
-    submit(app, alex, "reading-1", "London, nurse")
-    admin = bearer(login(app, "admin"))
-    assert app.get(f"{BASE}/modules/1", headers=admin).json()["status"] == "not_started"
-    assert app.get(f"{BASE}/modules/1", headers=alex).json()["progress_percent"] == 25
+def test_progress_is_per_user(client: TestClient, alex: dict[str, str]) -> None:
+    submit(client, alex, "reading-1", "London, nurse")
+    admin = bearer(login(client, "admin"))
+    assert client.get(f"{BASE}/modules/1", headers=admin).json()["status"] == "not_started"
+    assert client.get(f"{BASE}/modules/1", headers=alex).json()["progress_percent"] == 25
 
 
-def test_complete_needs_every_task_then_awards_xp_once(app: TestClient, alex: dict[str, str], mock: Mock) -> None:
-    app.post(f"{BASE}/modules/12/start", headers=alex)
-    early = app.post(f"{BASE}/modules/12/complete", headers=alex)
+def test_complete_needs_every_task_then_awards_xp_once(client: TestClient, alex: dict[str, str], mock: Mock) -> None:
+    client.post(f"{BASE}/modules/12/start", headers=alex)
+    early = client.post(f"{BASE}/modules/12/complete", headers=alex)
     assert early.status_code == 409
     assert early.json()["detail"] == {"error": "module_incomplete", "message":
                                       "Module 12 cannot be completed yet: submit reading-12, writing-12, speaking-12 "
                                       "first"}  # fmt: skip
     for task_id in ("reading-12", "writing-12"):
-        assert submit(app, alex, task_id).status_code == 200
-    assert "speaking-12" in app.post(f"{BASE}/modules/12/complete", headers=alex).json()["detail"]["message"]
-    assert submit(app, alex, "speaking-12").status_code == 200
-    advance(app, minutes=5)
-    done = app.post(f"{BASE}/modules/12/complete", headers=alex)
+        assert submit(client, alex, task_id).status_code == 200
+    assert "speaking-12" in client.post(f"{BASE}/modules/12/complete", headers=alex).json()["detail"]["message"]
+    assert submit(client, alex, "speaking-12").status_code == 200
+    advance(client, minutes=5)
+    done = client.post(f"{BASE}/modules/12/complete", headers=alex)
     assert done.status_code == 200
     assert done.json() == {"module_id": "12", "status": "completed", "completed_at": "2026-03-10T12:05:00Z",
                            "xp_awarded": 50}  # fmt: skip
-    advance(app, minutes=5)
-    again = app.post(f"{BASE}/modules/12/complete", headers=alex).json()
+    advance(client, minutes=5)
+    again = client.post(f"{BASE}/modules/12/complete", headers=alex).json()
     assert again == {**done.json(), "xp_awarded": 0}
-    assert app.post(f"{BASE}/modules/12/start", headers=alex).json()["status"] == "completed"
+    assert client.post(f"{BASE}/modules/12/start", headers=alex).json()["status"] == "completed"
     rows = xp_rows(mock, "alex", "module_completion")
     assert [(r["amount"], r["description"]) for r in rows] == [(50, 'Completed "Style and nuance"')]
-    summary = app.get(f"{BASE}/modules", headers=alex).json()[11]
+    summary = client.get(f"{BASE}/modules", headers=alex).json()[11]
     assert summary["status"] == "completed" and summary["progress_percent"] == 100
 
 
 # tasks -----------------------------------------------------------------------------------------------------------
-def test_reading_and_listening_are_scored_at_once(app: TestClient, alex: dict[str, str]) -> None:
-    full = submit(app, alex, "reading-1", "She lives in London and works as a nurse.", time_spent_seconds=90)
+def test_reading_and_listening_are_scored_at_once(client: TestClient, alex: dict[str, str]) -> None:
+    full = submit(client, alex, "reading-1", "She lives in London and works as a nurse.", time_spent_seconds=90)
     assert full.status_code == 200
     body = full.json()
     assert body["status"] == "evaluated" and body["score"] == 100 and body["xp_awarded"] == 10
     assert body["submitted_at"] == "2026-03-10T12:00:00Z" and len(body["submission_id"]) == 36
-    half = submit(app, alex, "listening-1", "He is 25 years old.").json()  # the second spelling counts
+    half = submit(client, alex, "listening-1", "He is 25 years old.").json()  # the second spelling counts
     assert half["score"] == 50
-    assert submit(app, alex, "listening-2", "No idea.").json()["score"] == 0
+    assert submit(client, alex, "listening-2", "No idea.").json()["score"] == 0
 
 
 def test_answer_keywords_match_whole_words() -> None:
@@ -187,22 +171,22 @@ def test_answer_keywords_match_whole_words() -> None:
     assert answer_score(variant, "He is 250 and from canadian parents") == 0
 
 
-def test_writing_waits_for_evaluation_and_submitting_starts_the_module(app: TestClient, alex: dict[str, str]) -> None:
-    body = submit(app, alex, "writing-3", GOOD_TEXT).json()
+def test_writing_waits_for_evaluation_and_submitting_starts_the_module(client: TestClient, alex: dict[str, str]) -> None:
+    body = submit(client, alex, "writing-3", GOOD_TEXT).json()
     assert body["status"] == "submitted" and body["score"] is None and body["skill"] == "writing"
-    module = app.get(f"{BASE}/modules/3", headers=alex).json()
+    module = client.get(f"{BASE}/modules/3", headers=alex).json()
     assert module["status"] == "in_progress" and module["started_at"] == "2026-03-10T12:00:00Z"
     assert module["progress_percent"] == 25
     assert module["tasks"][1]["status"] == "submitted" and module["tasks"][1]["score"] is None
 
 
-def test_submission_xp_once_per_task_variant(app: TestClient, alex: dict[str, str], mock: Mock) -> None:
-    assert submit(app, alex, "reading-1", "london").json()["xp_awarded"] == 10
-    resubmitted = submit(app, alex, "reading-1", "london nurse").json()
+def test_submission_xp_once_per_task_variant(client: TestClient, alex: dict[str, str], mock: Mock) -> None:
+    assert submit(client, alex, "reading-1", "london").json()["xp_awarded"] == 10
+    resubmitted = submit(client, alex, "reading-1", "london nurse").json()
     assert resubmitted["xp_awarded"] == 0 and resubmitted["score"] == 100
-    assert app.get(f"{BASE}/modules/1", headers=alex).json()["tasks"][0]["score"] == 100  # the latest counts
-    app.post(f"{BASE}/tasks/regenerate", json={"module_id": "1", "task_id": "reading-1"}, headers=alex)
-    assert submit(app, alex, "reading-1", "japan bank").json() | {"submission_id": ""} == {
+    assert client.get(f"{BASE}/modules/1", headers=alex).json()["tasks"][0]["score"] == 100  # the latest counts
+    client.post(f"{BASE}/tasks/regenerate", json={"module_id": "1", "task_id": "reading-1"}, headers=alex)
+    assert submit(client, alex, "reading-1", "japan bank").json() | {"submission_id": ""} == {
         "submission_id": "", "module_id": "1", "task_id": "reading-1", "skill": "reading", "status": "evaluated",
         "score": 100, "xp_awarded": 10, "submitted_at": "2026-03-10T12:00:00Z"}  # fmt: skip
     assert [r["amount"] for r in xp_rows(mock, "alex", "task_submission")] == [10, 10]
@@ -220,30 +204,30 @@ def test_submission_xp_once_per_task_variant(app: TestClient, alex: dict[str, st
     ({"module_id": "1", "task_id": "writing-1", "skill": "writing", "time_spent_seconds": -1}, 400, "time_spent"),
     ({"module_id": "", "task_id": "writing-1", "skill": "writing"}, 400, "module_id"),
 ])  # fmt: skip
-def test_submit_refuses_bad_input(app: TestClient, alex: dict[str, str], body: dict[str, Any], status: int,
+def test_submit_refuses_bad_input(client: TestClient, alex: dict[str, str], body: dict[str, Any], status: int,
                                   fragment: str) -> None:  # fmt: skip
-    response = app.post(f"{BASE}/tasks/submit", json={"response": "An answer.", **body}, headers=alex)
+    response = client.post(f"{BASE}/tasks/submit", json={"response": "An answer.", **body}, headers=alex)
     assert response.status_code == status, response.text
     assert fragment in response.json()["detail"]["message"]
-    assert app.get(f"{BASE}/modules/1", headers=alex).json()["status"] == "not_started"
+    assert client.get(f"{BASE}/modules/1", headers=alex).json()["status"] == "not_started"
 
 
 # variants ----------------------------------------------------------------------------------------------------------
-def test_regenerate_increments_the_variant_and_changes_the_prompt(app: TestClient, alex: dict[str, str]) -> None:
+def test_regenerate_increments_the_variant_and_changes_the_prompt(client: TestClient, alex: dict[str, str]) -> None:
     prompts = [catalog()["1"].task("writing-1").variants[i].prompt for i in range(3)]  # type: ignore[union-attr]
     seen = []
     for expected in (2, 3, 4, 5):
-        r = app.post(f"{BASE}/tasks/regenerate", json={"module_id": "1", "task_id": "writing-1", "skill": "writing"},
+        r = client.post(f"{BASE}/tasks/regenerate", json={"module_id": "1", "task_id": "writing-1", "skill": "writing"},
                      headers=alex)  # fmt: skip
         assert r.status_code == 200
         body = r.json()
         assert body["variant"] == expected and body["skill"] == "writing" and body["task_id"] == "writing-1"
         seen.append(body["prompt"])
     assert seen == [prompts[1], prompts[2], prompts[0], prompts[1]]  # cycles; never the same twice in a row
-    task = app.get(f"{BASE}/modules/1", headers=alex).json()["tasks"][1]
+    task = client.get(f"{BASE}/modules/1", headers=alex).json()["tasks"][1]
     assert task["variant"] == 5 and task["prompt"] == prompts[1]
-    admin = bearer(login(app, "admin"))  # variants are per user
-    assert app.get(f"{BASE}/modules/1", headers=admin).json()["tasks"][1]["variant"] == 1
+    admin = bearer(login(client, "admin"))  # variants are per user
+    assert client.get(f"{BASE}/modules/1", headers=admin).json()["tasks"][1]["variant"] == 1
 
 
 def test_regenerate_is_deterministic_across_mocks(alex: dict[str, str]) -> None:
@@ -264,9 +248,9 @@ def test_regenerate_is_deterministic_across_mocks(alex: dict[str, str]) -> None:
     ({"task_id": "writing-1"}, 400),
     ({"module_id": "1", "task_id": "writing-1", "skill": "singing"}, 400),
 ])  # fmt: skip
-def test_regenerate_refuses_bad_input(app: TestClient, alex: dict[str, str], body: dict[str, Any], status: int) -> None:
-    assert app.post(f"{BASE}/tasks/regenerate", json=body, headers=alex).status_code == status
-    assert app.get(f"{BASE}/modules/1", headers=alex).json()["tasks"][1]["variant"] == 1
+def test_regenerate_refuses_bad_input(client: TestClient, alex: dict[str, str], body: dict[str, Any], status: int) -> None:
+    assert client.post(f"{BASE}/tasks/regenerate", json=body, headers=alex).status_code == status
+    assert client.get(f"{BASE}/modules/1", headers=alex).json()["tasks"][1]["variant"] == 1
 
 
 # the evaluation rubric -------------------------------------------------------------------------------------------
@@ -315,32 +299,32 @@ def test_cefr_bands(score: float, level: str) -> None:
     assert cefr(score) == level
 
 
-def test_evaluate_endpoint_links_the_task_and_awards_xp_once_per_text(app: TestClient, alex: dict[str, str],
+def test_evaluate_endpoint_links_the_task_and_awards_xp_once_per_text(client: TestClient, alex: dict[str, str],
                                                                       mock: Mock) -> None:  # fmt: skip
-    submit(app, alex, "writing-1", GOOD_TEXT)
+    submit(client, alex, "writing-1", GOOD_TEXT)
     body = {"skill": "writing", "text": GOOD_TEXT, "module_id": "1", "task_id": "writing-1"}
-    first = app.post(f"{BASE}/evaluate", json=body, headers=alex)
+    first = client.post(f"{BASE}/evaluate", json=body, headers=alex)
     assert first.status_code == 200
     result = first.json()
     module = catalog()["1"]
     prompt = module.tasks[1].variants[0].prompt  # writing-1, variant 1
     expected = evaluate_text(GOOD_TEXT, "writing", module.target_words, prompt)
     assert result == {**expected, "xp_awarded": 15}
-    task = app.get(f"{BASE}/modules/1", headers=alex).json()["tasks"][1]
+    task = client.get(f"{BASE}/modules/1", headers=alex).json()["tasks"][1]
     assert task["status"] == "evaluated" and task["score"] == result["overall_score"]
-    again = app.post(f"{BASE}/evaluate", json={**body, "text": GOOD_TEXT.upper().lower()}, headers=alex).json()
+    again = client.post(f"{BASE}/evaluate", json={**body, "text": GOOD_TEXT.upper().lower()}, headers=alex).json()
     assert again["xp_awarded"] == 0 and again["overall_score"] <= result["overall_score"]
     assert [r["amount"] for r in xp_rows(mock, "alex", "evaluation")] == [15]
 
 
-def test_evaluate_without_a_task_or_with_a_task_id_alone(app: TestClient, alex: dict[str, str]) -> None:
-    free = app.post(f"{BASE}/evaluate", json={"skill": "speaking", "text": "I like tea."}, headers=alex).json()
+def test_evaluate_without_a_task_or_with_a_task_id_alone(client: TestClient, alex: dict[str, str]) -> None:
+    free = client.post(f"{BASE}/evaluate", json={"skill": "speaking", "text": "I like tea."}, headers=alex).json()
     assert free == {**evaluate_text("I like tea.", "speaking", 60, None), "xp_awarded": 15}
-    by_task = app.post(f"{BASE}/evaluate", json={"skill": "writing", "text": POOR_TEXT, "task_id": "writing-11"},
+    by_task = client.post(f"{BASE}/evaluate", json={"skill": "writing", "text": POOR_TEXT, "task_id": "writing-11"},
                        headers=alex).json()  # fmt: skip
     assert by_task["overall_score"] == evaluate_text(POOR_TEXT, "writing", 150, catalog()["11"].tasks[1].variants[0]
                                                      .prompt)["overall_score"]  # fmt: skip
-    blank = app.post(f"{BASE}/evaluate", json={"skill": "writing", "text": "  ?! "}, headers=alex)
+    blank = client.post(f"{BASE}/evaluate", json={"skill": "writing", "text": "  ?! "}, headers=alex)
     assert blank.status_code == 200 and blank.json()["overall_score"] == 0
 
 
@@ -355,65 +339,65 @@ def test_evaluate_without_a_task_or_with_a_task_id_alone(app: TestClient, alex: 
     ({"skill": "writing", "text": "Hello.", "task_id": "reading-1"}, 404),
     ({"skill": "speaking", "text": "Hello.", "module_id": "2", "task_id": "speaking-1"}, 404),
 ])  # fmt: skip
-def test_evaluate_refuses_bad_input(app: TestClient, alex: dict[str, str], body: dict[str, Any], status: int) -> None:
-    assert app.post(f"{BASE}/evaluate", json=body, headers=alex).status_code == status
-    assert app.get(f"{BASE}/xpi", headers=alex).json()["updated_at"] is None
+def test_evaluate_refuses_bad_input(client: TestClient, alex: dict[str, str], body: dict[str, Any], status: int) -> None:
+    assert client.post(f"{BASE}/evaluate", json=body, headers=alex).status_code == status
+    assert client.get(f"{BASE}/xpi", headers=alex).json()["updated_at"] is None
 
 
 # XPI -------------------------------------------------------------------------------------------------------------
-def test_xpi_starts_at_zero(app: TestClient, alex: dict[str, str]) -> None:
-    assert app.get(f"{BASE}/xpi", headers=alex).json() == {
+def test_xpi_starts_at_zero(client: TestClient, alex: dict[str, str]) -> None:
+    assert client.get(f"{BASE}/xpi", headers=alex).json() == {
         "xpi": 0.0, "breakdown": {"reading": 0.0, "writing": 0.0, "listening": 0.0, "speaking": 0.0}, "level": "A1",
         "updated_at": None}  # fmt: skip
-    assert app.get(f"{BASE}/xpi/history", headers=alex).json() == []
+    assert client.get(f"{BASE}/xpi/history", headers=alex).json() == []
 
 
-def test_xpi_is_the_mean_of_skills_over_the_latest_five_samples(app: TestClient, alex: dict[str, str]) -> None:
+def test_xpi_is_the_mean_of_skills_over_the_latest_five_samples(client: TestClient, alex: dict[str, str]) -> None:
     for answer in ("", "london", "london nurse", "london nurse", "london nurse", "london nurse", "nothing"):
-        submit(app, alex, "reading-1", answer or "no")
-        advance(app, minutes=1)
+        submit(client, alex, "reading-1", answer or "no")
+        advance(client, minutes=1)
     # reading samples 0, 50, 100, 100, 100, 100, 0 -> the latest five: 100, 100, 100, 100, 0 -> 80
-    submit(app, alex, "listening-1", "twenty-five")  # 50
-    evaluation = app.post(f"{BASE}/evaluate", json={"skill": "writing", "text": GOOD_TEXT}, headers=alex).json()
-    xpi = app.get(f"{BASE}/xpi", headers=alex).json()
+    submit(client, alex, "listening-1", "twenty-five")  # 50
+    evaluation = client.post(f"{BASE}/evaluate", json={"skill": "writing", "text": GOOD_TEXT}, headers=alex).json()
+    xpi = client.get(f"{BASE}/xpi", headers=alex).json()
     w = evaluation["overall_score"]
     assert xpi["breakdown"] == {"reading": 80.0, "writing": float(w), "listening": 50.0, "speaking": 0.0}
     assert xpi["xpi"] == round((80 + w + 50 + 0) / 4, 1) and xpi["level"] == cefr(xpi["xpi"])
     assert xpi["updated_at"] == "2026-03-10T12:07:00Z"
 
 
-def test_xpi_history_has_one_entry_per_active_day(app: TestClient, alex: dict[str, str]) -> None:
-    submit(app, alex, "reading-1", "london nurse")  # day 1: reading 100
-    advance(app, days=1)
-    relogin(app, alex)
-    app.post(f"{BASE}/modules/4/start", headers=alex)  # day 2: activity without a score
-    advance(app, days=2)
-    relogin(app, alex)
-    submit(app, alex, "reading-2", "two")  # day 4: reading (100 + 50) / 2
-    history = app.get(f"{BASE}/xpi/history", headers=alex).json()
+def test_xpi_history_has_one_entry_per_active_day(client: TestClient, alex: dict[str, str]) -> None:
+    submit(client, alex, "reading-1", "london nurse")  # day 1: reading 100
+    advance(client, days=1)
+    relogin(client, alex)
+    client.post(f"{BASE}/modules/4/start", headers=alex)  # day 2: activity without a score
+    advance(client, days=2)
+    relogin(client, alex)
+    submit(client, alex, "reading-2", "two")  # day 4: reading (100 + 50) / 2
+    history = client.get(f"{BASE}/xpi/history", headers=alex).json()
     assert [h["date"] for h in history] == ["2026-03-10", "2026-03-11", "2026-03-13"]
     assert [h["breakdown"]["reading"] for h in history] == [100.0, 100.0, 75.0]
     assert [h["xpi"] for h in history] == [25.0, 25.0, 18.8]
-    assert history[-1]["xpi"] == app.get(f"{BASE}/xpi", headers=alex).json()["xpi"]
+    assert history[-1]["xpi"] == client.get(f"{BASE}/xpi", headers=alex).json()["xpi"]
 
 
 # sessions and transcripts ----------------------------------------------------------------------------------------
-def start_session(app: TestClient, h: dict[str, str], **body: Any) -> dict[str, Any]:
-    response = app.post(f"{BASE}/sessions/start", json=body, headers=h)
+def start_session(client: TestClient, h: dict[str, str], **body: Any) -> dict[str, Any]:
+    response = client.post(f"{BASE}/sessions/start", json=body, headers=h)
     assert response.status_code == 201, response.text
     return response.json()
 
 
-def test_session_records_learning_time_and_quizzes(app: TestClient, alex: dict[str, str], mock: Mock) -> None:
-    session = start_session(app, alex)
+def test_session_records_learning_time_and_quizzes(client: TestClient, alex: dict[str, str], mock: Mock) -> None:
+    session = start_session(client, alex)
     assert session["session_type"] == "practice" and session["module_id"] is None and session["skill"] is None
     assert session["started_at"] == "2026-03-10T12:00:00Z"
-    advance(app, minutes=5)
-    submit(app, alex, "reading-1", "london nurse")  # 100: passed
-    submit(app, alex, "listening-1", "no")  # 0: failed
-    submit(app, alex, "writing-1", GOOD_TEXT)  # not scored: no quiz
-    advance(app, minutes=15)
-    ended = app.post(f"{BASE}/sessions/end", json={"session_id": session["session_id"]}, headers=alex)
+    advance(client, minutes=5)
+    submit(client, alex, "reading-1", "london nurse")  # 100: passed
+    submit(client, alex, "listening-1", "no")  # 0: failed
+    submit(client, alex, "writing-1", GOOD_TEXT)  # not scored: no quiz
+    advance(client, minutes=15)
+    ended = client.post(f"{BASE}/sessions/end", json={"session_id": session["session_id"]}, headers=alex)
     assert ended.status_code == 200
     assert ended.json() == {"session_id": session["session_id"], "started_at": "2026-03-10T12:00:00Z",
                             "ended_at": "2026-03-10T12:20:00Z", "duration_seconds": 1200, "xp_awarded": 0}  # fmt: skip
@@ -421,82 +405,82 @@ def test_session_records_learning_time_and_quizzes(app: TestClient, alex: dict[s
                           "WHERE user_id = (SELECT id FROM users WHERE username = 'alex')")  # fmt: skip
     assert rows == [{"kind": "xel", "started_at": "2026-03-10T12:00:00Z", "ended_at": "2026-03-10T12:20:00Z",
                      "seconds": 1200, "quizzes": 2, "quizzes_passed": 1}]  # fmt: skip
-    twice = app.post(f"{BASE}/sessions/end", json={"session_id": session["session_id"]}, headers=alex)
+    twice = client.post(f"{BASE}/sessions/end", json={"session_id": session["session_id"]}, headers=alex)
     assert twice.status_code == 409 and twice.json()["detail"]["error"] == "session_ended"
-    assert app.get(f"{BASE}/dashboard", headers=alex).json()["total_time_seconds"] == 1200
+    assert client.get(f"{BASE}/dashboard", headers=alex).json()["total_time_seconds"] == 1200
 
 
-def test_session_start_validates_its_fields(app: TestClient, alex: dict[str, str]) -> None:
-    session = start_session(app, alex, module_id="3", session_type="conversation", skill="speaking")
+def test_session_start_validates_its_fields(client: TestClient, alex: dict[str, str]) -> None:
+    session = start_session(client, alex, module_id="3", session_type="conversation", skill="speaking")
     assert (session["module_id"], session["session_type"], session["skill"]) == ("3", "conversation", "speaking")
-    assert app.post(f"{BASE}/sessions/start", json={"module_id": "30"}, headers=alex).status_code == 404
-    assert app.post(f"{BASE}/sessions/start", json={"session_type": "lecture"}, headers=alex).status_code == 400
-    assert app.post(f"{BASE}/sessions/start", json={"skill": "math"}, headers=alex).status_code == 400
+    assert client.post(f"{BASE}/sessions/start", json={"module_id": "30"}, headers=alex).status_code == 404
+    assert client.post(f"{BASE}/sessions/start", json={"session_type": "lecture"}, headers=alex).status_code == 400
+    assert client.post(f"{BASE}/sessions/start", json={"skill": "math"}, headers=alex).status_code == 400
 
 
-def test_transcripts_are_saved_and_listed_chronologically(app: TestClient, alex: dict[str, str]) -> None:
-    sid = start_session(app, alex, skill="speaking")["session_id"]
-    saved = app.post(f"{BASE}/transcripts", json={"session_id": sid, "role": "ai", "text": "How are you?"},
+def test_transcripts_are_saved_and_listed_chronologically(client: TestClient, alex: dict[str, str]) -> None:
+    sid = start_session(client, alex, skill="speaking")["session_id"]
+    saved = client.post(f"{BASE}/transcripts", json={"session_id": sid, "role": "ai", "text": "How are you?"},
                      headers=alex)  # fmt: skip
     assert saved.status_code == 201
     assert saved.json()["session_id"] == sid and saved.json()["created_at"] == "2026-03-10T12:00:00Z"
     earlier = {"session_id": sid, "role": "user", "text": "Hello!", "timestamp": "2026-03-10T11:59:30+00:00"}
-    assert app.post(f"{BASE}/transcripts", json=earlier, headers=alex).status_code == 201
-    items = app.get(f"{BASE}/transcripts/{sid}", headers=alex).json()
+    assert client.post(f"{BASE}/transcripts", json=earlier, headers=alex).status_code == 201
+    items = client.get(f"{BASE}/transcripts/{sid}", headers=alex).json()
     assert [(i["role"], i["text"], i["timestamp"]) for i in items] == [
         ("user", "Hello!", "2026-03-10T11:59:30Z"), ("ai", "How are you?", "2026-03-10T12:00:00Z")]  # fmt: skip
     assert items[1]["id"] == saved.json()["id"]
-    app.post(f"{BASE}/sessions/end", json={"session_id": sid}, headers=alex)
+    client.post(f"{BASE}/sessions/end", json={"session_id": sid}, headers=alex)
     after = {"session_id": sid, "role": "user", "text": "Bye."}  # saving after the end is allowed (late upload)
-    assert app.post(f"{BASE}/transcripts", json=after, headers=alex).status_code == 201
-    assert len(app.get(f"{BASE}/transcripts/{sid}", headers=alex).json()) == 3
+    assert client.post(f"{BASE}/transcripts", json=after, headers=alex).status_code == 201
+    assert len(client.get(f"{BASE}/transcripts/{sid}", headers=alex).json()) == 3
 
 
-def test_sessions_of_other_users_are_not_found(app: TestClient, alex: dict[str, str]) -> None:
-    sid = start_session(app, alex)["session_id"]
-    app.post(f"{BASE}/transcripts", json={"session_id": sid, "role": "user", "text": "Private."}, headers=alex)
-    demo = bearer(login(app, "demo"))
-    assert app.get(f"{BASE}/transcripts/{sid}", headers=demo).status_code == 404
-    assert app.post(f"{BASE}/transcripts", json={"session_id": sid, "role": "user", "text": "x"},
+def test_sessions_of_other_users_are_not_found(client: TestClient, alex: dict[str, str]) -> None:
+    sid = start_session(client, alex)["session_id"]
+    client.post(f"{BASE}/transcripts", json={"session_id": sid, "role": "user", "text": "Private."}, headers=alex)
+    demo = bearer(login(client, "demo"))
+    assert client.get(f"{BASE}/transcripts/{sid}", headers=demo).status_code == 404
+    assert client.post(f"{BASE}/transcripts", json={"session_id": sid, "role": "user", "text": "x"},
                     headers=demo).status_code == 404  # fmt: skip
-    assert app.post(f"{BASE}/sessions/end", json={"session_id": sid}, headers=demo).status_code == 404
-    assert len(app.get(f"{BASE}/transcripts/{sid}", headers=alex).json()) == 1
+    assert client.post(f"{BASE}/sessions/end", json={"session_id": sid}, headers=demo).status_code == 404
+    assert len(client.get(f"{BASE}/transcripts/{sid}", headers=alex).json()) == 1
 
 
-def test_session_and_transcript_bad_input(app: TestClient, alex: dict[str, str]) -> None:
+def test_session_and_transcript_bad_input(client: TestClient, alex: dict[str, str]) -> None:
     unknown = "2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f"
-    assert app.post(f"{BASE}/sessions/end", json={"session_id": unknown}, headers=alex).status_code == 404
-    assert app.post(f"{BASE}/sessions/end", json={"session_id": "nope"}, headers=alex).status_code == 400
-    assert app.post(f"{BASE}/sessions/end", json={}, headers=alex).status_code == 400
-    assert app.get(f"{BASE}/transcripts/{unknown}", headers=alex).status_code == 404
-    assert app.get(f"{BASE}/transcripts/not-a-uuid", headers=alex).status_code == 400
-    sid = start_session(app, alex)["session_id"]
+    assert client.post(f"{BASE}/sessions/end", json={"session_id": unknown}, headers=alex).status_code == 404
+    assert client.post(f"{BASE}/sessions/end", json={"session_id": "nope"}, headers=alex).status_code == 400
+    assert client.post(f"{BASE}/sessions/end", json={}, headers=alex).status_code == 400
+    assert client.get(f"{BASE}/transcripts/{unknown}", headers=alex).status_code == 404
+    assert client.get(f"{BASE}/transcripts/not-a-uuid", headers=alex).status_code == 400
+    sid = start_session(client, alex)["session_id"]
     for body in ({"session_id": sid, "role": "robot", "text": "x"}, {"session_id": sid, "role": "user", "text": ""},
                  {"session_id": sid, "role": "user", "text": "x", "timestamp": "yesterday"},
                  {"session_id": sid, "text": "x"}):  # fmt: skip
-        assert app.post(f"{BASE}/transcripts", json=body, headers=alex).status_code == 400, body
-    assert app.post(f"{BASE}/transcripts", json={"session_id": unknown, "role": "user", "text": "x"},
+        assert client.post(f"{BASE}/transcripts", json=body, headers=alex).status_code == 400, body
+    assert client.post(f"{BASE}/transcripts", json={"session_id": unknown, "role": "user", "text": "x"},
                     headers=alex).status_code == 404  # fmt: skip
 
 
-def test_a_clock_set_back_never_gives_a_negative_session(app: TestClient, alex: dict[str, str]) -> None:
-    sid = start_session(app, alex)["session_id"]
-    app.post("/__mock__/clock/set", json={"at": "2026-03-10T11:00:00Z"})
-    ended = app.post(f"{BASE}/sessions/end", json={"session_id": sid}, headers=alex).json()
+def test_a_clock_set_back_never_gives_a_negative_session(client: TestClient, alex: dict[str, str]) -> None:
+    sid = start_session(client, alex)["session_id"]
+    client.post("/__mock__/clock/set", json={"at": "2026-03-10T11:00:00Z"})
+    ended = client.post(f"{BASE}/sessions/end", json={"session_id": sid}, headers=alex).json()
     assert ended["duration_seconds"] == 0 and ended["ended_at"] == ended["started_at"]
 
 
 # dashboard -------------------------------------------------------------------------------------------------------
-def test_dashboard_agrees_with_modules_xpi_activity_and_xp(app: TestClient, alex: dict[str, str], mock: Mock) -> None:
+def test_dashboard_agrees_with_modules_xpi_activity_and_xp(client: TestClient, alex: dict[str, str], mock: Mock) -> None:
     granted = 0
     for task_id, answer in (("reading-12", "truth charitably"), ("writing-12", GOOD_TEXT), ("speaking-12", "Hi.")):
-        granted += submit(app, alex, task_id, answer).json()["xp_awarded"]
-    granted += app.post(f"{BASE}/modules/12/complete", headers=alex).json()["xp_awarded"]
-    granted += app.post(f"{BASE}/evaluate", json={"skill": "writing", "text": GOOD_TEXT}, headers=alex).json()[
+        granted += submit(client, alex, task_id, answer).json()["xp_awarded"]
+    granted += client.post(f"{BASE}/modules/12/complete", headers=alex).json()["xp_awarded"]
+    granted += client.post(f"{BASE}/evaluate", json={"skill": "writing", "text": GOOD_TEXT}, headers=alex).json()[
         "xp_awarded"]  # fmt: skip
-    app.post(f"{BASE}/modules/1/start", headers=alex)
-    dash = app.get(f"{BASE}/dashboard", headers=alex).json()
-    xpi = app.get(f"{BASE}/xpi", headers=alex).json()
+    client.post(f"{BASE}/modules/1/start", headers=alex)
+    dash = client.get(f"{BASE}/dashboard", headers=alex).json()
+    xpi = client.get(f"{BASE}/xpi", headers=alex).json()
     assert (dash["modules_completed"], dash["modules_in_progress"], dash["total_modules"]) == (1, 1, 12)
     assert dash["xpi"] == xpi["xpi"] and dash["skills"] == xpi["breakdown"] and dash["level"] == xpi["level"]
     kinds = [a["type"] for a in dash["recent_activity"]]
@@ -510,60 +494,60 @@ def test_dashboard_agrees_with_modules_xpi_activity_and_xp(app: TestClient, alex
     assert dash["streak"] == 1 and dash["total_time_seconds"] == 0
 
 
-def test_dashboard_recent_activity_is_capped_at_twenty(app: TestClient, alex: dict[str, str]) -> None:
+def test_dashboard_recent_activity_is_capped_at_twenty(client: TestClient, alex: dict[str, str]) -> None:
     for i in range(25):
-        submit(app, alex, "reading-1", f"answer {i}")
-        advance(app, seconds=1)
-    recent = app.get(f"{BASE}/dashboard", headers=alex).json()["recent_activity"]
+        submit(client, alex, "reading-1", f"answer {i}")
+        advance(client, seconds=1)
+    recent = client.get(f"{BASE}/dashboard", headers=alex).json()["recent_activity"]
     assert len(recent) == 20 and recent[0]["occurred_at"] > recent[-1]["occurred_at"]
 
 
-def test_dashboard_streak_counts_local_days(app: TestClient, alex: dict[str, str]) -> None:
+def test_dashboard_streak_counts_local_days(client: TestClient, alex: dict[str, str]) -> None:
     """alex is in New York: 2026-03-10 02:00 UTC is still 9 March there."""
     def at(instant: str) -> None:
-        app.post("/__mock__/clock/set", json={"at": instant})
-        relogin(app, alex)
+        client.post("/__mock__/clock/set", json={"at": instant})
+        relogin(client, alex)
 
     at("2026-03-08T15:00:00Z")
-    submit(app, alex, "reading-1", "x")  # Sun 8 Mar local
+    submit(client, alex, "reading-1", "x")  # Sun 8 Mar local
     at("2026-03-10T02:00:00Z")
-    submit(app, alex, "reading-2", "x")  # Mon 9 Mar local (Tue in UTC)
-    assert app.get(f"{BASE}/dashboard", headers=alex).json()["streak"] == 2
+    submit(client, alex, "reading-2", "x")  # Mon 9 Mar local (Tue in UTC)
+    assert client.get(f"{BASE}/dashboard", headers=alex).json()["streak"] == 2
     at("2026-03-10T20:00:00Z")  # Tue 10 Mar: nothing yet today, the streak still stands
-    assert app.get(f"{BASE}/dashboard", headers=alex).json()["streak"] == 2
-    submit(app, alex, "reading-3", "x")
-    assert app.get(f"{BASE}/dashboard", headers=alex).json()["streak"] == 3
+    assert client.get(f"{BASE}/dashboard", headers=alex).json()["streak"] == 2
+    submit(client, alex, "reading-3", "x")
+    assert client.get(f"{BASE}/dashboard", headers=alex).json()["streak"] == 3
     at("2026-03-12T20:00:00Z")  # Wednesday 11 March was missed
-    assert app.get(f"{BASE}/dashboard", headers=alex).json()["streak"] == 0
-    history = app.get(f"{BASE}/xpi/history", headers=alex).json()  # UTC days
+    assert client.get(f"{BASE}/dashboard", headers=alex).json()["streak"] == 0
+    history = client.get(f"{BASE}/xpi/history", headers=alex).json()  # UTC days
     assert [h["date"] for h in history] == ["2026-03-08", "2026-03-10"]
 
 
 # access ----------------------------------------------------------------------------------------------------------
-def test_api_key_scopes(app: TestClient, mock: Mock) -> None:
+def test_api_key_scopes(client: TestClient, mock: Mock) -> None:
     keys = {k["name"]: k["key"] for k in mock.credentials.api_keys}
     read_only = {"X-API-Key": keys["demo-read-only"]}
-    assert app.get(f"{BASE}/modules", headers=read_only).status_code == 200
-    denied = app.post(f"{BASE}/tasks/submit", headers=read_only, json={"module_id": "1", "task_id": "reading-1",
+    assert client.get(f"{BASE}/modules", headers=read_only).status_code == 200
+    denied = client.post(f"{BASE}/tasks/submit", headers=read_only, json={"module_id": "1", "task_id": "reading-1",
                                                                       "skill": "reading", "response": "x"})  # fmt: skip
     assert denied.status_code == 403 and denied.json()["detail"]["required_scope"] == "xel:write"
     full = {"X-API-Key": keys["demo-full-access"]}
-    assert submit(app, full, "reading-4", "sandwich monday").json()["score"] == 100
-    assert app.get(f"{BASE}/xpi", headers=bearer(login(app, "demo"))).json()["updated_at"] == "2026-03-10T12:00:00Z"
-    assert app.get(f"{BASE}/dashboard").status_code == 401
+    assert submit(client, full, "reading-4", "sandwich monday").json()["score"] == 100
+    assert client.get(f"{BASE}/xpi", headers=bearer(login(client, "demo"))).json()["updated_at"] == "2026-03-10T12:00:00Z"
+    assert client.get(f"{BASE}/dashboard").status_code == 401
 
 
 # the demo user ---------------------------------------------------------------------------------------------------
-def test_demo_user_has_seeded_progress_consistent_with_the_ledger(app: TestClient, mock: Mock) -> None:
-    demo = bearer(login(app, "demo"))
-    statuses = [m["status"] for m in app.get(f"{BASE}/modules", headers=demo).json()]
+def test_demo_user_has_seeded_progress_consistent_with_the_ledger(client: TestClient, mock: Mock) -> None:
+    demo = bearer(login(client, "demo"))
+    statuses = [m["status"] for m in client.get(f"{BASE}/modules", headers=demo).json()]
     assert statuses[:4] == ["completed", "completed", "in_progress", "not_started"]
-    module3 = app.get(f"{BASE}/modules/3", headers=demo).json()
+    module3 = client.get(f"{BASE}/modules/3", headers=demo).json()
     assert module3["progress_percent"] == 50 and all(t["score"] is not None for t in module3["tasks"][:2])
-    dash = app.get(f"{BASE}/dashboard", headers=demo).json()
+    dash = client.get(f"{BASE}/dashboard", headers=demo).json()
     assert dash["modules_completed"] == 2 and dash["xpi"] > 0 and len(dash["recent_activity"]) == 20
     assert dash["total_time_seconds"] > 0  # XEL learning time from the generated year of sessions
-    history = app.get(f"{BASE}/xpi/history", headers=demo).json()
+    history = client.get(f"{BASE}/xpi/history", headers=demo).json()
     assert len(history) == 3 and history[-1]["xpi"] == dash["xpi"]
     activity = mock.store.all("SELECT description, xp_awarded, occurred_at FROM xel_activity a JOIN users u "
                               "ON u.id = a.user_id WHERE u.username = 'demo' AND xp_awarded > 0")  # fmt: skip
@@ -589,44 +573,44 @@ def test_demo_seed_is_deterministic_and_fast() -> None:
 
 
 # a frontend's whole flow -----------------------------------------------------------------------------------------
-def test_scenario_a_learner_works_through_a_module(app: TestClient, alex: dict[str, str], mock: Mock) -> None:
+def test_scenario_a_learner_works_through_a_module(client: TestClient, alex: dict[str, str], mock: Mock) -> None:
     """Pick a module, open a session, practise every task (regenerating one), get the writing and speaking
     evaluated, complete the module, keep the transcript, end the session; every view then agrees, and the XP
     profile (Profile & Analytics) saw exactly the XP the XEL answers reported."""
-    xp_before = app.get("/api/xp/profile", headers=alex).json()["total_xp"]
-    module = next(m for m in app.get(f"{BASE}/modules", headers=alex).json() if m["level"] == "B1")
+    xp_before = client.get("/api/xp/profile", headers=alex).json()["total_xp"]
+    module = next(m for m in client.get(f"{BASE}/modules", headers=alex).json() if m["level"] == "B1")
     mid = module["id"]
-    session = start_session(app, alex, module_id=mid, session_type="practice")
-    assert app.post(f"{BASE}/modules/{mid}/start", headers=alex).json()["status"] == "in_progress"
-    tasks = app.get(f"{BASE}/modules/{mid}", headers=alex).json()["tasks"]
-    regenerated = app.post(f"{BASE}/tasks/regenerate", json={"module_id": mid, "task_id": tasks[1]["id"]},
+    session = start_session(client, alex, module_id=mid, session_type="practice")
+    assert client.post(f"{BASE}/modules/{mid}/start", headers=alex).json()["status"] == "in_progress"
+    tasks = client.get(f"{BASE}/modules/{mid}", headers=alex).json()["tasks"]
+    regenerated = client.post(f"{BASE}/tasks/regenerate", json={"module_id": mid, "task_id": tasks[1]["id"]},
                            headers=alex).json()  # fmt: skip
     assert regenerated["variant"] == 2 and regenerated["prompt"] != tasks[1]["prompt"]
     granted = 0
     for task in tasks:
-        advance(app, minutes=2)
+        advance(client, minutes=2)
         variant = catalog()[mid].task(task["id"]).variant(2 if task is tasks[1] else 1)  # type: ignore[union-attr]
         answer = " ".join(k[0] for k in variant.answer) if variant.answer else GOOD_TEXT
-        result = submit(app, alex, task["id"], answer, module_id=mid, time_spent_seconds=120).json()
+        result = submit(client, alex, task["id"], answer, module_id=mid, time_spent_seconds=120).json()
         granted += result["xp_awarded"]
-        app.post(f"{BASE}/transcripts", json={"session_id": session["session_id"], "role": "user", "text": answer},
+        client.post(f"{BASE}/transcripts", json={"session_id": session["session_id"], "role": "user", "text": answer},
                  headers=alex)  # fmt: skip
         if task["skill"] in ("writing", "speaking"):
-            evaluation = app.post(f"{BASE}/evaluate", headers=alex, json={"skill": task["skill"], "text": answer,
+            evaluation = client.post(f"{BASE}/evaluate", headers=alex, json={"skill": task["skill"], "text": answer,
                                   "module_id": mid, "task_id": task["id"]}).json()  # fmt: skip
             granted += evaluation["xp_awarded"]
-    granted += app.post(f"{BASE}/modules/{mid}/complete", headers=alex).json()["xp_awarded"]
-    advance(app, minutes=2)
-    ended = app.post(f"{BASE}/sessions/end", json={"session_id": session["session_id"]}, headers=alex).json()
+    granted += client.post(f"{BASE}/modules/{mid}/complete", headers=alex).json()["xp_awarded"]
+    advance(client, minutes=2)
+    ended = client.post(f"{BASE}/sessions/end", json={"session_id": session["session_id"]}, headers=alex).json()
     assert ended["duration_seconds"] == 10 * 60
-    detail = app.get(f"{BASE}/modules/{mid}", headers=alex).json()
+    detail = client.get(f"{BASE}/modules/{mid}", headers=alex).json()
     assert detail["status"] == "completed" and detail["progress_percent"] == 100
     assert all(t["status"] == "evaluated" and t["score"] is not None for t in detail["tasks"])
-    assert len(app.get(f"{BASE}/transcripts/{session['session_id']}", headers=alex).json()) == 4
-    dash = app.get(f"{BASE}/dashboard", headers=alex).json()
+    assert len(client.get(f"{BASE}/transcripts/{session['session_id']}", headers=alex).json()) == 4
+    dash = client.get(f"{BASE}/dashboard", headers=alex).json()
     assert dash["modules_completed"] == 1 and dash["total_time_seconds"] == 600 and dash["streak"] == 1
-    assert all(v > 0 for v in dash["skills"].values()) and dash["xpi"] == app.get(f"{BASE}/xpi", headers=alex).json()[
+    assert all(v > 0 for v in dash["skills"].values()) and dash["xpi"] == client.get(f"{BASE}/xpi", headers=alex).json()[
         "xpi"]  # fmt: skip
     assert granted == 4 * 10 + 2 * 15 + 50
     quests = sum(r["amount"] for r in xp_rows(mock, "alex", "quest"))  # daily quests reached along the way
-    assert app.get("/api/xp/profile", headers=alex).json()["total_xp"] == xp_before + granted + quests
+    assert client.get("/api/xp/profile", headers=alex).json()["total_xp"] == xp_before + granted + quests

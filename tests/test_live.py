@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +20,7 @@ from mock_server.resources import spec_path
 from tests.conftest import bearer, login, make_client
 
 NOW = datetime(2026, 4, 16, 10, 0, tzinfo=UTC)  # mid-month: demo's seeded usage lies between Apr 1 and now
+FROZEN_AT = NOW  # the conftest `client` fixture freezes the mock clock here
 QUOTA_BODY = {"detail": {"error": "live_quota_exceeded", "message": "Monthly Live session quota exceeded"}}
 TRANSCRIPT = {"session_started_at": "2026-04-16T08:00:00Z", "session_ended_at": "2026-04-16T08:05:00Z",
               "transcripts": [{"role": "user", "text": "Hello Xentree", "timestamp": "2026-04-16T08:00:03Z"},
@@ -29,67 +29,46 @@ TRANSCRIPT = {"session_started_at": "2026-04-16T08:00:00Z", "session_ended_at": 
 
 
 @pytest.fixture
-def app() -> Iterator[TestClient]:
-    with make_client(frozen_at=NOW) as c:
-        yield c
-
-
-@pytest.fixture
-def mock(app: TestClient) -> Mock:
-    return app.app.state.mock  # type: ignore[attr-defined]
-
-
-@pytest.fixture
 def keys(mock: Mock) -> dict[str, dict[str, str]]:
     return {k["name"]: {"X-API-Key": k["key"]} for k in mock.credentials.api_keys}
 
 
 @pytest.fixture
-def demo(app: TestClient, keys: dict[str, dict[str, str]]) -> dict[str, str]:
+def demo(client: TestClient, keys: dict[str, dict[str, str]]) -> dict[str, str]:
     """The demo user's full-access API key: it survives moving the clock by hours (tokens live one hour)."""
     return keys["demo-full-access"]
 
 
-@pytest.fixture
-def alex(app: TestClient) -> dict[str, str]:
-    return bearer(login(app, "alex"))
+def set_clock(client: TestClient, when: str) -> None:
+    assert client.post("/__mock__/clock/set", json={"at": when}).status_code == 200
 
 
-@pytest.fixture
-def admin(app: TestClient) -> dict[str, str]:
-    return bearer(login(app, "admin"))
+def advance(client: TestClient, seconds: float) -> None:
+    assert client.post("/__mock__/clock/advance", json={"seconds": seconds}).status_code == 200
 
 
-def set_clock(app: TestClient, when: str) -> None:
-    assert app.post("/__mock__/clock/set", json={"at": when}).status_code == 200
+def relogin(client: TestClient, h: dict[str, str], username: str = "alex") -> None:
+    h.update(bearer(login(client, username)))
 
 
-def advance(app: TestClient, seconds: float) -> None:
-    assert app.post("/__mock__/clock/advance", json={"seconds": seconds}).status_code == 200
-
-
-def relogin(app: TestClient, h: dict[str, str], username: str = "alex") -> None:
-    h.update(bearer(login(app, username)))
-
-
-def quota(app: TestClient, h: dict[str, str]) -> dict[str, Any]:
-    response = app.get("/api/live/quota", headers=h)
+def quota(client: TestClient, h: dict[str, str]) -> dict[str, Any]:
+    response = client.get("/api/live/quota", headers=h)
     assert response.status_code == 200, response.text
     return response.json()
 
 
-def start(app: TestClient, h: dict[str, str], kind: str = "voice") -> dict[str, Any]:
-    response = app.post("/api/live/session/start", json={"session_type": kind}, headers=h)
+def start(client: TestClient, h: dict[str, str], kind: str = "voice") -> dict[str, Any]:
+    response = client.post("/api/live/session/start", json={"session_type": kind}, headers=h)
     assert response.status_code == 201, response.text
     return response.json()
 
 
-def beat(app: TestClient, h: dict[str, str], session_id: str) -> Any:
-    return app.post("/api/live/session/heartbeat", json={"session_id": session_id}, headers=h)
+def beat(client: TestClient, h: dict[str, str], session_id: str) -> Any:
+    return client.post("/api/live/session/heartbeat", json={"session_id": session_id}, headers=h)
 
 
-def end(app: TestClient, h: dict[str, str], session_id: str) -> Any:
-    return app.post("/api/live/session/end", json={"session_id": session_id}, headers=h)
+def end(client: TestClient, h: dict[str, str], session_id: str) -> Any:
+    return client.post("/api/live/session/end", json={"session_id": session_id}, headers=h)
 
 
 def user_id(mock: Mock, username: str) -> str:
@@ -122,20 +101,20 @@ def test_periods_are_utc_calendar_months() -> None:
     assert span == [("2026-04", 600), ("2026-05", 600)]
 
 
-def test_demo_quota_has_seeded_usage_this_month(app: TestClient, demo: dict[str, str]) -> None:
-    q = quota(app, demo)
+def test_demo_quota_has_seeded_usage_this_month(client: TestClient, demo: dict[str, str]) -> None:
+    q = quota(client, demo)
     assert q["plan"] == "pro" and q["monthly_quota_seconds"] == 18000
     assert 18 * 60 <= q["used_seconds"] <= 36 * 60 and q["used_seconds"] % 60 == 0
     assert q["remaining_seconds"] == 18000 - q["used_seconds"]
     assert (q["period_start"], q["resets_at"]) == ("2026-04-01T00:00:00Z", "2026-05-01T00:00:00Z")
 
 
-def test_other_plans_and_fresh_users(app: TestClient, alex: dict[str, str], admin: dict[str, str]) -> None:
-    assert quota(app, alex) | {"period_start": None} == {"plan": "free", "monthly_quota_seconds": 3600,
+def test_other_plans_and_fresh_users(client: TestClient, alex: dict[str, str], admin: dict[str, str]) -> None:
+    assert quota(client, alex) | {"period_start": None} == {"plan": "free", "monthly_quota_seconds": 3600,
                                                           "used_seconds": 0, "remaining_seconds": 3600,
                                                           "resets_at": "2026-05-01T00:00:00Z",
                                                           "period_start": None}  # fmt: skip
-    assert quota(app, admin)["monthly_quota_seconds"] == 72000
+    assert quota(client, admin)["monthly_quota_seconds"] == 72000
 
 
 def test_quota_is_deterministic_for_the_seed() -> None:
@@ -147,36 +126,36 @@ def test_quota_is_deterministic_for_the_seed() -> None:
     assert snapshot(0) == snapshot(0)
 
 
-def test_api_key_scopes(app: TestClient, keys: dict[str, dict[str, str]]) -> None:
+def test_api_key_scopes(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
     read_only = keys["demo-read-only"]
-    assert app.get("/api/live/quota", headers=read_only).status_code == 200
-    refused = app.post("/api/live/session/start", json={"session_type": "voice"}, headers=read_only)
+    assert client.get("/api/live/quota", headers=read_only).status_code == 200
+    refused = client.post("/api/live/session/start", json={"session_type": "voice"}, headers=read_only)
     assert refused.status_code == 403 and refused.json()["detail"]["required_scope"] == "live:write"
 
 
 # sessions ----------------------------------------------------------------------------------------------------------
-def test_session_lifecycle_books_time_and_records_learning(app: TestClient, mock: Mock, demo: dict[str, str]) -> None:
-    before = quota(app, demo)
-    session = start(app, demo, "avatar")
+def test_session_lifecycle_books_time_and_records_learning(client: TestClient, mock: Mock, demo: dict[str, str]) -> None:
+    before = quota(client, demo)
+    session = start(client, demo, "avatar")
     assert session["status"] == "active" and session["session_type"] == "avatar"
     assert session["started_at"] == "2026-04-16T10:00:00Z"
     assert session["remaining_seconds"] == before["remaining_seconds"]
     assert session["monthly_quota_seconds"] == 18000
-    advance(app, 120)
+    advance(client, 120)
     # reads count the running session's unbooked time
-    assert quota(app, demo)["used_seconds"] == before["used_seconds"] + 120
-    b = beat(app, demo, session["session_id"])
+    assert quota(client, demo)["used_seconds"] == before["used_seconds"] + 120
+    b = beat(client, demo, session["session_id"])
     assert b.status_code == 200, b.text
     assert b.json() == {"session_id": session["session_id"], "status": "active", "elapsed_seconds": 120,
                         "used_seconds_this_month": before["used_seconds"] + 120,
                         "remaining_seconds": before["remaining_seconds"] - 120}  # fmt: skip
-    advance(app, 30 * 60)
-    e = end(app, demo, session["session_id"])
+    advance(client, 30 * 60)
+    e = end(client, demo, session["session_id"])
     assert e.status_code == 200, e.text
     assert e.json() == {"session_id": session["session_id"], "status": "ended", "started_at": "2026-04-16T10:00:00Z",
                         "ended_at": "2026-04-16T10:32:00Z", "duration_seconds": 1920,
                         "remaining_seconds": before["remaining_seconds"] - 1920}  # fmt: skip
-    assert quota(app, demo)["used_seconds"] == before["used_seconds"] + 1920
+    assert quota(client, demo)["used_seconds"] == before["used_seconds"] + 1920
     demo_id = user_id(mock, "demo")
     rows = mock.store.all("SELECT * FROM learning_sessions WHERE user_id = ? AND kind = 'live' AND started_at = ?",
                           (demo_id, "2026-04-16T10:00:00Z"))  # fmt: skip
@@ -186,94 +165,94 @@ def test_session_lifecycle_books_time_and_records_learning(app: TestClient, mock
     assert len(xp) == 1 and xp[0]["description"] == "Xentree Live avatar session (32 min)"
     assert xp[0]["amount"] in (32, 64)  # the demo's seeded booster may double it
     # ended: no more heartbeats or ends
-    assert beat(app, demo, session["session_id"]).status_code == 404
-    assert end(app, demo, session["session_id"]).status_code == 404
+    assert beat(client, demo, session["session_id"]).status_code == 404
+    assert end(client, demo, session["session_id"]).status_code == 404
 
 
-def test_learning_time_shows_up_in_analytics(app: TestClient, alex: dict[str, str]) -> None:
-    session = start(app, alex)
-    advance(app, 300)
-    assert end(app, alex, session["session_id"]).status_code == 200
-    relogin(app, alex)
-    day = app.get("/api/analytics/learning-time", headers=alex, params={"from": "2026-04-16", "to": "2026-04-16"})
+def test_learning_time_shows_up_in_analytics(client: TestClient, alex: dict[str, str]) -> None:
+    session = start(client, alex)
+    advance(client, 300)
+    assert end(client, alex, session["session_id"]).status_code == 200
+    relogin(client, alex)
+    day = client.get("/api/analytics/learning-time", headers=alex, params={"from": "2026-04-16", "to": "2026-04-16"})
     assert day.status_code == 200 and day.json()["totalLearningTime"] == 300
-    txs = app.get("/api/xp/profile", headers=alex).json()
+    txs = client.get("/api/xp/profile", headers=alex).json()
     assert txs["total_xp"] >= 5
 
 
-def test_a_short_session_records_no_xp(app: TestClient, mock: Mock, alex: dict[str, str]) -> None:
-    session = start(app, alex)
-    advance(app, 59)
-    assert end(app, alex, session["session_id"]).json()["duration_seconds"] == 59
+def test_a_short_session_records_no_xp(client: TestClient, mock: Mock, alex: dict[str, str]) -> None:
+    session = start(client, alex)
+    advance(client, 59)
+    assert end(client, alex, session["session_id"]).json()["duration_seconds"] == 59
     alex_id = user_id(mock, "alex")
     assert mock.store.all("SELECT * FROM xp_transactions WHERE user_id = ?", (alex_id,)) == []
     assert len(mock.store.all("SELECT * FROM learning_sessions WHERE user_id = ?", (alex_id,))) == 1
 
 
-def test_an_immediately_ended_session_records_nothing(app: TestClient, mock: Mock, alex: dict[str, str]) -> None:
-    session = start(app, alex)
-    assert end(app, alex, session["session_id"]).json()["duration_seconds"] == 0
+def test_an_immediately_ended_session_records_nothing(client: TestClient, mock: Mock, alex: dict[str, str]) -> None:
+    session = start(client, alex)
+    assert end(client, alex, session["session_id"]).json()["duration_seconds"] == 0
     assert mock.store.all("SELECT * FROM learning_sessions WHERE user_id = ?", (user_id(mock, "alex"),)) == []
 
 
-def test_starting_again_ends_the_running_session(app: TestClient, alex: dict[str, str]) -> None:
-    first = start(app, alex)
-    advance(app, 600)
-    second = start(app, alex, "avatar")
+def test_starting_again_ends_the_running_session(client: TestClient, alex: dict[str, str]) -> None:
+    first = start(client, alex)
+    advance(client, 600)
+    second = start(client, alex, "avatar")
     assert second["remaining_seconds"] == 3000  # the first session's 600 s are booked
-    assert beat(app, alex, first["session_id"]).status_code == 404
-    assert end(app, alex, first["session_id"]).status_code == 404
-    assert beat(app, alex, second["session_id"]).status_code == 200
+    assert beat(client, alex, first["session_id"]).status_code == 404
+    assert end(client, alex, first["session_id"]).status_code == 404
+    assert beat(client, alex, second["session_id"]).status_code == 200
 
 
-def test_unknown_and_foreign_sessions_are_404(app: TestClient, alex: dict[str, str], demo: dict[str, str]) -> None:
-    mine = start(app, demo)
+def test_unknown_and_foreign_sessions_are_404(client: TestClient, alex: dict[str, str], demo: dict[str, str]) -> None:
+    mine = start(client, demo)
     for call in (beat, end):
-        missing = call(app, alex, "3f1c2b9e-7a44-4d2f-9b1e-5c6d7e8f9a01")
+        missing = call(client, alex, "3f1c2b9e-7a44-4d2f-9b1e-5c6d7e8f9a01")
         assert missing.status_code == 404 and missing.json()["detail"]["error"] == "not_found"
-        foreign = call(app, alex, mine["session_id"])
+        foreign = call(client, alex, mine["session_id"])
         assert foreign.status_code == 404
-    assert beat(app, demo, mine["session_id"]).status_code == 200  # untouched
+    assert beat(client, demo, mine["session_id"]).status_code == 200  # untouched
 
 
-def test_bad_session_inputs_are_400(app: TestClient, alex: dict[str, str]) -> None:
-    assert app.post("/api/live/session/start", json={"session_type": "video"}, headers=alex).status_code == 400
-    assert app.post("/api/live/session/start", json={}, headers=alex).status_code == 400
-    assert beat(app, alex, "not-a-uuid").status_code == 400
-    assert app.post("/api/live/session/end", json={}, headers=alex).status_code == 400
+def test_bad_session_inputs_are_400(client: TestClient, alex: dict[str, str]) -> None:
+    assert client.post("/api/live/session/start", json={"session_type": "video"}, headers=alex).status_code == 400
+    assert client.post("/api/live/session/start", json={}, headers=alex).status_code == 400
+    assert beat(client, alex, "not-a-uuid").status_code == 400
+    assert client.post("/api/live/session/end", json={}, headers=alex).status_code == 400
 
 
-def test_moving_the_clock_back_never_books_negative_time(app: TestClient, alex: dict[str, str]) -> None:
-    session = start(app, alex)
-    advance(app, 100)
-    assert beat(app, alex, session["session_id"]).json()["used_seconds_this_month"] == 100
-    set_clock(app, "2026-04-16T09:59:00Z")
-    b = beat(app, alex, session["session_id"]).json()
+def test_moving_the_clock_back_never_books_negative_time(client: TestClient, alex: dict[str, str]) -> None:
+    session = start(client, alex)
+    advance(client, 100)
+    assert beat(client, alex, session["session_id"]).json()["used_seconds_this_month"] == 100
+    set_clock(client, "2026-04-16T09:59:00Z")
+    b = beat(client, alex, session["session_id"]).json()
     assert (b["elapsed_seconds"], b["used_seconds_this_month"]) == (0, 100)
-    set_clock(app, "2026-04-16T10:02:00Z")  # 20 s after the last booking (10:01:40)
-    assert beat(app, alex, session["session_id"]).json()["used_seconds_this_month"] == 120
-    assert end(app, alex, session["session_id"]).json()["duration_seconds"] == 120
+    set_clock(client, "2026-04-16T10:02:00Z")  # 20 s after the last booking (10:01:40)
+    assert beat(client, alex, session["session_id"]).json()["used_seconds_this_month"] == 120
+    assert end(client, alex, session["session_id"]).json()["duration_seconds"] == 120
 
 
 # the quota limit ---------------------------------------------------------------------------------------------------
-def test_quota_exhaustion_answers_the_documented_429(app: TestClient, alex: dict[str, str]) -> None:
-    session = start(app, alex)
-    advance(app, 3601)
-    relogin(app, alex)
+def test_quota_exhaustion_answers_the_documented_429(client: TestClient, alex: dict[str, str]) -> None:
+    session = start(client, alex)
+    advance(client, 3601)
+    relogin(client, alex)
     now = datetime(2026, 4, 16, 11, 0, 1, tzinfo=UTC)
     reset = datetime(2026, 5, 1, tzinfo=UTC)
-    assert_quota_error(beat(app, alex, session["session_id"]), now, reset, 3600)
-    assert_quota_error(app.post("/api/live/session/start", json={"session_type": "voice"}, headers=alex), now, reset,
+    assert_quota_error(beat(client, alex, session["session_id"]), now, reset, 3600)
+    assert_quota_error(client.post("/api/live/session/start", json={"session_type": "voice"}, headers=alex), now, reset,
                        3600)  # fmt: skip
-    assert quota(app, alex) | {"period_start": None} == {
+    assert quota(client, alex) | {"period_start": None} == {
         "plan": "free", "monthly_quota_seconds": 3600, "used_seconds": 3600, "remaining_seconds": 0,
         "period_start": None, "resets_at": "2026-05-01T00:00:00Z"}  # fmt: skip
     # the session stays active so the client can end it gracefully; only the quota's worth counts
-    advance(app, 600)
-    e = end(app, alex, session["session_id"])
+    advance(client, 600)
+    e = end(client, alex, session["session_id"])
     assert e.status_code == 200 and e.json()["duration_seconds"] == 3600 and e.json()["remaining_seconds"] == 0
     later = datetime(2026, 4, 16, 11, 10, 1, tzinfo=UTC)
-    assert_quota_error(app.post("/api/live/session/start", json={"session_type": "avatar"}, headers=alex), later,
+    assert_quota_error(client.post("/api/live/session/start", json={"session_type": "avatar"}, headers=alex), later,
                        reset, 3600)  # fmt: skip
 
 
@@ -285,54 +264,54 @@ def test_the_payload_matches_the_spec_example() -> None:
         assert spec["paths"][op]["post"]["responses"]["429"]["$ref"].endswith("/LiveQuotaExceeded")
 
 
-def test_heartbeat_reaching_the_quota_exactly_is_429(app: TestClient, alex: dict[str, str]) -> None:
-    session = start(app, alex)
-    advance(app, 3599)
-    assert beat(app, alex, session["session_id"]).json()["remaining_seconds"] == 1
-    advance(app, 1)
-    relogin(app, alex)  # the access token expired with the hour
-    assert beat(app, alex, session["session_id"]).status_code == 429
+def test_heartbeat_reaching_the_quota_exactly_is_429(client: TestClient, alex: dict[str, str]) -> None:
+    session = start(client, alex)
+    advance(client, 3599)
+    assert beat(client, alex, session["session_id"]).json()["remaining_seconds"] == 1
+    advance(client, 1)
+    relogin(client, alex)  # the access token expired with the hour
+    assert beat(client, alex, session["session_id"]).status_code == 429
 
 
-def test_the_quota_resets_at_the_start_of_the_month(app: TestClient, alex: dict[str, str]) -> None:
-    set_clock(app, "2026-04-30T20:00:00Z")
-    relogin(app, alex)
-    session = start(app, alex)
-    advance(app, 3700)
-    relogin(app, alex)
-    assert beat(app, alex, session["session_id"]).status_code == 429
-    assert end(app, alex, session["session_id"]).json()["duration_seconds"] == 3600
-    set_clock(app, "2026-05-01T00:00:00Z")
-    relogin(app, alex)
-    q = quota(app, alex)
+def test_the_quota_resets_at_the_start_of_the_month(client: TestClient, alex: dict[str, str]) -> None:
+    set_clock(client, "2026-04-30T20:00:00Z")
+    relogin(client, alex)
+    session = start(client, alex)
+    advance(client, 3700)
+    relogin(client, alex)
+    assert beat(client, alex, session["session_id"]).status_code == 429
+    assert end(client, alex, session["session_id"]).json()["duration_seconds"] == 3600
+    set_clock(client, "2026-05-01T00:00:00Z")
+    relogin(client, alex)
+    q = quota(client, alex)
     assert (q["used_seconds"], q["remaining_seconds"]) == (0, 3600)
     assert (q["period_start"], q["resets_at"]) == ("2026-05-01T00:00:00Z", "2026-06-01T00:00:00Z")
-    assert start(app, alex)["remaining_seconds"] == 3600
+    assert start(client, alex)["remaining_seconds"] == 3600
 
 
 def test_a_session_across_the_month_boundary_books_each_side_to_its_month(
-    app: TestClient, mock: Mock, alex: dict[str, str]
+    client: TestClient, mock: Mock, alex: dict[str, str]
 ) -> None:
-    set_clock(app, "2026-04-30T23:50:00Z")
-    relogin(app, alex)
-    session = start(app, alex)
-    advance(app, 1200)  # 00:10 on May 1st
-    b = beat(app, alex, session["session_id"]).json()
+    set_clock(client, "2026-04-30T23:50:00Z")
+    relogin(client, alex)
+    session = start(client, alex)
+    advance(client, 1200)  # 00:10 on May 1st
+    b = beat(client, alex, session["session_id"]).json()
     assert (b["elapsed_seconds"], b["used_seconds_this_month"], b["remaining_seconds"]) == (1200, 600, 3000)
     rows = mock.store.all("SELECT period, seconds FROM live_usage WHERE session_id = ? ORDER BY seq",
                           (session["session_id"],))  # fmt: skip
     assert rows == [{"period": "2026-04", "seconds": 600}, {"period": "2026-05", "seconds": 600}]
 
 
-def test_an_exhausted_month_does_not_leak_into_the_next(app: TestClient, alex: dict[str, str]) -> None:
+def test_an_exhausted_month_does_not_leak_into_the_next(client: TestClient, alex: dict[str, str]) -> None:
     """A session left running over the boundary: only its time after midnight counts in the new month."""
-    set_clock(app, "2026-04-30T22:00:00Z")
-    relogin(app, alex)
-    session = start(app, alex)
-    set_clock(app, "2026-05-01T00:05:00Z")
-    relogin(app, alex)
-    assert quota(app, alex)["used_seconds"] == 300
-    b = beat(app, alex, session["session_id"])
+    set_clock(client, "2026-04-30T22:00:00Z")
+    relogin(client, alex)
+    session = start(client, alex)
+    set_clock(client, "2026-05-01T00:05:00Z")
+    relogin(client, alex)
+    assert quota(client, alex)["used_seconds"] == 300
+    b = beat(client, alex, session["session_id"])
     assert b.status_code == 200 and b.json()["used_seconds_this_month"] == 300
 
 
@@ -340,9 +319,9 @@ def test_an_exhausted_month_does_not_leak_into_the_next(app: TestClient, alex: d
 @pytest.mark.parametrize(("sent", "stored"), [("Sam", "Sam"), ("  Zoë   Müller ", "Zoë Müller"),
                                               ("O'Brien-Smith_2", "O'Brien-Smith_2"), ("李雷", "李雷"),
                                               ("Dr. Who", "Dr. Who")])  # fmt: skip
-def test_nickname_is_normalised_and_stored(app: TestClient, mock: Mock, alex: dict[str, str], sent: str,
+def test_nickname_is_normalised_and_stored(client: TestClient, mock: Mock, alex: dict[str, str], sent: str,
                                            stored: str) -> None:  # fmt: skip
-    response = app.put("/api/live/nickname", json={"nickname": sent}, headers=alex)
+    response = client.put("/api/live/nickname", json={"nickname": sent}, headers=alex)
     assert response.status_code == 200, response.text
     assert response.json() == {"nickname": stored, "updated_at": "2026-04-16T10:00:00Z"}
     assert mock.store.one("SELECT nickname FROM users WHERE username = 'alex'")["nickname"] == stored
@@ -350,11 +329,11 @@ def test_nickname_is_normalised_and_stored(app: TestClient, mock: Mock, alex: di
 
 @pytest.mark.parametrize("sent", ["   ", "Sam😀", "a\u0000b", "a\tb", "Sam\u200b", "<script>", "-Sam", "-_.'",
                                   "x" * 51, "\u0301e"])  # fmt: skip
-def test_bad_nicknames_are_400_naming_the_field(app: TestClient, alex: dict[str, str], sent: str) -> None:
-    response = app.put("/api/live/nickname", json={"nickname": sent}, headers=alex)
+def test_bad_nicknames_are_400_naming_the_field(client: TestClient, alex: dict[str, str], sent: str) -> None:
+    response = client.put("/api/live/nickname", json={"nickname": sent}, headers=alex)
     assert response.status_code == 400, response.text
     assert response.json()["detail"]["message"].startswith("body.nickname: ")
-    assert app.get("/api/auth/me", headers=alex).status_code == 200
+    assert client.get("/api/auth/me", headers=alex).status_code == 200
 
 
 def test_the_nickname_pattern_admits_only_letters_and_digits_first() -> None:
@@ -368,44 +347,44 @@ def test_the_nickname_pattern_admits_only_letters_and_digits_first() -> None:
     assert ascii_after_first - set(string.ascii_letters + string.digits) == set(" .'_-")
 
 
-def test_nickname_needs_live_write(app: TestClient, keys: dict[str, dict[str, str]]) -> None:
-    assert app.put("/api/live/nickname", json={"nickname": "Sam"}, headers=keys["demo-read-only"]).status_code == 403
-    assert app.put("/api/live/nickname", json={"nickname": "Sam"}, headers=keys["demo-full-access"]).status_code == 200
+def test_nickname_needs_live_write(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    assert client.put("/api/live/nickname", json={"nickname": "Sam"}, headers=keys["demo-read-only"]).status_code == 403
+    assert client.put("/api/live/nickname", json={"nickname": "Sam"}, headers=keys["demo-full-access"]).status_code == 200
 
 
 # transcripts -------------------------------------------------------------------------------------------------------
-def save(app: TestClient, h: dict[str, str], body: dict[str, Any]) -> Any:
-    return app.post("/api/live/transcripts", json=body, headers=h)
+def save(client: TestClient, h: dict[str, str], body: dict[str, Any]) -> Any:
+    return client.post("/api/live/transcripts", json=body, headers=h)
 
 
-def test_save_list_and_get_a_transcript(app: TestClient, alex: dict[str, str]) -> None:
-    saved = save(app, alex, TRANSCRIPT)
+def test_save_list_and_get_a_transcript(client: TestClient, alex: dict[str, str]) -> None:
+    saved = save(client, alex, TRANSCRIPT)
     assert saved.status_code == 201, saved.text
     assert saved.json()["turn_count"] == 2 and saved.json()["created_at"] == "2026-04-16T10:00:00Z"
-    listed = app.get("/api/live/transcripts", headers=alex).json()
+    listed = client.get("/api/live/transcripts", headers=alex).json()
     item = {"id": saved.json()["id"], "session_started_at": "2026-04-16T08:00:00Z",
             "session_ended_at": "2026-04-16T08:05:00Z", "turn_count": 2, "preview": "Hello Xentree"}  # fmt: skip
     assert listed == {"total": 1, "transcripts": [item]}
-    detail = app.get(f"/api/live/transcripts/{saved.json()['id']}", headers=alex).json()
+    detail = client.get(f"/api/live/transcripts/{saved.json()['id']}", headers=alex).json()
     assert detail == {"id": saved.json()["id"], "session_id": None, **TRANSCRIPT, "created_at": "2026-04-16T10:00:00Z"}
 
 
-def test_transcripts_are_listed_newest_session_first_with_short_previews(app: TestClient, alex: dict[str, str]) -> None:
+def test_transcripts_are_listed_newest_session_first_with_short_previews(client: TestClient, alex: dict[str, str]) -> None:
     long_text = "word " * 100
     for day in ("2026-04-10", "2026-04-14", "2026-04-12"):
         body = {"session_started_at": f"{day}T09:00:00Z", "session_ended_at": f"{day}T09:30:00Z",
                 "transcripts": [{"role": "user", "text": long_text, "timestamp": f"{day}T09:01:00Z"}]}  # fmt: skip
-        assert save(app, alex, body).status_code == 201
-    items = app.get("/api/live/transcripts", headers=alex).json()["transcripts"]
+        assert save(client, alex, body).status_code == 201
+    items = client.get("/api/live/transcripts", headers=alex).json()["transcripts"]
     assert [i["session_started_at"][:10] for i in items] == ["2026-04-14", "2026-04-12", "2026-04-10"]
     assert all(len(i["preview"]) == 200 for i in items)
 
 
-def test_times_are_stored_in_utc(app: TestClient, alex: dict[str, str]) -> None:
+def test_times_are_stored_in_utc(client: TestClient, alex: dict[str, str]) -> None:
     body = {"session_started_at": "2026-04-16T10:00:00+02:00", "session_ended_at": "2026-04-16t08:05:00z",
             "transcripts": [{"role": "ai", "text": "Hi", "timestamp": "2026-04-16T04:00:03-04:00"}]}  # fmt: skip
-    saved = save(app, alex, body).json()
-    detail = app.get(f"/api/live/transcripts/{saved['id']}", headers=alex).json()
+    saved = save(client, alex, body).json()
+    detail = client.get(f"/api/live/transcripts/{saved['id']}", headers=alex).json()
     assert detail["session_started_at"] == "2026-04-16T08:00:00Z"
     assert detail["session_ended_at"] == "2026-04-16T08:05:00Z"
     assert detail["transcripts"][0]["timestamp"] == "2026-04-16T08:00:03Z"
@@ -419,44 +398,44 @@ def test_times_are_stored_in_utc(app: TestClient, alex: dict[str, str]) -> None:
     ({"transcripts": [{"role": "robot", "text": "x", "timestamp": "2026-04-16T08:00:03Z"}]}, 400, "validation_error"),
     ({"session_id": "3f1c2b9e-7a44-4d2f-9b1e-5c6d7e8f9a01"}, 404, "not_found"),
 ])  # fmt: skip
-def test_bad_transcripts_are_refused(app: TestClient, alex: dict[str, str], change: dict[str, Any], status: int,
+def test_bad_transcripts_are_refused(client: TestClient, alex: dict[str, str], change: dict[str, Any], status: int,
                                      error: str) -> None:  # fmt: skip
-    response = save(app, alex, {**TRANSCRIPT, **change})
+    response = save(client, alex, {**TRANSCRIPT, **change})
     assert response.status_code == status, response.text
     assert response.json()["detail"]["error"] == error
 
 
-def test_a_transcript_may_name_one_of_the_callers_sessions(app: TestClient, alex: dict[str, str],
+def test_a_transcript_may_name_one_of_the_callers_sessions(client: TestClient, alex: dict[str, str],
                                                           demo: dict[str, str]) -> None:  # fmt: skip
-    mine = start(app, alex)["session_id"]
-    saved = save(app, alex, {**TRANSCRIPT, "session_id": mine})
+    mine = start(client, alex)["session_id"]
+    saved = save(client, alex, {**TRANSCRIPT, "session_id": mine})
     assert saved.status_code == 201
-    assert app.get(f"/api/live/transcripts/{saved.json()['id']}", headers=alex).json()["session_id"] == mine
-    theirs = start(app, demo)["session_id"]
-    assert save(app, alex, {**TRANSCRIPT, "session_id": theirs}).status_code == 404
+    assert client.get(f"/api/live/transcripts/{saved.json()['id']}", headers=alex).json()["session_id"] == mine
+    theirs = start(client, demo)["session_id"]
+    assert save(client, alex, {**TRANSCRIPT, "session_id": theirs}).status_code == 404
 
 
-def test_saving_is_bearer_only(app: TestClient, keys: dict[str, dict[str, str]]) -> None:
-    response = save(app, keys["demo-full-access"], TRANSCRIPT)
+def test_saving_is_bearer_only(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    response = save(client, keys["demo-full-access"], TRANSCRIPT)
     assert response.status_code == 401 and response.json()["detail"]["error"] == "api_key_not_accepted"
 
 
-def test_transcripts_are_private(app: TestClient, alex: dict[str, str], demo: dict[str, str]) -> None:
-    mine = save(app, alex, TRANSCRIPT).json()["id"]
-    theirs = app.get("/api/live/transcripts", headers=demo).json()
+def test_transcripts_are_private(client: TestClient, alex: dict[str, str], demo: dict[str, str]) -> None:
+    mine = save(client, alex, TRANSCRIPT).json()["id"]
+    theirs = client.get("/api/live/transcripts", headers=demo).json()
     assert mine not in str(theirs)
-    hidden = app.get(f"/api/live/transcripts/{mine}", headers=demo)
+    hidden = client.get(f"/api/live/transcripts/{mine}", headers=demo)
     assert hidden.status_code == 404 and "Hello Xentree" not in hidden.text
-    assert app.get("/api/live/transcripts/3f1c2b9e-7a44-4d2f-9b1e-5c6d7e8f9a01", headers=alex).status_code == 404
-    assert app.get("/api/live/transcripts/not-a-uuid", headers=alex).status_code == 400
-    assert app.get(f"/api/live/transcripts/{mine}", headers=alex).status_code == 200
+    assert client.get("/api/live/transcripts/3f1c2b9e-7a44-4d2f-9b1e-5c6d7e8f9a01", headers=alex).status_code == 404
+    assert client.get("/api/live/transcripts/not-a-uuid", headers=alex).status_code == 400
+    assert client.get(f"/api/live/transcripts/{mine}", headers=alex).status_code == 200
 
 
-def test_demo_has_two_seeded_transcripts_of_its_sessions(app: TestClient, mock: Mock, demo: dict[str, str]) -> None:
-    listed = app.get("/api/live/transcripts", headers=demo).json()
+def test_demo_has_two_seeded_transcripts_of_its_sessions(client: TestClient, mock: Mock, demo: dict[str, str]) -> None:
+    listed = client.get("/api/live/transcripts", headers=demo).json()
     assert listed["total"] == 2
     for item in listed["transcripts"]:
-        detail = app.get(f"/api/live/transcripts/{item['id']}", headers=demo).json()
+        detail = client.get(f"/api/live/transcripts/{item['id']}", headers=demo).json()
         assert item["turn_count"] == len(detail["transcripts"]) == 4
         session = mock.store.one("SELECT * FROM live_sessions WHERE id = ?", (detail["session_id"],))
         times = (detail["session_started_at"], detail["session_ended_at"])
@@ -472,9 +451,9 @@ def test_seeded_usage_counts_this_month_even_on_the_first() -> None:
         assert q["used_seconds"] >= 18 * 60 and q["period_start"] == "2026-05-01T00:00:00Z"
 
 
-def test_a_reset_restores_the_demo_world(app: TestClient, alex: dict[str, str]) -> None:
-    save(app, alex, TRANSCRIPT)
-    assert app.post("/__mock__/reset", json={}).status_code == 200
-    relogin(app, alex)
-    assert app.get("/api/live/transcripts", headers=alex).json()["total"] == 0
-    assert quota(app, bearer(login(app)))["used_seconds"] > 0
+def test_a_reset_restores_the_demo_world(client: TestClient, alex: dict[str, str]) -> None:
+    save(client, alex, TRANSCRIPT)
+    assert client.post("/__mock__/reset", json={}).status_code == 200
+    relogin(client, alex)
+    assert client.get("/api/live/transcripts", headers=alex).json()["total"] == 0
+    assert quota(client, bearer(login(client)))["used_seconds"] > 0

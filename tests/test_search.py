@@ -3,7 +3,6 @@ with every write), input that must never break the query, and the admin status a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,53 +15,28 @@ from mock_server.domains.search import COLLECTIONS, match_expression
 from tests.conftest import bearer, login, make_client
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+FROZEN_AT = NOW  # the conftest `client` fixture freezes the mock clock here
 BASE = "/api/core"
 
 
-@pytest.fixture
-def app() -> Iterator[TestClient]:
-    with make_client(frozen_at=NOW) as c:
-        yield c
-
-
-@pytest.fixture
-def mock(app: TestClient) -> Mock:
-    return app.app.state.mock  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-def demo(app: TestClient) -> dict[str, str]:
-    return bearer(login(app))
-
-
-@pytest.fixture
-def alex(app: TestClient) -> dict[str, str]:
-    return bearer(login(app, "alex"))
-
-
-@pytest.fixture
-def admin(app: TestClient) -> dict[str, str]:
-    return bearer(login(app, "admin"))
-
-
-def search(app: TestClient, h: dict[str, str], q: str, status: int = 200, **params: Any) -> dict[str, Any]:
-    response = app.get(f"{BASE}/search", params={"q": q, **params}, headers=h)
+def search(client: TestClient, h: dict[str, str], q: str, status: int = 200, **params: Any) -> dict[str, Any]:
+    response = client.get(f"{BASE}/search", params={"q": q, **params}, headers=h)
     assert response.status_code == status, response.text
     return response.json()
 
 
-def note(app: TestClient, h: dict[str, str], title: str, content: str, **body: Any) -> dict[str, Any]:
-    response = app.post(f"{BASE}/notes", json={"title": title, "content": content, **body}, headers=h)
+def note(client: TestClient, h: dict[str, str], title: str, content: str, **body: Any) -> dict[str, Any]:
+    response = client.post(f"{BASE}/notes", json={"title": title, "content": content, **body}, headers=h)
     assert response.status_code == 201, response.text
     return response.json()
 
 
-def conversation(app: TestClient, h: dict[str, str], title: str, *turns: str) -> str:
-    response = app.post(f"{BASE}/conversations", json={"title": title, "provider": "openai"}, headers=h)
+def conversation(client: TestClient, h: dict[str, str], title: str, *turns: str) -> str:
+    response = client.post(f"{BASE}/conversations", json={"title": title, "provider": "openai"}, headers=h)
     assert response.status_code == 201
     cid = response.json()["id"]
     for text in turns:
-        assert app.post(f"{BASE}/chat", json={"message": text, "conversation_id": cid}, headers=h).status_code == 200
+        assert client.post(f"{BASE}/chat", json={"message": text, "conversation_id": cid}, headers=h).status_code == 200
     return cid
 
 
@@ -72,10 +46,10 @@ def ids(result: dict[str, Any], kind: str) -> list[str]:
 
 
 # searching -----------------------------------------------------------------------------------------------------------
-def test_finds_conversations_messages_and_notes(app: TestClient, alex: dict[str, str]) -> None:
-    cid = conversation(app, alex, "Onboarding checklist", "What belongs in an onboarding checklist for engineers?")
-    n = note(app, alex, "Onboarding notes", "Buddy, laptop, accounts", tags=["hr"])
-    found = search(app, alex, "onboarding")
+def test_finds_conversations_messages_and_notes(client: TestClient, alex: dict[str, str]) -> None:
+    cid = conversation(client, alex, "Onboarding checklist", "What belongs in an onboarding checklist for engineers?")
+    n = note(client, alex, "Onboarding notes", "Buddy, laptop, accounts", tags=["hr"])
+    found = search(client, alex, "onboarding")
     assert ids(found, "conversations") == [cid]
     assert found["conversations"][0]["title"] == "Onboarding checklist"
     assert {m["conversation_id"] for m in found["messages"]} == {cid}
@@ -88,66 +62,66 @@ def test_finds_conversations_messages_and_notes(app: TestClient, alex: dict[str,
     assert message["created_at"] == "2026-03-10T12:00:00Z"
 
 
-def test_only_the_callers_content_is_searched(app: TestClient, alex: dict[str, str], demo: dict[str, str]) -> None:
-    note(app, demo, "Zanzibar trip", "zanzibar")
-    conversation(app, demo, "Zanzibar", "Tell me about Zanzibar")
-    assert search(app, alex, "zanzibar")["total"] == 0
-    mine = note(app, alex, "Zanzibar too", "mine")
-    assert ids(search(app, alex, "zanzibar"), "notes") == [mine["id"]]
-    assert len(search(app, demo, "zanzibar")["notes"]) == 1
+def test_only_the_callers_content_is_searched(client: TestClient, alex: dict[str, str], demo: dict[str, str]) -> None:
+    note(client, demo, "Zanzibar trip", "zanzibar")
+    conversation(client, demo, "Zanzibar", "Tell me about Zanzibar")
+    assert search(client, alex, "zanzibar")["total"] == 0
+    mine = note(client, alex, "Zanzibar too", "mine")
+    assert ids(search(client, alex, "zanzibar"), "notes") == [mine["id"]]
+    assert len(search(client, demo, "zanzibar")["notes"]) == 1
 
 
-def test_ranking_is_bm25_with_title_weighted_above_content(app: TestClient, alex: dict[str, str]) -> None:
-    body_only = note(app, alex, "Misc", "Something about kanban boards somewhere in a long text of other words here")
-    in_title = note(app, alex, "Kanban", "Columns and limits")
-    note(app, alex, "Unrelated", "Nothing to see")
-    found = search(app, alex, "kanban")["notes"]
+def test_ranking_is_bm25_with_title_weighted_above_content(client: TestClient, alex: dict[str, str]) -> None:
+    body_only = note(client, alex, "Misc", "Something about kanban boards somewhere in a long text of other words here")
+    in_title = note(client, alex, "Kanban", "Columns and limits")
+    note(client, alex, "Unrelated", "Nothing to see")
+    found = search(client, alex, "kanban")["notes"]
     assert [n["note_id"] for n in found] == [in_title["id"], body_only["id"]]
     assert found[0]["score"] == 1.0 and 0 < found[1]["score"] < 1.0
 
 
-def test_tags_are_searchable(app: TestClient, alex: dict[str, str]) -> None:
-    tagged = note(app, alex, "Plain", "Plain text", tags=["quarterly-review"])
-    assert ids(search(app, alex, "quarterly"), "notes") == [tagged["id"]]
+def test_tags_are_searchable(client: TestClient, alex: dict[str, str]) -> None:
+    tagged = note(client, alex, "Plain", "Plain text", tags=["quarterly-review"])
+    assert ids(search(client, alex, "quarterly"), "notes") == [tagged["id"]]
 
 
-def test_words_are_anded_stemmed_and_the_last_is_a_prefix(app: TestClient, alex: dict[str, str]) -> None:
-    both = note(app, alex, "Retrospective formats", "Planning the sprint retrospectives")
-    note(app, alex, "Sprint planning", "Capacity")
-    assert ids(search(app, alex, "sprint retrospective"), "notes") == [both["id"]]  # AND; stem matches plural
-    assert ids(search(app, alex, "retro"), "notes") == [both["id"]]  # prefix
-    assert len(search(app, alex, "plans")["notes"]) == 2  # "plans" and "planning" share the stem
+def test_words_are_anded_stemmed_and_the_last_is_a_prefix(client: TestClient, alex: dict[str, str]) -> None:
+    both = note(client, alex, "Retrospective formats", "Planning the sprint retrospectives")
+    note(client, alex, "Sprint planning", "Capacity")
+    assert ids(search(client, alex, "sprint retrospective"), "notes") == [both["id"]]  # AND; stem matches plural
+    assert ids(search(client, alex, "retro"), "notes") == [both["id"]]  # prefix
+    assert len(search(client, alex, "plans")["notes"]) == 2  # "plans" and "planning" share the stem
 
 
-def test_snippets_cut_long_text_around_the_match(app: TestClient, alex: dict[str, str]) -> None:
+def test_snippets_cut_long_text_around_the_match(client: TestClient, alex: dict[str, str]) -> None:
     filler = " ".join(f"word{i}" for i in range(40))
-    note(app, alex, "Long", f"{filler} marmalade {filler}")
-    snippet = search(app, alex, "marmalade")["notes"][0]["snippet"]
+    note(client, alex, "Long", f"{filler} marmalade {filler}")
+    snippet = search(client, alex, "marmalade")["notes"][0]["snippet"]
     assert "marmalade" in snippet and snippet.startswith("...") and snippet.endswith("...")
     assert len(snippet.split()) <= 13
 
 
-def test_limit_caps_each_list(app: TestClient, alex: dict[str, str]) -> None:
+def test_limit_caps_each_list(client: TestClient, alex: dict[str, str]) -> None:
     for i in range(5):
-        note(app, alex, f"Budget {i}", "budget")
-    conversation(app, alex, "Budget talk")
-    found = search(app, alex, "budget", limit=3)
+        note(client, alex, f"Budget {i}", "budget")
+    conversation(client, alex, "Budget talk")
+    found = search(client, alex, "budget", limit=3)
     assert len(found["notes"]) == 3 and len(found["conversations"]) == 1
     assert [n["score"] for n in found["notes"]] == sorted((n["score"] for n in found["notes"]), reverse=True)
 
 
 @pytest.mark.parametrize("q", ['"', "*", "AND(", "NEAR(a b", "a OR", "-x", "^", ":", "'", "title:x", "()", "   ",
                                '"unbalanced', "x" * 200, "ünïcödé", "NOT", "a\u0000b", "🙂"])  # fmt: skip
-def test_hostile_queries_never_fail(app: TestClient, demo: dict[str, str], q: str) -> None:
-    found = search(app, demo, q)
+def test_hostile_queries_never_fail(client: TestClient, demo: dict[str, str], q: str) -> None:
+    found = search(client, demo, q)
     assert found["query"] == q and found["total"] == len(found["conversations"]) + len(found["messages"]) + len(
         found["notes"])  # fmt: skip
 
 
 @pytest.mark.parametrize("params", [{}, {"q": ""}, {"q": "x" * 201}, {"q": "a", "limit": 0}, {"q": "a", "limit": 51},
                                     {"q": "a", "limit": "ten"}])  # fmt: skip
-def test_bad_parameters_are_400(app: TestClient, demo: dict[str, str], params: dict[str, Any]) -> None:
-    assert app.get(f"{BASE}/search", params=params, headers=demo).status_code == 400
+def test_bad_parameters_are_400(client: TestClient, demo: dict[str, str], params: dict[str, Any]) -> None:
+    assert client.get(f"{BASE}/search", params=params, headers=demo).status_code == 400
 
 
 def test_match_expression_quotes_every_word() -> None:
@@ -157,39 +131,39 @@ def test_match_expression_quotes_every_word() -> None:
 
 
 # staying in sync -----------------------------------------------------------------------------------------------------
-def test_note_updates_and_deletes_reach_the_index(app: TestClient, alex: dict[str, str]) -> None:
-    n = note(app, alex, "Gooseberry", "jam")
-    assert app.put(f"{BASE}/notes/{n['id']}", json={"title": "Raspberry"}, headers=alex).status_code == 200
-    assert search(app, alex, "gooseberry")["total"] == 0
-    assert ids(search(app, alex, "raspberry"), "notes") == [n["id"]]
-    assert app.put(f"{BASE}/notes/{n['id']}", json={"tags": ["preserves"]}, headers=alex).status_code == 200
-    assert ids(search(app, alex, "preserves"), "notes") == [n["id"]]
-    assert app.delete(f"{BASE}/notes/{n['id']}", headers=alex).status_code == 204
-    assert search(app, alex, "raspberry")["total"] == 0
+def test_note_updates_and_deletes_reach_the_index(client: TestClient, alex: dict[str, str]) -> None:
+    n = note(client, alex, "Gooseberry", "jam")
+    assert client.put(f"{BASE}/notes/{n['id']}", json={"title": "Raspberry"}, headers=alex).status_code == 200
+    assert search(client, alex, "gooseberry")["total"] == 0
+    assert ids(search(client, alex, "raspberry"), "notes") == [n["id"]]
+    assert client.put(f"{BASE}/notes/{n['id']}", json={"tags": ["preserves"]}, headers=alex).status_code == 200
+    assert ids(search(client, alex, "preserves"), "notes") == [n["id"]]
+    assert client.delete(f"{BASE}/notes/{n['id']}", headers=alex).status_code == 204
+    assert search(client, alex, "raspberry")["total"] == 0
 
 
-def test_deleting_a_conversation_removes_it_and_its_messages(app: TestClient, alex: dict[str, str]) -> None:
-    cid = conversation(app, alex, "Photosynthesis", "Explain photosynthesis simply")
-    linked = note(app, alex, "Photosynthesis notes", "light", conversation_id=cid)
-    assert search(app, alex, "photosynthesis")["total"] >= 3
-    assert app.delete(f"{BASE}/conversations/{cid}", headers=alex).status_code == 204
-    found = search(app, alex, "photosynthesis")
+def test_deleting_a_conversation_removes_it_and_its_messages(client: TestClient, alex: dict[str, str]) -> None:
+    cid = conversation(client, alex, "Photosynthesis", "Explain photosynthesis simply")
+    linked = note(client, alex, "Photosynthesis notes", "light", conversation_id=cid)
+    assert search(client, alex, "photosynthesis")["total"] >= 3
+    assert client.delete(f"{BASE}/conversations/{cid}", headers=alex).status_code == 204
+    found = search(client, alex, "photosynthesis")
     assert (found["conversations"], found["messages"], ids(found, "notes")) == ([], [], [linked["id"]])
 
 
-def test_a_chat_title_from_the_first_message_is_searchable(app: TestClient, alex: dict[str, str]) -> None:
-    response = app.post(f"{BASE}/conversations", json={}, headers=alex)
+def test_a_chat_title_from_the_first_message_is_searchable(client: TestClient, alex: dict[str, str]) -> None:
+    response = client.post(f"{BASE}/conversations", json={}, headers=alex)
     cid = response.json()["id"]
-    app.post(f"{BASE}/chat", json={"message": "Tips for negotiating salaries", "conversation_id": cid}, headers=alex)
-    assert ids(search(app, alex, "negotiating"), "conversations") == [cid]
+    client.post(f"{BASE}/chat", json={"message": "Tips for negotiating salaries", "conversation_id": cid}, headers=alex)
+    assert ids(search(client, alex, "negotiating"), "conversations") == [cid]
 
 
-def test_the_index_survives_a_reset(app: TestClient, mock: Mock, alex: dict[str, str]) -> None:
-    note(app, alex, "Before reset", "ephemeral")
-    assert app.post("/__mock__/reset").status_code == 200
-    h = bearer(login(app))
-    assert search(app, h, "ephemeral")["total"] == 0
-    assert len(search(app, h, "vocabulary")["notes"]) == 1  # the demo world is indexed again
+def test_the_index_survives_a_reset(client: TestClient, mock: Mock, alex: dict[str, str]) -> None:
+    note(client, alex, "Before reset", "ephemeral")
+    assert client.post("/__mock__/reset").status_code == 200
+    h = bearer(login(client))
+    assert search(client, h, "ephemeral")["total"] == 0
+    assert len(search(client, h, "vocabulary")["notes"]) == 1  # the demo world is indexed again
     assert all(intact for intact in _integrity(mock))
 
 
@@ -210,8 +184,8 @@ def _integrity(mock: Mock) -> list[bool]:
 
 
 # status and reindex (admin) ------------------------------------------------------------------------------------------
-def test_status_reports_the_index(app: TestClient, mock: Mock, admin: dict[str, str]) -> None:
-    status = app.get(f"{BASE}/search/status", headers=admin).json()
+def test_status_reports_the_index(client: TestClient, mock: Mock, admin: dict[str, str]) -> None:
+    status = client.get(f"{BASE}/search/status", headers=admin).json()
     tables = {c.name: mock.store.one(f"SELECT COUNT(*) AS n FROM {c.source}")["n"] for c in COLLECTIONS}
     assert status == {"healthy": True, "engine": "sqlite-fts5", "documents_indexed": sum(tables.values()),
                       "collections": [{"name": k, "num_documents": v} for k, v in tables.items()],
@@ -219,38 +193,38 @@ def test_status_reports_the_index(app: TestClient, mock: Mock, admin: dict[str, 
     assert tables["messages"] > 0 and tables["notes"] > 0
 
 
-def test_maintenance_needs_the_admin_role(app: TestClient, demo: dict[str, str]) -> None:
-    for response in (app.get(f"{BASE}/search/status", headers=demo),
-                     app.post(f"{BASE}/search/reindex", json={}, headers=demo)):  # fmt: skip
+def test_maintenance_needs_the_admin_role(client: TestClient, demo: dict[str, str]) -> None:
+    for response in (client.get(f"{BASE}/search/status", headers=demo),
+                     client.post(f"{BASE}/search/reindex", json={}, headers=demo)):  # fmt: skip
         assert response.status_code == 403
         assert response.json()["detail"]["error"] == "insufficient_role"
-    keys = {k["name"]: k["key"] for k in app.app.state.mock.credentials.api_keys}  # type: ignore[attr-defined]
+    keys = {k["name"]: k["key"] for k in client.app.state.mock.credentials.api_keys}  # type: ignore[attr-defined]
     full = {"X-API-Key": keys["demo-full-access"]}  # every scope, but the key's owner is no admin
-    assert app.post(f"{BASE}/search/reindex", json={}, headers=full).json()["detail"]["error"] == "insufficient_role"
+    assert client.post(f"{BASE}/search/reindex", json={}, headers=full).json()["detail"]["error"] == "insufficient_role"
 
 
-def test_reindex_skips_what_is_up_to_date(app: TestClient, admin: dict[str, str]) -> None:
-    result = app.post(f"{BASE}/search/reindex", json={}, headers=admin).json()
+def test_reindex_skips_what_is_up_to_date(client: TestClient, admin: dict[str, str]) -> None:
+    result = client.post(f"{BASE}/search/reindex", json={}, headers=admin).json()
     assert (result["collections"], result["total_indexed"]) == ([], 0)
     assert "nothing rebuilt" in result["message"]
-    assert app.get(f"{BASE}/search/status", headers=admin).json()["last_reindexed_at"] is None
+    assert client.get(f"{BASE}/search/status", headers=admin).json()["last_reindexed_at"] is None
 
 
-def test_forced_reindex_rebuilds_and_reports(app: TestClient, mock: Mock, admin: dict[str, str]) -> None:
-    result = app.post(f"{BASE}/search/reindex", json={"force": True}, headers=admin).json()
+def test_forced_reindex_rebuilds_and_reports(client: TestClient, mock: Mock, admin: dict[str, str]) -> None:
+    result = client.post(f"{BASE}/search/reindex", json={"force": True}, headers=admin).json()
     sizes = {c.name: mock.store.one(f"SELECT COUNT(*) AS n FROM {c.source}")["n"] for c in COLLECTIONS}
     assert result["collections"] == [{"name": k, "indexed": v} for k, v in sizes.items()]
     assert result["total_indexed"] == sum(sizes.values())
     assert result["reindexed_at"] == "2026-03-10T12:00:00Z"
-    assert app.get(f"{BASE}/search/status", headers=admin).json()["last_reindexed_at"] == "2026-03-10T12:00:00Z"
-    some = app.post(f"{BASE}/search/reindex", json={"collections": ["notes"], "force": True}, headers=admin).json()
+    assert client.get(f"{BASE}/search/status", headers=admin).json()["last_reindexed_at"] == "2026-03-10T12:00:00Z"
+    some = client.post(f"{BASE}/search/reindex", json={"collections": ["notes"], "force": True}, headers=admin).json()
     assert some["collections"] == [{"name": "notes", "indexed": sizes["notes"]}]
 
 
-def test_reindex_repairs_a_collection_out_of_sync(app: TestClient, mock: Mock, admin: dict[str, str],
+def test_reindex_repairs_a_collection_out_of_sync(client: TestClient, mock: Mock, admin: dict[str, str],
                                                   demo: dict[str, str]) -> None:  # fmt: skip
     mock.store.run("DELETE FROM temp.messages_fts WHERE rowid IN (SELECT rowid FROM temp.messages_fts LIMIT 3)")
-    result = app.post(f"{BASE}/search/reindex", json={}, headers=admin).json()
+    result = client.post(f"{BASE}/search/reindex", json={}, headers=admin).json()
     total = mock.store.one("SELECT COUNT(*) AS n FROM messages")["n"]
     assert result["collections"] == [{"name": "messages", "indexed": total}]
     assert "2 already up to date" in result["message"]
@@ -258,5 +232,5 @@ def test_reindex_repairs_a_collection_out_of_sync(app: TestClient, mock: Mock, a
 
 @pytest.mark.parametrize("body", [{"collections": []}, {"collections": ["users"]}, {"collections": ["notes", "notes"]},
                                   {"force": "yes"}, []])  # fmt: skip
-def test_reindex_rejects_bad_bodies(app: TestClient, admin: dict[str, str], body: Any) -> None:
-    assert app.post(f"{BASE}/search/reindex", json=body, headers=admin).status_code == 400
+def test_reindex_rejects_bad_bodies(client: TestClient, admin: dict[str, str], body: Any) -> None:
+    assert client.post(f"{BASE}/search/reindex", json=body, headers=admin).status_code == 400
