@@ -1,4 +1,5 @@
-"""The control API under /__mock__/ (kept out of the public spec): reset, fixtures, state, clock, faults, journal.
+"""The control API under /__mock__/ (kept out of the public spec): reset, fixtures, state, clock, faults, journal and
+the settings domains expose (`domains.setting`).
 
 Refused with 403 unless the caller is on loopback or sends `X-Mock-Admin-Token` equal to `--admin-token`.
 """
@@ -16,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from mock_server import fixtures
+from mock_server.domains import SETTINGS
 from mock_server.clock import parse_instant
 from mock_server.errors import ApiError, bad_request, forbidden, not_found
 from mock_server.pipeline import Fault
@@ -39,7 +41,7 @@ def _guard(view: View) -> Callable[[Request], Awaitable[Response]]:
                 raise forbidden("The mock control API is for loopback callers or X-Mock-Admin-Token", "control_forbidden")
             result = await view(request, mock)
         except ApiError as exc:
-            return JSONResponse(exc.body(), status_code=exc.status)
+            return JSONResponse(exc.body(mock.spec.error_shape), status_code=exc.status)  # the primary API's shape
         return result if isinstance(result, Response) else JSONResponse(result)
 
     return endpoint
@@ -110,6 +112,25 @@ async def state_table(request: Request, mock: Mock) -> Any:
         return {"table": table, "rows": mock.store.dump(table, int(limit))}
     except KeyError:
         raise not_found(f"No table {table!r} (tables: {', '.join(mock.store.tables())})") from None
+
+
+async def settings_get(request: Request, mock: Mock) -> Any:
+    return {name: {"value": s.get(mock.store), "description": s.description} for name, s in SETTINGS.items()}
+
+
+async def setting_put(request: Request, mock: Mock) -> Any:
+    name = request.path_params["name"]
+    if name not in SETTINGS:
+        raise not_found(f"No setting {name!r} (settings: {', '.join(SETTINGS) or 'none'})")
+    body = await _json(request)
+    if "value" not in body:
+        raise bad_request('body.value: required, e.g. {"value": 30}')
+    try:
+        with mock.store.transaction():
+            SETTINGS[name].set(mock.store, body["value"])
+    except ValueError as exc:
+        raise bad_request(f"body.value: {exc}") from None
+    return {"name": name, "value": SETTINGS[name].get(mock.store)}
 
 
 async def clock_get(request: Request, mock: Mock) -> Any:
@@ -206,5 +227,7 @@ def routes() -> list[BaseRoute]:
         ("/__mock__/faults/{operation_id}", fault_put, ["PUT"]),
         ("/__mock__/faults/{operation_id}", fault_delete, ["DELETE"]),
         ("/__mock__/journal", journal, ["GET"]),
+        ("/__mock__/settings", settings_get, ["GET"]),
+        ("/__mock__/settings/{name}", setting_put, ["PUT"]),
     ]
     return [Route(path, _guard(view), methods=methods, include_in_schema=False) for path, view, methods in table]

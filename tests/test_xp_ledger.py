@@ -691,3 +691,18 @@ def test_an_unsupported_grant_type_gets_the_rfc_6749_code(ledger: TestClient) ->
     assert response.status_code == 400
     assert response.json()["error"] == "unsupported_grant_type"
     assert response.json()["issues"][0]["field"] == "/grant_type"
+
+
+def test_the_delay_is_a_run_time_setting_of_the_control_api(ledger: TestClient, writer: Headers) -> None:
+    name = "xp-ledger.processing-delay-seconds"
+    assert ledger.get("/__mock__/settings").json()[name]["value"] == 0
+    assert ledger.put(f"/__mock__/settings/{name}", json={"value": 60}).json() == {"name": name, "value": 60}
+    send(ledger, writer, grade_event(73, value=73))
+    assert entries(ledger, writer)["total"] == 0
+    assert ledger.post("/__mock__/clock/advance", json={"minutes": 1}).status_code == 200
+    assert [e["value"] for e in entries(ledger, writer)["entries"]] == [73]
+    for body in ({"value": -1}, {"value": "soon"}, {"value": True}, {}):
+        refused = ledger.put(f"/__mock__/settings/{name}", json=body)
+        assert refused.status_code == 400 and "body.value" in refused.json()["message"]
+    assert ledger.put("/__mock__/settings/nope", json={"value": 1}).status_code == 404
+    assert ledger.get("/__mock__/settings").json()[name]["value"] == 60

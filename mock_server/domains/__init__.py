@@ -61,9 +61,22 @@ class World:
 
 Handler = Callable[[Call], Any]
 Seeder = Callable[[Call, World], None]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A knob a domain exposes at run time through `/__mock__/settings/<name>` (e.g. the XP ledger's processing
+    delay). `set` raises ValueError for a value it refuses."""
+
+    description: str
+    get: Callable[[Store], Any]
+    set: Callable[[Store, Any], None]
+
+
 HANDLERS: dict[str, Handler] = {}
 SCHEMAS: list[str] = []
 SEEDERS: list[Seeder] = []
+SETTINGS: dict[str, Setting] = {}
 
 
 def handles(operation_id: str) -> Callable[[Handler], Handler]:
@@ -78,6 +91,10 @@ def tables(ddl: str) -> None:
     """Declare a domain's tables (idempotent DDL: CREATE ... IF NOT EXISTS)."""
     if ddl not in SCHEMAS:
         SCHEMAS.append(ddl)
+
+
+def setting(name: str, description: str, get: Callable[[Store], Any], set: Callable[[Store, Any], None]) -> None:
+    SETTINGS[name] = Setting(description, get, set)
 
 
 def seeder(fn: Seeder) -> Seeder:

@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from mock_server.domains import Call, Result, World, handles, seeder, tables
+from mock_server.domains import Call, Result, World, handles, seeder, setting, tables
 from mock_server.errors import ApiError, Issue, not_found
 
 TOKEN_TTL_SECONDS = 3600
@@ -156,10 +156,15 @@ def processing_delay(store: Any) -> float:
 
 def set_processing_delay(store: Any, seconds: float) -> None:
     """Change how long new XP entries stay invisible after their event is received (mock clock seconds)."""
-    if not math.isfinite(seconds) or seconds < 0:
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"processing delay must be a finite number of seconds >= 0, not {seconds!r}")
     store.run("INSERT INTO xp_ledger_settings (key, value) VALUES (?, ?)"
               " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (DELAY_KEY, str(float(seconds))))  # fmt: skip
+
+
+setting("xp-ledger.processing-delay-seconds",
+        "Seconds (mock clock) between receiving an XP event and its entry becoming visible", processing_delay,
+        set_processing_delay)  # fmt: skip
 
 
 # token endpoint --------------------------------------------------------------------------------------------------
