@@ -17,8 +17,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from mock_server import fixtures
-from mock_server.domains import SETTINGS
 from mock_server.clock import parse_instant
+from mock_server.domains import SETTINGS
 from mock_server.errors import ApiError, bad_request, forbidden, not_found
 from mock_server.pipeline import Fault
 
