@@ -75,6 +75,8 @@ def safety_skip(op: OperationInfo, options: RunOptions, principal: auth.Principa
         if principal.registered:
             return None
         return "changes the account under test; needs --register or --allow-destructive"
+    if op.irreversible:
+        return "irreversible writes (the spec marks them x-irreversible); needs --allow-destructive"
     if op.destructive:
         return "destructive (deletes or revokes state the suite did not create); needs --allow-destructive"
     if op.admin_only:

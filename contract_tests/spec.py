@@ -102,8 +102,14 @@ class OperationInfo:
         return ()
 
     @property
+    def irreversible(self) -> bool:
+        """The spec marks writes nobody can undo (`x-irreversible`), e.g. XP events that become ledger entries."""
+        return bool(self.raw.get("x-irreversible"))
+
+    @property
     def destructive(self) -> bool:
-        return self.method == "DELETE" or self.operation_id in ACCOUNT_OPERATIONS | SHARED_STATE_OPERATIONS
+        return (self.method == "DELETE" or self.operation_id in ACCOUNT_OPERATIONS | SHARED_STATE_OPERATIONS
+                or self.irreversible)  # fmt: skip
 
     @property
     def admin_only(self) -> bool:

@@ -146,6 +146,12 @@ def test_selection_and_safety() -> None:
     assert safety_skip(SPEC.by_id["logoutUser"], real, throwaway) is None
     assert safety_skip(SPEC.by_id["deleteNote"], RunOptions(base_url="http://x", allow_destructive=True), user) is None
     assert safety_skip(SPEC.by_id["listNotes"], real, user) is None
+    ledger = ApiSpec.load(spec_path("xp-ledger"))
+    client = Principal("client", token="t")
+    assert "irreversible" in (safety_skip(ledger.by_id["sendCaliperEvents"], real, client) or "")
+    assert safety_skip(ledger.by_id["sendCaliperEvents"], RunOptions(base_url="http://x", allow_destructive=True),
+                       client) is None  # fmt: skip
+    assert safety_skip(ledger.by_id["listUserXpEntries"], real, client) is None
 
 
 def test_curl_reproduction_masks_secrets() -> None:

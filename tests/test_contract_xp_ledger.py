@@ -104,7 +104,8 @@ def test_the_full_ledger_run_finds_zero_failures_in_the_mock(ledger_server: Serv
     client = full_client(httpx.get(f"{ledger_server.url}/__mock__/credentials").json()["applications"])
     env = {"XENTREE_CLIENT_ID": client["client_id"], "XENTREE_CLIENT_SECRET": client["client_secret"]}
     cmd = [sys.executable, "-m", "contract_tests", "run", "--api", "xp-ledger", "--base-url", ledger_server.url,
-           "--max-examples", "2", "--seed", "2", "--report-dir", str(tmp_path), "--quiet"]  # fmt: skip
+           "--max-examples", "2", "--seed", "2", "--report-dir", str(tmp_path), "--quiet",
+           "--allow-destructive"]  # fuzzing ingestion writes permanent entries: fine on the mock  # fmt: skip
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env={**_env(), **env})
     assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-2000:]
     assert "conformant (exit 0), conformance score 100.0%" in done.stdout
