@@ -73,7 +73,7 @@ class Mock:
     started: float = field(default_factory=time.time)
 
     def load_fixture(self, name: str) -> None:
-        call = Call({}, {}, {}, None, None, self.store, self.clock, self.tokens)
+        call = Call({}, {}, {}, None, None, self.store, self.clock, self.tokens, seed=self.settings.seed)
         with self.store.transaction():
             self.credentials = fixtures.load(call, name, self.settings.seed)
         self.settings.fixture = name
@@ -84,7 +84,7 @@ class Mock:
             self.settings.seed = seed
         self.store.clear()
         self.store.reseed(self.settings.seed)
-        self.pipeline.reset()
+        self.pipeline.reset(self.settings.seed)
         self.journal.clear()
         self.load_fixture(fixture or self.settings.fixture)
 

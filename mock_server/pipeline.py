@@ -100,9 +100,11 @@ class Pipeline:
         self.strict = strict
         self.faults: dict[str, Fault] = {}
         self.tombstones: set[tuple[str, str]] = set()  # (path parameter, value) deleted via a generated DELETE
+        self.seed = seed
         self._fault_rng = random.Random(seed)
 
-    def reset(self) -> None:
+    def reset(self, seed: int) -> None:
+        self.seed = seed
         self.tombstones.clear()
         self.limiter.reset()
 
@@ -126,8 +128,8 @@ class Pipeline:
             prefer = Prefer.parse(request.headers.get("prefer"))
             await self._apply_faults(op, prefer)
             call = Call(params["path"], params["query"], params["header"], body, identity, self.store, self.clock,
-                        self.tokens, client)  # fmt: skip
-            if "basic" in (self.auth[op.api].kinds.get(n) for n in op.accepts):
+                        self.tokens, client, seed=self.seed)  # fmt: skip
+            if "basic" in self.auth[op.api].accepted(op):
                 call.extra["basic"] = basic_credentials(request.headers.get("authorization"))
             answer = self._respond(op, call, prefer, request)
         except ApiError as exc:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mock_server.clock import Clock
+from mock_server.errors import not_found
 from mock_server.security import Identity, Tokens
 from mock_server.store import Store
 
@@ -34,6 +35,7 @@ class Call:
     tokens: Tokens
     client: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0  # the mock's --seed: what generated content (chat replies, ...) is deterministic for
 
     @property
     def user_id(self) -> str:
@@ -85,6 +87,14 @@ def handles(operation_id: str) -> Callable[[Handler], Handler]:
         return fn
 
     return register
+
+
+def own_row(call: Call, table: str, row_id: Any, missing: str) -> dict[str, Any]:
+    """The caller's row of `table`, or 404 with `missing`: another user's object is "not found or not visible"."""
+    row = call.store.one(f"SELECT * FROM {table} WHERE id = ? AND user_id = ?", (row_id, call.user_id))
+    if row is None:
+        raise not_found(missing)
+    return row
 
 
 def tables(ddl: str) -> None:

@@ -5,8 +5,7 @@ Catalog: fixtures/catalog/conversations.yaml (providers, the reply phrasebook, t
 
 Chat replies (no network, no model): the provider is resolved first: a provider id (case-insensitive) answers with
 its first model, a model name with that model, and the routing mode `auto` with one of its models picked by a hash of
-(seed, prompt); anything else answers 404. The seed is the one the demo world was loaded with (kept in
-`chat_settings` by the seeder). The reply is composed from the phrasebook of the `user_language` primary
+(seed, prompt); anything else answers 404. The seed is the mock's `--seed` (`call.seed`). The reply is composed from the phrasebook of the `user_language` primary
 subtag (en when unknown): an opener, two different body sentences, the follow-up sentence when there are prior turns,
 and a closer, each picked by a generator seeded with SHA-256(seed, model, language, message), so the same seed,
 model, language and message always give the same reply. Placeholders come from the message: {topic} is its first
@@ -42,7 +41,7 @@ from typing import Any
 import yaml
 
 from mock_server.clock import iso, parse_instant
-from mock_server.domains import Call, Result, World, handles, seeder, tables
+from mock_server.domains import Call, Result, World, handles, own_row, seeder, tables
 from mock_server.domains.xp import award_xp, record_session, zone
 from mock_server.errors import not_found
 from mock_server.resources import fixtures_dir
@@ -102,11 +101,6 @@ CREATE TABLE IF NOT EXISTS conversation_sessions (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS conversation_sessions_active ON conversation_sessions (conversation_id)
     WHERE ended_at IS NULL;
--- The seed the demo world was loaded with: chat replies are deterministic for it.
-CREATE TABLE IF NOT EXISTS chat_settings (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
 """)
 
 
@@ -206,11 +200,6 @@ def count_tokens(text: str) -> int:
     return len(TOKEN.findall(text))
 
 
-def chat_seed(call: Call) -> int:
-    row = call.store.one("SELECT value FROM chat_settings WHERE key = 'seed'")
-    return int(row["value"]) if row else 0
-
-
 # conversations and messages ----------------------------------------------------------------------------------------
 def normal_id(value: Any) -> str:
     """UUIDs match case-insensitively (ids are stored lowercase)."""
@@ -220,10 +209,7 @@ def normal_id(value: Any) -> str:
 def own_conversation(call: Call, conversation_id: Any) -> dict[str, Any]:
     """The caller's conversation, or 404 (another user's conversation is "not found or not visible")."""
     cid = normal_id(conversation_id)
-    row = call.store.one("SELECT * FROM conversations WHERE id = ? AND user_id = ?", (cid, call.user_id))
-    if row is None:
-        raise not_found(f"Conversation {cid} not found")
-    return row
+    return own_row(call, "conversations", cid, f"Conversation {cid} not found")
 
 
 def conversation_body(call: Call, row: dict[str, Any]) -> dict[str, Any]:
@@ -277,7 +263,7 @@ def generate(call: Call) -> dict[str, Any]:
     conversation = own_conversation(call, body["conversation_id"]) if body.get("conversation_id") else None
     requested = body.get("provider") or (conversation["provider"] if conversation else default_provider().id)
     provider, model = resolve_provider(requested)
-    seed = chat_seed(call)
+    seed = call.seed
     model = model or pick_model(provider, seed, message)
     history = body.get("conversation_history")
     if not history and conversation:
@@ -409,9 +395,8 @@ def session_status(call: Call) -> dict[str, Any]:
 # the demo user's conversations -------------------------------------------------------------------------------------
 @seeder
 def seed_conversations(call: Call, world: World) -> None:
-    """Record the seed (chat replies depend on it) and give the demo user the catalog's conversations, each user
-    turn answered with the reply the chat operation would give, dated `days_ago` days back in the user's zone."""
-    call.store.run("INSERT OR REPLACE INTO chat_settings (key, value) VALUES ('seed', ?)", (str(world.seed),))
+    """Give the demo user the catalog's conversations, each user turn answered with the reply the chat operation
+    would give, dated `days_ago` days back in the user's zone."""
     user = world.users.get(DEMO_USER)
     if user is None:
         return

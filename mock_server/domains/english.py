@@ -48,7 +48,7 @@ from typing import Any
 import yaml
 
 from mock_server.clock import iso, parse_instant
-from mock_server.domains import Call, Result, World, handles, seeder, tables
+from mock_server.domains import Call, Result, World, handles, own_row, seeder, tables
 from mock_server.domains.xp import award_xp, local_day, record_session, user_zone, zone
 from mock_server.errors import conflict, not_found
 from mock_server.resources import fixtures_dir
@@ -647,10 +647,7 @@ def _streak(days: Iterable[date], today: date) -> int:
 
 # sessions --------------------------------------------------------------------------------------------------------
 def _own_session(call: Call, session_id: str) -> dict[str, Any]:
-    row = call.store.one("SELECT * FROM xel_sessions WHERE id = ? AND user_id = ?", (session_id, call.user_id))
-    if row is None:
-        raise not_found(f"Learning session {session_id} not found")
-    return row
+    return own_row(call, "xel_sessions", session_id, f"Learning session {session_id} not found")
 
 
 # handlers --------------------------------------------------------------------------------------------------------
@@ -833,7 +830,7 @@ def seed_demo(call: Call, world: World) -> None:
         return
     rng = random.Random(f"xentree-xel-demo:{world.seed}")
     ids = random.Random(f"xentree-xel-demo-ids:{world.seed}")
-    seeding = Call({}, {}, {}, None, None, call.store, call.clock, call.tokens,
+    seeding = Call({}, {}, {}, None, None, call.store, call.clock, call.tokens, seed=call.seed,
                    extra={"xel_seeding": True, "xel_ids": lambda: _uuid(ids)})  # fmt: skip
     tz, now = zone(user["timezone"]), call.clock.now()
     today = local_day(now, tz)

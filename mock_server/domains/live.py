@@ -36,7 +36,7 @@ from typing import Any
 import yaml
 
 from mock_server.clock import iso, parse_instant
-from mock_server.domains import Call, Result, World, handles, seeder, tables
+from mock_server.domains import Call, Result, World, handles, own_row, seeder, tables
 from mock_server.domains.xp import award_xp, record_session
 from mock_server.errors import ApiError, bad_request, not_found
 from mock_server.resources import fixtures_dir
@@ -348,9 +348,7 @@ def list_transcripts(call: Call) -> dict[str, Any]:
 @handles("getLiveTranscript")
 def get_transcript(call: Call) -> dict[str, Any]:
     transcript_id = str(call.path["transcript_id"])
-    row = call.store.one("SELECT * FROM live_transcripts WHERE id = ? AND user_id = ?", (transcript_id, call.user_id))
-    if row is None:
-        raise not_found(f"No Live transcript {transcript_id} (unknown or not yours)")
+    row = own_row(call, "live_transcripts", transcript_id, f"No Live transcript {transcript_id} (unknown or not yours)")
     return {"id": row["id"], "session_id": row["session_id"], "session_started_at": row["session_started_at"],
             "session_ended_at": row["session_ended_at"], "transcripts": json.loads(row["turns"]),
             "created_at": row["created_at"]}  # fmt: skip

@@ -15,7 +15,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from mock_server.clock import iso
-from mock_server.domains import Call, Result, World, handles, seeder, tables
+from mock_server.domains import Call, Result, World, handles, own_row, seeder, tables
 from mock_server.domains.conversations import (
     DEMO_USER,
     catalog,
@@ -23,7 +23,6 @@ from mock_server.domains.conversations import (
     own_conversation,
 )
 from mock_server.domains.xp import zone
-from mock_server.errors import not_found
 
 FIELDS = ("title", "content", "conversation_id", "tags")
 
@@ -52,10 +51,7 @@ def note_body(row: dict[str, Any]) -> dict[str, Any]:
 
 def own_note(call: Call, note_id: Any) -> dict[str, Any]:
     nid = normal_id(note_id)
-    row = call.store.one("SELECT * FROM notes WHERE id = ? AND user_id = ?", (nid, call.user_id))
-    if row is None:
-        raise not_found(f"Note {nid} not found")
-    return row
+    return own_row(call, "notes", nid, f"Note {nid} not found")
 
 
 def linked_conversation(call: Call, conversation_id: Any) -> str | None:
