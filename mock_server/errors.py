@@ -21,6 +21,7 @@ class Issue:
     field: str
     code: str
     message: str
+    error_code: str | None = None  # the spec's `x-error-code` of the failing schema: the whole error's code
 
     def as_text(self) -> str:
         dotted = self.field.strip("/").replace("/", ".")

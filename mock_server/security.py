@@ -132,6 +132,10 @@ class Tokens:
             raise unauthorized(f"The {kind} token has expired", expired_error)
         return claims
 
+    def decode(self, token: str) -> dict[str, Any] | None:
+        """The token's claims when this mock signed it (expiry not checked), else None."""
+        return self._decode(token)
+
     def kind(self, token: str) -> str | None:
         claims = self._decode(token)
         return claims.get("type") if claims else None
@@ -169,13 +173,14 @@ class Authenticator:
         self.store = store
         self.clock = clock
         self.kinds = {name: scheme_kind(s) for name, s in schemes.items()}
+        self._accepted: dict[str, dict[str, str]] = {}  # operationId -> credential kind -> scheme name
         self.key_header = next((s["name"].lower() for s in schemes.values() if s.get("type") == "apiKey"), None)
 
     def authenticate(self, op: Operation, headers: Any, client: str | None) -> Identity | None:
         """The caller's identity for this operation, or the documented 401/403. Public operations give None."""
         if op.public:
             return None
-        accepted = {self.kinds.get(name, "unknown"): name for name in op.accepts}
+        accepted = self.accepted(op)
         authorization = headers.get("authorization")
         api_key = headers.get(self.key_header) if self.key_header else None
         if authorization is not None and accepted.keys() & {"bearer", "oauth2"}:
@@ -201,6 +206,13 @@ class Authenticator:
             raise forbidden(f"This action requires the {op.required_role} role", "insufficient_role")
         return identity
 
+    def accepted(self, op: Operation) -> dict[str, str]:
+        """The credential kinds the operation takes, worked out once per operation."""
+        found = self._accepted.get(op.operation_id)
+        if found is None:
+            found = self._accepted[op.operation_id] = {self.kinds.get(n, "unknown"): n for n in op.accepts}
+        return found
+
     def _token(self, op: Operation, header: str, accepted: dict[str, str]) -> Identity:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -212,7 +224,7 @@ class Authenticator:
     def _client(self, op: Operation, token: str, scheme: str) -> Identity:
         """An OAuth2 client's token: valid, unexpired, and holding the operation's scopes (RFC 6750 errors)."""
         challenge = 'Bearer realm="mock", error="invalid_token"'
-        claims = self.tokens._decode(token)
+        claims = self.tokens.decode(token)
         if claims is None or claims.get("type") != "client":
             raise unauthorized("The access token is malformed or was not issued by this server", "invalid_token",
                                challenge)  # fmt: skip

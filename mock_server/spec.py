@@ -10,6 +10,7 @@ import copy
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -111,8 +112,9 @@ class Spec:
     def schemes(self) -> dict[str, dict[str, Any]]:
         return self.raw.get("components", {}).get("securitySchemes", {})
 
-    @property
+    @cached_property
     def error_shape(self) -> ErrorShape:
+        """Read once: every error response of this API renders through it."""
         return ErrorShape.of(self.raw)
 
 

@@ -109,7 +109,8 @@ def issue(error: ValidationError, location: str, name: str = "") -> Issue:
         missing = next((f for f in error.validator_value if f not in (error.instance or {})), None)
         path += [missing] if missing else []
     pointer = "".join(f"/{p}" for p in path)
-    return Issue(location, f"{name}{pointer}" if name else pointer, _code(error), error.message)
+    own_code = error.schema.get("x-error-code") if isinstance(error.schema, dict) else None
+    return Issue(location, f"{name}{pointer}" if name else pointer, _code(error), error.message, own_code)
 
 
 def _first_errors(validator: Draft202012Validator, value: Any, location: str, name: str = "", limit: int = 5) -> list[Issue]:
@@ -118,14 +119,11 @@ def _first_errors(validator: Draft202012Validator, value: Any, location: str, na
     return [issue(e, location, name) for e in errors[:limit]]
 
 
-def invalid(problems: list[Issue], code: str = VALIDATION_ERROR) -> ApiError:
+def invalid(problems: list[Issue]) -> ApiError:
+    """A 400 listing the problems; a field the spec gives its own code (`x-error-code`, e.g. RFC 6749's
+    `unsupported_grant_type`) names the error."""
+    code = next((p.error_code for p in problems if p.error_code), VALIDATION_ERROR)
     return bad_request("; ".join(p.as_text() for p in problems), error=code, issues=problems)
-
-
-def _error_code(errors: list[ValidationError]) -> str:
-    """The spec may give a field its own error code (`x-error-code`, e.g. RFC 6749's `unsupported_grant_type`)."""
-    codes = [e.schema.get("x-error-code") for e in errors if isinstance(e.schema, dict)]
-    return next((c for c in codes if c), VALIDATION_ERROR)
 
 
 def validate_parameters(op: Operation, request: Request) -> dict[str, dict[str, Any]]:
@@ -193,7 +191,7 @@ async def read_body(op: Operation, request: Request) -> Any:
         checked = {k: (v.filename or "file") if isinstance(v, UploadedFile) else v for k, v in value.items()}
     problems = _first_errors(media.validator, checked, "body")
     if problems:
-        raise invalid(problems, _error_code(list(media.validator.iter_errors(checked))))
+        raise invalid(problems)
     return value
 
 
