@@ -7,23 +7,16 @@ learning time. The clock then moves past local midnight: the quests reset and th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from starlette.testclient import TestClient
 
-from tests.conftest import bearer, login, make_client
+from tests.conftest import bearer, login
 from tests.test_profile_analytics import PRIVATE_VIEWS, assert_views_agree
 
 MORNING = datetime(2026, 3, 4, 14, 0, tzinfo=UTC)  # 09:00 on a Wednesday in New York (UTC-5)
-
-
-@pytest.fixture
-def app() -> Iterator[TestClient]:
-    with make_client(frozen_at=MORNING) as client:
-        yield client
+FROZEN_AT = MORNING  # read by the conftest `client` fixture
 
 
 class Frontend:
@@ -48,8 +41,8 @@ class Frontend:
         return out
 
 
-def test_a_learning_day_shows_up_in_every_view(app: TestClient) -> None:
-    ui = Frontend(app)
+def test_a_learning_day_shows_up_in_every_view(client: TestClient) -> None:
+    ui = Frontend(client)
     earned = 0
 
     conversation = ui.send("POST", "/api/core/conversations", 201, json={"title": "Photosynthesis"})
@@ -100,7 +93,7 @@ def test_a_learning_day_shows_up_in_every_view(app: TestClient) -> None:
     assert views["streak"]["current_streak"] == 1 and not views["streak"]["streak_at_risk"]
 
     ui.advance(15 * 60)  # just after midnight in New York
-    ui.headers = bearer(login(app, "nia", "pass-word-1"))  # the access token lived an hour
+    ui.headers = bearer(login(client, "nia", "pass-word-1"))  # the access token lived an hour
     tomorrow = ui.views()
     assert tomorrow["quests"]["date"] == "2026-03-05"
     assert all(q["status"] == "active" and q["progress"] == 0 for q in tomorrow["quests"]["quests"])

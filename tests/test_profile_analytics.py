@@ -7,7 +7,6 @@ weeks, midnights and time zones, and every view is checked against the others an
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -21,6 +20,7 @@ from mock_server.domains.xp import award_xp, record_session, streaks
 from tests.conftest import bearer, login, make_client
 
 WINTER = datetime(2026, 1, 14, 10, 0, tzinfo=UTC)  # a Wednesday; Berlin is UTC+1
+FROZEN_AT = WINTER  # the conftest `client` fixture freezes the mock clock here (demo history ends there)
 PRIVATE_VIEWS = ("/api/xp/profile", "/api/xp/streak-status", "/api/xp/weekly-activity", "/api/xp/learning-pulse",
                  "/api/xp/quests", "/api/analytics/learning-time")  # fmt: skip
 
@@ -34,13 +34,6 @@ def at(text: str) -> datetime:
 
 
 # fixtures and helpers ----------------------------------------------------------------------------------------------
-@pytest.fixture
-def app() -> Iterator[TestClient]:
-    """A strict mock whose clock is frozen on a winter Wednesday (the demo history is seeded up to it)."""
-    with make_client(frozen_at=WINTER) as c:
-        yield c
-
-
 class Learner:
     """A registered user (in a chosen time zone) who learns through the ledger functions and reads the views."""
 
@@ -186,8 +179,8 @@ def test_streak_freezes_are_capped_at_two_and_a_long_gap_breaks_after_using_them
 
 
 # an empty ledger ---------------------------------------------------------------------------------------------------
-def test_a_new_user_has_empty_but_complete_views(app: TestClient) -> None:
-    v = Learner(app, "newcomer", "Europe/Berlin").views()
+def test_a_new_user_has_empty_but_complete_views(client: TestClient) -> None:
+    v = Learner(client, "newcomer", "Europe/Berlin").views()
     p = v["profile"]
     assert p["level"] == 1 and p["total_xp"] == 0 and p["xp_into_level"] == 0 and p["xp_for_next_level"] == 100
     assert p["progress_percent"] == 0 and p["token_balance"] == 0 and p["booster"] is None
@@ -204,17 +197,17 @@ def test_a_new_user_has_empty_but_complete_views(app: TestClient) -> None:
     assert_views_agree(v, 0)
 
 
-def test_private_views_need_credentials(app: TestClient) -> None:
+def test_private_views_need_credentials(client: TestClient) -> None:
     for path in PRIVATE_VIEWS:
-        response = app.get(path)
+        response = client.get(path)
         assert response.status_code == 401, path
         assert response.json()["detail"]["error"]
 
 
 # time zones and local days -----------------------------------------------------------------------------------------
-def test_an_award_at_2330_utc_counts_on_the_next_local_day_in_berlin(app: TestClient) -> None:
-    berlin, london = Learner(app, "berliner", "Europe/Berlin"), Learner(app, "londoner", "UTC")
-    set_clock(app, "2026-01-14T23:30:00Z")
+def test_an_award_at_2330_utc_counts_on_the_next_local_day_in_berlin(client: TestClient) -> None:
+    berlin, london = Learner(client, "berliner", "Europe/Berlin"), Learner(client, "londoner", "UTC")
+    set_clock(client, "2026-01-14T23:30:00Z")
     berlin.award(40)
     london.award(40)
     b, u = berlin.views(), london.views()
@@ -226,15 +219,15 @@ def test_an_award_at_2330_utc_counts_on_the_next_local_day_in_berlin(app: TestCl
     assert b["streak"]["last_activity"] == "2026-01-15" and u["streak"]["last_activity"] == "2026-01-14"
     assert_views_agree(b, 40)
     assert_views_agree(u, 40)
-    advance(app, hours=1)  # 00:30 UTC: a new day in London too, still the same day in Berlin
+    advance(client, hours=1)  # 00:30 UTC: a new day in London too, still the same day in Berlin
     assert london.get("/api/xp/profile")["today_xp"]["total"] == 0
     assert berlin.get("/api/xp/profile")["today_xp"]["total"] == 40
     assert london.get("/api/xp/streak-status")["days_since_activity"] == 1
 
 
-def test_new_york_evening_activity_stays_on_the_local_day(app: TestClient) -> None:
-    ny = Learner(app, "newyorker", "America/New_York")
-    set_clock(app, "2026-01-15T03:00:00Z")  # 22:00 on Jan 14 in New York
+def test_new_york_evening_activity_stays_on_the_local_day(client: TestClient) -> None:
+    ny = Learner(client, "newyorker", "America/New_York")
+    set_clock(client, "2026-01-15T03:00:00Z")  # 22:00 on Jan 14 in New York
     ny.session(20)
     ny.award(25)
     v = ny.views()
@@ -243,9 +236,9 @@ def test_new_york_evening_activity_stays_on_the_local_day(app: TestClient) -> No
     assert v["quests"]["resets_at"] == "2026-01-15T05:00:00Z"  # the next local midnight, as UTC
 
 
-def test_the_week_turns_at_local_sunday_midnight(app: TestClient) -> None:
-    berlin, london = Learner(app, "weekberlin", "Europe/Berlin"), Learner(app, "weeklondon", "UTC")
-    set_clock(app, "2026-01-17T23:30:00Z")  # Saturday night in London, Sunday 00:30 in Berlin
+def test_the_week_turns_at_local_sunday_midnight(client: TestClient) -> None:
+    berlin, london = Learner(client, "weekberlin", "Europe/Berlin"), Learner(client, "weeklondon", "UTC")
+    set_clock(client, "2026-01-17T23:30:00Z")  # Saturday night in London, Sunday 00:30 in Berlin
     berlin.award(10)
     london.award(10)
     wb, wl = berlin.get("/api/xp/weekly-activity"), london.get("/api/xp/weekly-activity")
@@ -253,23 +246,23 @@ def test_the_week_turns_at_local_sunday_midnight(app: TestClient) -> None:
     assert wb["days"][0] == {"date": "2026-01-18", "day": "sun", "xp": 10} and wb["total_xp"] == 10
     assert (wl["week_start"], wl["week_end"], wl["timezone"]) == ("2026-01-11", "2026-01-17", "UTC")
     assert wl["days"][-1] == {"date": "2026-01-17", "day": "sat", "xp": 10}
-    advance(app, weeks=1)  # a week later the old XP has left the week, but not the pulse
+    advance(client, weeks=1)  # a week later the old XP has left the week, but not the pulse
     assert berlin.get("/api/xp/weekly-activity")["total_xp"] == 0
     assert sum(e["xp_earned"] for e in berlin.get("/api/xp/learning-pulse")["data"]) == 10
 
 
-def test_quests_reset_at_local_midnight_across_daylight_saving(app: TestClient) -> None:
-    berlin = Learner(app, "dstberlin", "Europe/Berlin")
+def test_quests_reset_at_local_midnight_across_daylight_saving(client: TestClient) -> None:
+    berlin = Learner(client, "dstberlin", "Europe/Berlin")
     assert berlin.get("/api/xp/quests")["resets_at"] == "2026-01-14T23:00:00Z"  # CET, UTC+1
-    set_clock(app, "2026-07-01T10:00:00Z")
+    set_clock(client, "2026-07-01T10:00:00Z")
     q = berlin.get("/api/xp/quests")
     assert q["resets_at"] == "2026-07-01T22:00:00Z" and all(x["resets_at"] == q["resets_at"] for x in q["quests"])
-    set_clock(app, "2026-03-28T12:00:00Z")  # the night the clocks go forward: midnight is still 23:00 UTC
+    set_clock(client, "2026-03-28T12:00:00Z")  # the night the clocks go forward: midnight is still 23:00 UTC
     assert berlin.get("/api/xp/quests")["resets_at"] == "2026-03-28T23:00:00Z"
 
 
-def test_an_unknown_stored_time_zone_counts_as_utc(app: TestClient) -> None:
-    odd = Learner(app, "oddzone", "UTC")
+def test_an_unknown_stored_time_zone_counts_as_utc(client: TestClient) -> None:
+    odd = Learner(client, "oddzone", "UTC")
     odd.mock.store.run("UPDATE users SET timezone = 'Mars/Olympus_Mons' WHERE id = ?", (odd.id,))
     odd.award(10)
     v = odd.views()
@@ -278,16 +271,16 @@ def test_an_unknown_stored_time_zone_counts_as_utc(app: TestClient) -> None:
 
 
 # streaks over moving days ------------------------------------------------------------------------------------------
-def test_streak_freeze_covers_a_missed_day_and_the_week_shows_it(app: TestClient) -> None:
-    learner = Learner(app, "streaker", "UTC")
-    set_clock(app, "2026-01-04T12:00:00Z")  # Sunday
+def test_streak_freeze_covers_a_missed_day_and_the_week_shows_it(client: TestClient) -> None:
+    learner = Learner(client, "streaker", "UTC")
+    set_clock(client, "2026-01-04T12:00:00Z")  # Sunday
     for _ in range(7):  # Jan 4 - Jan 10
         learner.award(10)
-        advance(app, days=1)
+        advance(client, days=1)
     s = learner.get("/api/xp/streak-status")  # Jan 11, nothing yet today
     assert (s["current_streak"], s["freezes_available"], s["streak_at_risk"]) == (7, 1, False)
     assert s["days_since_activity"] == 1
-    advance(app, days=1)  # Jan 12: Jan 11 was covered by the freeze
+    advance(client, days=1)  # Jan 12: Jan 11 was covered by the freeze
     s = learner.get("/api/xp/streak-status")
     assert (s["current_streak"], s["freezes_available"], s["freezes_used"], s["streak_at_risk"]) == (7, 0, 1, True)
     w = learner.get("/api/xp/weekly-activity")
@@ -296,17 +289,17 @@ def test_streak_freeze_covers_a_missed_day_and_the_week_shows_it(app: TestClient
     s = learner.get("/api/xp/streak-status")
     assert (s["current_streak"], s["longest_streak"], s["streak_at_risk"], s["days_since_activity"]) == (8, 8, False, 0)
     assert_views_agree(learner.views(), 80)
-    advance(app, days=2)  # Jan 14: Jan 13 missed without a freeze: broken
+    advance(client, days=2)  # Jan 14: Jan 13 missed without a freeze: broken
     s = learner.get("/api/xp/streak-status")
     assert s == {"current_streak": 0, "longest_streak": 8, "freezes_available": 0, "freezes_used": 1,
                  "last_activity": "2026-01-12", "days_since_activity": 2, "streak_at_risk": False}  # fmt: skip
     assert learner.get("/api/xp/weekly-activity")["freeze_covered_dates"] == ["2026-01-11"]
-    advance(app, weeks=1)  # the covered date belongs to last week now
+    advance(client, weeks=1)  # the covered date belongs to last week now
     assert learner.get("/api/xp/weekly-activity")["freeze_covered_dates"] == []
 
 
-def test_a_zero_xp_transaction_does_not_count_as_activity(app: TestClient) -> None:
-    learner = Learner(app, "zeroxp", "UTC")
+def test_a_zero_xp_transaction_does_not_count_as_activity(client: TestClient) -> None:
+    learner = Learner(client, "zeroxp", "UTC")
     learner.award(0)
     s = learner.get("/api/xp/streak-status")
     assert s["current_streak"] == 0 and s["last_activity"] is None
@@ -317,8 +310,8 @@ def _quests(learner: Learner) -> dict[str, dict[str, Any]]:
     return {q["type"]: q for q in learner.get("/api/xp/quests")["quests"]}
 
 
-def test_quest_progress_follows_activity_and_the_next_activity_claims_ready_quests(app: TestClient) -> None:
-    learner = Learner(app, "quester", "UTC")
+def test_quest_progress_follows_activity_and_the_next_activity_claims_ready_quests(client: TestClient) -> None:
+    learner = Learner(client, "quester", "UTC")
     learner.session(10, quizzes=1, passed=1)
     q = _quests(learner)
     assert {t: (x["progress"], x["status"]) for t, x in q.items()} == {
@@ -349,12 +342,12 @@ def test_quest_progress_follows_activity_and_the_next_activity_claims_ready_ques
     assert_views_agree(learner.views(), learner.sql_total())
 
 
-def test_quests_reset_at_local_midnight_and_unclaimed_ones_lapse(app: TestClient) -> None:
-    learner = Learner(app, "resetter", "Europe/Berlin")
-    set_clock(app, "2026-01-14T22:50:00Z")  # 23:50 in Berlin
+def test_quests_reset_at_local_midnight_and_unclaimed_ones_lapse(client: TestClient) -> None:
+    learner = Learner(client, "resetter", "Europe/Berlin")
+    set_clock(client, "2026-01-14T22:50:00Z")  # 23:50 in Berlin
     learner.session(15)
     assert _quests(learner)["learning_minutes"]["status"] == "ready_to_complete"
-    advance(app, minutes=10)  # 00:00 in Berlin: a new day of quests
+    advance(client, minutes=10)  # 00:00 in Berlin: a new day of quests
     quests = learner.get("/api/xp/quests")
     assert quests["date"] == "2026-01-15" and quests["resets_at"] == "2026-01-15T23:00:00Z"
     assert all((x["progress"], x["status"]) == (0, "active") for x in quests["quests"])
@@ -362,19 +355,19 @@ def test_quests_reset_at_local_midnight_and_unclaimed_ones_lapse(app: TestClient
     assert learner.sql_total() == 5
 
 
-def test_a_session_claims_quests_of_the_day_it_started(app: TestClient) -> None:
-    learner = Learner(app, "claimer", "UTC")
+def test_a_session_claims_quests_of_the_day_it_started(client: TestClient) -> None:
+    learner = Learner(client, "claimer", "UTC")
     learner.award(60)
     assert _quests(learner)["earn_xp"]["status"] == "ready_to_complete"
-    advance(app, minutes=30)
+    advance(client, minutes=30)
     learner.session(20, kind="conversation")
     assert _quests(learner)["earn_xp"]["status"] == "completed"
     assert learner.sql_total() == 70
 
 
 # booster, tokens, transactions -------------------------------------------------------------------------------------
-def test_demo_booster_doubles_awards_until_it_ends(app: TestClient) -> None:
-    demo = Learner(app, "demo")
+def test_demo_booster_doubles_awards_until_it_ends(client: TestClient) -> None:
+    demo = Learner(client, "demo")
     profile = demo.get("/api/xp/profile")
     assert profile["booster"] == {"multiplier": 2, "ends_at": "2026-01-14T13:00:00Z"}
     before = profile["total_xp"]
@@ -385,75 +378,75 @@ def test_demo_booster_doubles_awards_until_it_ends(app: TestClient) -> None:
     claimed = [t for t in profile["recent_transactions"]
                if t["source"] == "quest" and t["created_at"] == written["created_at"]]  # quests ready before it
     assert profile["total_xp"] == before + 20 + sum(t["amount"] for t in claimed)
-    set_clock(app, "2026-01-14T13:00:00Z")  # ends_at is exclusive
+    set_clock(client, "2026-01-14T13:00:00Z")  # ends_at is exclusive
     profile = demo.get("/api/xp/profile")
     assert profile["booster"] is None
     assert demo.award(10, "evaluation")["amount"] == 10
 
 
-def test_token_balance_is_one_per_ten_xp_minus_spent(app: TestClient) -> None:
-    learner = Learner(app, "saver", "UTC")
+def test_token_balance_is_one_per_ten_xp_minus_spent(client: TestClient) -> None:
+    learner = Learner(client, "saver", "UTC")
     learner.award(95, "bonus")
     assert learner.get("/api/xp/profile")["token_balance"] == 9
-    demo = Learner(app, "demo").get("/api/xp/profile")
+    demo = Learner(client, "demo").get("/api/xp/profile")
     assert demo["token_balance"] == demo["total_xp"] // 10 - 50  # the seeded booster cost 50 tokens
 
 
-def test_recent_transactions_are_the_last_ten_newest_first(app: TestClient) -> None:
-    learner = Learner(app, "busy", "UTC")
+def test_recent_transactions_are_the_last_ten_newest_first(client: TestClient) -> None:
+    learner = Learner(client, "busy", "UTC")
     written = []
     for i in range(12):
         written.append(learner.award(1, "bonus"))  # 12 XP in all: no quest gets ready, so no reward interleaves
-        advance(app, minutes=1)
+        advance(client, minutes=1)
     recent = learner.get("/api/xp/profile")["recent_transactions"]
     assert [t["id"] for t in recent] == [t["id"] for t in reversed(written[-10:])]
     assert recent[0] == {k: written[-1][k] for k in ("id", "amount", "source", "description", "created_at")}
 
 
-def test_moving_the_clock_back_hides_later_transactions(app: TestClient) -> None:
-    learner = Learner(app, "traveller", "UTC")
+def test_moving_the_clock_back_hides_later_transactions(client: TestClient) -> None:
+    learner = Learner(client, "traveller", "UTC")
     learner.award(10)
-    advance(app, hours=2)
+    advance(client, hours=2)
     learner.award(20)
-    set_clock(app, "2026-01-14T11:00:00Z")
+    set_clock(client, "2026-01-14T11:00:00Z")
     v = learner.views()
     assert v["profile"]["total_xp"] == 10 and len(v["profile"]["recent_transactions"]) == 1
     assert_views_agree(v, 10)
 
 
 # public profile ----------------------------------------------------------------------------------------------------
-def test_public_profile_needs_no_auth_and_holds_no_private_fields(app: TestClient) -> None:
-    Learner(app, "publicist", "UTC").award(150)
-    body = app.get("/api/xp/public-profile/publicist").json()
+def test_public_profile_needs_no_auth_and_holds_no_private_fields(client: TestClient) -> None:
+    Learner(client, "publicist", "UTC").award(150)
+    body = client.get("/api/xp/public-profile/publicist").json()
     assert body == {"username": "publicist", "display_name": "Publicist", "level": 2, "total_xp": 150,
                     "current_streak": 1, "longest_streak": 1, "joined": "2026-01-14"}  # fmt: skip
-    demo = app.get("/api/xp/public-profile/DEMO")  # usernames match case-insensitively
+    demo = client.get("/api/xp/public-profile/DEMO")  # usernames match case-insensitively
     assert demo.status_code == 200 and demo.json()["username"] == "demo"
     text = demo.text
     assert "@" not in text and "token" not in text and "id" not in demo.json()
     assert demo.json()["joined"] < "2025-01-14"  # the demo learner joined before its year of history
 
 
-def test_public_profile_of_an_unknown_user_is_404(app: TestClient) -> None:
+def test_public_profile_of_an_unknown_user_is_404(client: TestClient) -> None:
     for name in ("nobody", "%20", "demo%2Fx", "a" * 300):
-        response = app.get(f"/api/xp/public-profile/{name}")
+        response = client.get(f"/api/xp/public-profile/{name}")
         assert response.status_code == 404, name
         assert response.json()["detail"]["error"] == "not_found"
 
 
 # learning time analytics -------------------------------------------------------------------------------------------
-def _learner_with_sessions(app: TestClient) -> Learner:
-    learner = Learner(app, "timer", "Europe/Berlin")
+def _learner_with_sessions(client: TestClient) -> Learner:
+    learner = Learner(client, "timer", "Europe/Berlin")
     for end, minutes in (("2026-01-10T12:30:00Z", 30), ("2026-01-12T12:10:00Z", 10), ("2026-01-12T18:20:00Z", 20),
                          ("2026-01-15T00:30:00Z", 60)):  # the last one started at 23:30 UTC: Jan 15 in Berlin
-        set_clock(app, end)
+        set_clock(client, end)
         learner.session(minutes)
-    set_clock(app, "2026-01-16T09:00:00Z")
+    set_clock(client, "2026-01-16T09:00:00Z")
     return learner
 
 
-def test_learning_time_range_is_inclusive_in_local_days(app: TestClient) -> None:
-    learner = _learner_with_sessions(app)
+def test_learning_time_range_is_inclusive_in_local_days(client: TestClient) -> None:
+    learner = _learner_with_sessions(client)
     every = learner.get("/api/analytics/learning-time")
     assert [b["date"] for b in every["dailyBreakdown"]] == ["2026-01-10", "2026-01-12", "2026-01-15"]
     assert (every["totalLearningTime"], every["totalSessions"], every["avgSessionLength"]) == (7200, 4, 1800)
@@ -475,8 +468,8 @@ def test_learning_time_range_is_inclusive_in_local_days(app: TestClient) -> None
     assert_views_agree(v, learner.sql_total())
 
 
-def test_learning_time_refuses_a_reversed_or_malformed_range(app: TestClient) -> None:
-    learner = Learner(app, "badrange", "UTC")
+def test_learning_time_refuses_a_reversed_or_malformed_range(client: TestClient) -> None:
+    learner = Learner(client, "badrange", "UTC")
     body = learner.get("/api/analytics/learning-time", 400, **{"from": "2026-01-15", "to": "2026-01-14"})
     assert body["detail"]["error"] == "invalid_date_range" and "after" in body["detail"]["message"]
     for params in ({"from": "2026-13-01"}, {"to": "yesterday"}, {"from": "2026-1-5"}):
@@ -484,21 +477,21 @@ def test_learning_time_refuses_a_reversed_or_malformed_range(app: TestClient) ->
         assert body["detail"]["error"] == "validation_error"
 
 
-def test_learning_time_with_an_api_key(app: TestClient) -> None:
-    mock: Mock = app.app.state.mock  # type: ignore[attr-defined]
+def test_learning_time_with_an_api_key(client: TestClient) -> None:
+    mock: Mock = client.app.state.mock  # type: ignore[attr-defined]
     key = {k["name"]: k["key"] for k in mock.credentials.api_keys}["demo-read-only"]
-    response = app.get("/api/analytics/learning-time", headers={"X-API-Key": key}, params={"from": "2026-01-01"})
+    response = client.get("/api/analytics/learning-time", headers={"X-API-Key": key}, params={"from": "2026-01-01"})
     assert response.status_code == 200 and response.json()["totalSessions"] > 0
 
 
 # agreement over random activity -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("timezone", ["Europe/Berlin", "America/New_York", "Asia/Kolkata", "UTC"])
-def test_all_views_agree_after_weeks_of_random_activity(app: TestClient, timezone: str) -> None:
-    learner = Learner(app, "wanderer", timezone)
+def test_all_views_agree_after_weeks_of_random_activity(client: TestClient, timezone: str) -> None:
+    learner = Learner(client, "wanderer", timezone)
     rng = random.Random(timezone)
-    set_clock(app, "2025-12-20T06:00:00Z")
+    set_clock(client, "2025-12-20T06:00:00Z")
     for _ in range(60):  # ~25 days of activity at odd hours, with gaps
-        advance(app, minutes=rng.randint(60, 900))
+        advance(client, minutes=rng.randint(60, 900))
         if rng.random() < 0.6:
             learner.award(rng.randint(1, 40), rng.choice(["task_submission", "evaluation", "live_session", "bonus"]))
         else:
@@ -509,8 +502,8 @@ def test_all_views_agree_after_weeks_of_random_activity(app: TestClient, timezon
 
 
 # the demo user's history -------------------------------------------------------------------------------------------
-def test_demo_has_a_year_of_history_that_looks_real(app: TestClient) -> None:
-    demo = Learner(app, "demo")
+def test_demo_has_a_year_of_history_that_looks_real(client: TestClient) -> None:
+    demo = Learner(client, "demo")
     v = demo.views()
     assert_views_agree(v, demo.sql_total())
     levels = {e["level"] for e in v["pulse"]["data"]}
