@@ -8,8 +8,11 @@ REDOCLY_VERSION := 2.77.0
 
 .PHONY: serve test clean
 
+HOST ?= 127.0.0.1
+PORT ?= 4010
+
 serve: $(VENV)/.installed
-	$(BIN)/xentree-mock serve --host 127.0.0.1 --port 4010
+	$(BIN)/xentree-mock serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-test .tools/.redocly
 	$(BIN)/python -m pytest

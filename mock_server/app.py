@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import secrets
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,10 @@ class Settings:
     frozen_at: datetime | None = None
     journal_size: int = 500
     access_log: bool = True
+    host: str = "127.0.0.1"  # the address the server is bound to (decides the default token signing secret)
+    jwt_secret: str | None = None  # sign tokens with this secret (a team sharing one mock)
+    deterministic_tokens: bool | None = None  # None: deterministic on loopback, random beyond it
+    auth_failure_limit: str = "10/60"  # failed authentications per client address (loopback exempt), or 'off'
 
     @property
     def apis(self) -> list[str]:
@@ -76,21 +82,43 @@ class Mock:
         call = Call({}, {}, {}, None, None, self.store, self.clock, self.tokens, seed=self.settings.seed)
         with self.store.transaction():
             self.credentials = fixtures.load(call, name, self.settings.seed)
+            # Kept with the state, so a restarted mock still lists (and a --state file still knows) its demo logins.
+            self.store.set_meta("credentials", json.dumps(asdict(self.credentials)))
         self.settings.fixture = name
 
     def reset(self, fixture: str | None = None, seed: int | None = None) -> None:
-        """Back to the start: empty store, ids reseeded, fixtures loaded again."""
+        """Back to the start: empty store, ids reseeded, fixtures loaded again, the clock as it was at startup
+        (frozen at `--freeze-at`, or real time), every token issued so far refused (a new token epoch)."""
         if seed is not None:
             self.settings.seed = seed
+        self.clock.restart()
         self.store.clear()
         self.store.reseed(self.settings.seed)
+        self.tokens.new_epoch()
         self.pipeline.reset(self.settings.seed)
         self.journal.clear()
         self.load_fixture(fixture or self.settings.fixture)
 
 
-def _secret(seed: int) -> str:
-    return hashlib.sha256(f"xentree-mock-jwt:{seed}".encode()).hexdigest()
+LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
+
+
+def signing_secret(settings: Settings, store: Store) -> str:
+    """The tokens' HS256 secret. Derived from the seed (so tokens are reproducible) only where nobody else can
+    reach the mock: on loopback by default, or when asked with --deterministic-tokens. Beyond loopback it is
+    random, kept in the state file so tokens survive a restart, unless --jwt-secret names one."""
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    deterministic = settings.deterministic_tokens
+    if deterministic is None:
+        deterministic = settings.host in LOOPBACK_HOSTS
+    if deterministic:
+        return hashlib.sha256(f"xentree-mock-jwt:{settings.seed}".encode()).hexdigest()
+    secret = store.meta("jwt_secret")
+    if secret is None:
+        secret = secrets.token_hex(32)
+        store.set_meta("jwt_secret", secret)
+    return secret
 
 
 def build_mock(settings: Settings) -> Mock:
@@ -100,17 +128,19 @@ def build_mock(settings: Settings) -> Mock:
     domains.load_domains()
     store = Store(settings.state, seed=settings.seed, schemas=domains.SCHEMAS)
     clock = Clock(settings.frozen_at)
-    tokens = Tokens(_secret(settings.seed), clock, store)
+    tokens = Tokens(signing_secret(settings, store), clock, store)
     handlers = {k: v for k, v in domains.HANDLERS.items() if any(k in s.by_id for s in specs.values())}
     pipeline = Pipeline(
         store=store, clock=clock, tokens=tokens, limiter=RateLimiter(RateLimit.parse(settings.rate_limit)),
         generator=Generator(settings.seed, clock.now), handlers=handlers, strict=settings.strict, seed=settings.seed,
-        specs=list(specs.values()),
+        specs=list(specs.values()), auth_failures=RateLimiter(RateLimit.parse(settings.auth_failure_limit)),
     )  # fmt: skip
     mock = Mock(settings, spec, specs, store, clock, tokens, pipeline, journal=deque(maxlen=settings.journal_size))
     if existing_state and store.counts().get("users"):
-        # A persisted state file is reused as it is; ids continue from a seed derived from its size.
-        store.reseed(settings.seed + sum(store.counts().values()))
+        # A persisted state file is reused as it is; ids continue on a stream of their own for this start.
+        store.next_boot(settings.seed)
+        saved = store.meta("credentials")
+        mock.credentials = fixtures.Credentials(**json.loads(saved)) if saved else fixtures.Credentials()
     else:
         mock.load_fixture(settings.fixture)
     return mock

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import socket
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -22,30 +23,78 @@ from mock_server.resources import fixtures_dir, spec_path
 ENV_SETTINGS = "XENTREE_MOCK_SETTINGS"  # carries settings into the --reload worker process
 
 
+ENV_PREFIX = "XENTREE_MOCK_"
+
+
+def _env(name: str, default: str | None) -> str | None:
+    return os.environ.get(ENV_PREFIX + name.upper().replace("-", "_"), default)
+
+
+def _flag(env: str) -> bool:
+    return (_env(env, "") or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+SECRETS = {"admin_token", "jwt_secret"}  # never echoed by --help, even when set in the environment
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Shows each option's default (taken from its environment variable when set), except unset ones and secrets."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and action.dest not in SECRETS:
+            text += " (default: %(default)s)"
+        return text
+
+
 def parser() -> argparse.ArgumentParser:
+    """Every `serve` option has a default shown in --help and an environment variable (XENTREE_MOCK_<OPTION>)."""
     p = argparse.ArgumentParser(prog="xentree-mock", description="Stateful, spec-driven mock of the Xentree API")
     p.add_argument("--version", action="version", version=f"xentree-mock {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("serve", help="start the mock server")
-    s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=4010)
-    s.add_argument("--api", default="xentree",
-                   help="which spec to serve (openapi/<api>.yaml): xentree, xp-ledger, or both as xentree,xp-ledger")
-    s.add_argument("--seed", type=int, default=0, help="seed for ids, tokens and generated data (default 0)")
-    s.add_argument("--state", type=Path, help="SQLite file to keep state across restarts (default: in memory)")
-    s.add_argument("--strict", action="store_true", help="validate every response against the spec (500 on drift)")
-    s.add_argument("--admin-token", help="token that opens the /__mock__ control API to non-loopback callers")
-    s.add_argument("--rate-limit", default="6000/60", help="per-identity limit N/SECONDS, or 'off' (default 6000/60)")
-    s.add_argument("--cors-origin", action="append", dest="cors_origins", help="allowed origin (repeatable; default *)")
-    s.add_argument("--fixture", default="demo", help="fixture set to load at start (fixtures/<name>.yaml)")
-    s.add_argument("--freeze-at", help="start with the clock frozen at this ISO 8601 instant")
-    s.add_argument("--reload", action="store_true", help="restart when the spec, fixtures or code change")
-    s.add_argument("--quiet", action="store_true", help="no per-request access log")
+    sub = p.add_subparsers(dest="command")
+    s = sub.add_parser("serve", help="start the mock server", formatter_class=HelpFormatter,
+                       description="Start the mock. Every option can also be set by its environment variable.")  # fmt: skip
+
+    def option(name: str, help: str, default: str | None = None, **kwargs: object) -> None:
+        env = ENV_PREFIX + name.upper().replace("-", "_")
+        s.add_argument(f"--{name}", default=_env(name, default), help=f"{help} [env {env}]", **kwargs)  # type: ignore[arg-type]
+
+    def switch(name: str, help: str) -> None:
+        env = ENV_PREFIX + name.upper().replace("-", "_")
+        s.add_argument(f"--{name}", action="store_true", default=_flag(name), help=f"{help} [env {env}=1]")
+
+    option("host", "address to bind", "127.0.0.1")
+    option("port", "port to bind", "4010", type=int)
+    option("api", "spec(s) to serve (openapi/<api>.yaml): xentree, xp-ledger, or both as xentree,xp-ledger", "xentree")
+    option("seed", "seed for ids, tokens and generated data", "0", type=int)
+    option("state", "SQLite file that keeps state across restarts; in memory when unset", type=Path)
+    switch("strict", "validate every response against the spec (500 on drift)")
+    option("admin-token", "token that opens the /__mock__ control API to non-loopback callers")
+    option("rate-limit", "per-user limit N/SECONDS, or 'off'", "6000/60")
+    option("auth-failure-limit", "failed authentications per client address N/SECONDS (loopback exempt), or 'off'",
+           "10/60")  # fmt: skip
+    s.add_argument("--cors-origin", action="append", dest="cors_origins",
+                   default=[o for o in (_env("cors-origin", "") or "").split(",") if o] or None,
+                   help="allowed browser origin, repeatable (default: any origin) [env XENTREE_MOCK_CORS_ORIGIN, "
+                        "comma-separated]")  # fmt: skip
+    option("forwarded-allow-ips", "proxies whose X-Forwarded-For/-Proto are trusted (comma-separated IPs or *); "
+           "by default no forwarded header is trusted")  # fmt: skip
+    option("jwt-secret", "secret that signs bearer tokens (default: derived from the seed on loopback, random and kept "
+           "in the state file beyond it)")  # fmt: skip
+    switch("deterministic-tokens", "sign tokens with the seed-derived secret even when bound beyond loopback")
+    option("fixture", "fixture set to load at start (fixtures/<name>.yaml)", "demo")
+    option("freeze-at", "start with the clock frozen at this ISO 8601 instant")
+    switch("reload", "restart when the spec, fixtures or code change")
+    switch("quiet", "no per-request access log")
     return p
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    RateLimit.parse(args.rate_limit)  # fail early on a bad value
+    for name, value in (("--rate-limit", args.rate_limit), ("--auth-failure-limit", args.auth_failure_limit)):
+        try:
+            RateLimit.parse(value)  # fail early on a bad value
+        except ValueError:
+            raise SystemExit(f"xentree-mock: {name} {value!r}: expected N/SECONDS, e.g. 6000/60, or 'off'") from None
     for api in args.api.split(","):
         if not spec_path(api.strip()).is_file():
             raise SystemExit(f"xentree-mock: no spec for --api {api!r} at {spec_path(api.strip())}")
@@ -60,6 +109,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
         fixture=args.fixture,
         frozen_at=parse_instant(args.freeze_at) if args.freeze_at else None,
         access_log=not args.quiet,
+        host=args.host,
+        jwt_secret=args.jwt_secret,
+        deterministic_tokens=True if args.deterministic_tokens else None,
+        auth_failure_limit=args.auth_failure_limit,
     )
 
 
@@ -94,33 +147,61 @@ def app_from_env():  # used by uvicorn --reload (factory)
     return create_app(Settings(**data))
 
 
+def _proxy_options(args: argparse.Namespace) -> dict[str, object]:
+    """uvicorn trusts X-Forwarded-For from loopback by default, which lets any local caller pick its address (and
+    dodge IP allow-lists and per-address limits); the mock trusts forwarded headers only from named proxies."""
+    if args.forwarded_allow_ips:
+        return {"proxy_headers": True, "forwarded_allow_ips": args.forwarded_allow_ips}
+    return {"proxy_headers": False}
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything is printed: a busy port is one clear line, not a banner and then
+    a traceback."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise SystemExit(f"xentree-mock: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def serve(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s  %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
-    url = f"http://{args.host}:{args.port}"
+    url = f"http://{args.host}:{args.port}" if ":" not in args.host else f"http://[{args.host}]:{args.port}"
     if args.reload:
         data = asdict(settings)
         data["state"] = str(settings.state) if settings.state else None
         data["frozen_at"] = settings.frozen_at.isoformat() if settings.frozen_at else None
         os.environ[ENV_SETTINGS] = json.dumps(data)
+        bind(args.host, args.port).close()  # a busy port fails here, before uvicorn's reloader starts
         print(f"xentree-mock: serving {url} with reload (watching the spec, fixtures and code)", flush=True)
         uvicorn.run(
             "mock_server.cli:app_from_env", factory=True, host=args.host, port=args.port, reload=True,
             reload_dirs=[str(spec_path().parent), str(fixtures_dir()), str(Path(__file__).parent)],
-            reload_includes=["*.yaml", "*.json", "*.py"], log_config=None, access_log=False,
+            reload_includes=["*.yaml", "*.json", "*.py"], log_config=None, access_log=False, **_proxy_options(args),
         )  # fmt: skip
         return 0
+    sock = bind(args.host, args.port)
     mock = build_mock(settings)
+    config = uvicorn.Config(create_app(mock=mock), log_config=None, access_log=False, **_proxy_options(args))  # type: ignore[arg-type]
     print(banner(url, settings, mock.credentials), flush=True)
-    uvicorn.run(create_app(mock=mock), host=args.host, port=args.port, log_config=None, access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    cli = parser()
+    args = cli.parse_args(argv)
     if args.command == "serve":
         return serve(args)
-    return 2
+    cli.print_help()
+    return 0
 
 
 if __name__ == "__main__":

@@ -8,8 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 class Clock:
     def __init__(self, frozen_at: datetime | None = None) -> None:
+        self._start = frozen_at
+        self.restart()
+
+    def restart(self) -> None:
+        """As at startup: frozen at the start instant if one was given, else real time with no offset."""
         self._offset = 0.0  # seconds added to real time while running
-        self._frozen: float | None = frozen_at.timestamp() if frozen_at else None
+        self._frozen: float | None = self._start.timestamp() if self._start else None
 
     def timestamp(self) -> float:
         return self._frozen if self._frozen is not None else time.time() + self._offset

@@ -1,4 +1,5 @@
-"""Per-identity token buckets with IETF `RateLimit-*` headers and `Retry-After` on 429.
+"""Per-identity token buckets with IETF `RateLimit-*` headers and `Retry-After` on 429; the same buckets, per
+client address, count failed authentications (a tighter budget that only failures spend).
 
 Buckets refill on the monotonic wall clock, not the mock clock: a frozen mock clock must not lock a client out.
 """
@@ -36,6 +37,25 @@ class RateLimiter:
 
     def reset(self) -> None:
         self._buckets.clear()
+
+    def check(self, key: str, error: str, message: str) -> None:
+        """Raise the 429 when `key`'s bucket is empty, without taking a token (for budgets spent only on failure)."""
+        if self.limit is None or key not in self._buckets:
+            return
+        capacity, rate = self.limit.capacity, self.limit.capacity / self.limit.period
+        tokens, last = self._buckets[key]
+        tokens = min(capacity, tokens + (time.monotonic() - last) * rate)
+        if tokens < 1:
+            retry = max(1, math.ceil((1 - tokens) / rate))
+            headers = self._headers(capacity, 0, math.ceil((capacity - tokens) / rate))
+            raise ApiError(429, error, f"{message}; retry after {retry} s", headers={**headers, "Retry-After": str(retry)})
+
+    def spend(self, key: str) -> None:
+        """Take one token for `key` if there is one (a failure is counted, never refused itself)."""
+        try:
+            self.hit(key)
+        except ApiError:
+            pass
 
     def hit(self, key: str) -> dict[str, str]:
         """Take one token for `key`; returns the headers to send, or raises the 429."""

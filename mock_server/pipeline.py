@@ -5,13 +5,20 @@
 Authentication comes before validation so that a caller without credentials learns nothing about the input rules
 (as in FastAPI, where security dependencies run before body validation). The pipeline knows operations, never
 domains: a handler is looked up by operationId, and an operation without one is answered from its schema.
+
+A simulated status (`Prefer: code=NNN`) carries what the real one would: every header the spec declares for that
+response (its example, else a generated value), a 429 the limiter's own numbers (`RateLimit-Remaining: 0`,
+`RateLimit-Reset` = `Retry-After`), a 401 the challenge of the operation's security scheme. `Prefer` numbers are
+ASCII digits only (`code=²` is not 2); anything else is ignored with an `X-Mock-Warning`, like an undocumented code.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -30,6 +37,8 @@ from mock_server.store import Store
 from mock_server.validation import read_body, response_violations, validate_parameters
 
 MAX_DELAY_MS = 30_000
+_ASCII_NUMBER = re.compile(r"[0-9]{1,9}")  # str.isdigit() would take '²' or '٣', which int() then refuses
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,7 @@ class Prefer:
     example: str | None = None
     dynamic: bool | None = None
     delay_ms: int = 0
+    warnings: tuple[str, ...] = ()  # values that were not understood, reported in X-Mock-Warning
 
     @classmethod
     def parse(cls, header: str | None) -> Prefer:
@@ -49,14 +59,30 @@ class Prefer:
         for part in header.replace(";", ",").split(","):
             key, _, value = part.strip().partition("=")
             values[key.strip().lower()] = unquote(value.strip().strip('"'))
-        code = values.get("code", "")
-        delay = values.get("delay", "")
+        warnings: list[str] = []
+        delay = _number(values, "delay", warnings)
         return cls(
-            code=int(code) if code.isdigit() else None,
+            code=_number(values, "code", warnings),
             example=values.get("example") or None,
             dynamic={"true": True, "false": False}.get(values.get("dynamic", "").lower()),
-            delay_ms=min(int(delay), MAX_DELAY_MS) if delay.isdigit() else 0,
+            delay_ms=min(delay, MAX_DELAY_MS) if delay is not None else 0,
+            warnings=tuple(warnings),
         )
+
+
+def _number(values: dict[str, str], key: str, warnings: list[str]) -> int | None:
+    """A `Prefer` number: ASCII digits (at most 9) or nothing; anything else is noted and ignored."""
+    raw = values.get(key, "")
+    if _ASCII_NUMBER.fullmatch(raw):
+        return int(raw)
+    if raw:
+        warnings.append(f"Prefer {key}={_header_safe(raw[:40])} is not a number of ASCII digits; ignored")
+    return None
+
+
+def _header_safe(value: object) -> str:
+    """Printable ASCII for a header value: what the client sent may hold CR/LF or characters latin-1 cannot encode."""
+    return "".join(c if " " <= c <= "~" else "?" for c in (value if isinstance(value, str) else str(value)))
 
 
 @dataclass
@@ -72,6 +98,7 @@ class Answer:
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
     injected: bool = False  # a fault asked for through the control API: exempt from the strict contract check
+    simulated: bool = False  # a status asked for with `Prefer: code=`: gets the headers the spec declares for it
 
 
 class Pipeline:
@@ -87,6 +114,7 @@ class Pipeline:
         strict: bool,
         seed: int,
         specs: list[Spec],
+        auth_failures: RateLimiter | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -95,6 +123,9 @@ class Pipeline:
         self.auth = {s.name: Authenticator(tokens, store, clock, s.schemes) for s in specs}
         self.shapes = {s.name: s.error_shape for s in specs}
         self.limiter = limiter
+        # Failed authentications per client address (password, token, key, client secret): brute force gets 429.
+        # Loopback callers are trusted, as by the control API.
+        self.auth_failures = auth_failures or RateLimiter(None)
         self.generator = generator
         self.handlers = handlers
         self.strict = strict
@@ -107,6 +138,7 @@ class Pipeline:
         self.seed = seed
         self.tombstones.clear()
         self.limiter.reset()
+        self.auth_failures.reset()
 
     async def __call__(self, op: Operation, request: Request) -> Response:
         request.scope["xentree.operation"] = op.operation_id
@@ -118,7 +150,11 @@ class Pipeline:
 
     async def _answer(self, op: Operation, request: Request, client: str | None) -> Answer:
         rate_headers: dict[str, str] = {}
+        failure_key = f"auth-failures:{client}" if client not in LOOPBACK else None
         try:
+            if failure_key:
+                self.auth_failures.check(failure_key, "too_many_failed_authentications",
+                                         "Too many failed authentication attempts from this address")  # fmt: skip
             identity = self.auth[op.api].authenticate(op, request.headers, client)
             if identity is not None:
                 request.scope["xentree.identity"] = identity.username
@@ -133,9 +169,46 @@ class Pipeline:
                 call.extra["basic"] = basic_credentials(request.headers.get("authorization"))
             answer = self._respond(op, call, prefer, request)
         except ApiError as exc:
+            if exc.status == 401 and failure_key and self._presented_credentials(op, request):
+                self.auth_failures.spend(failure_key)
             answer = Answer(exc.status, exc.body(self.shapes[op.api]), exc.headers, injected=exc.error == "injected_fault")
         answer.headers = {**rate_headers, **answer.headers}
+        if answer.simulated:
+            answer.headers = self._simulated_headers(op, answer.status, answer.headers)
         return answer
+
+    def _simulated_headers(self, op: Operation, status: int, headers: dict[str, str]) -> dict[str, str]:
+        """What the real status would carry: a 429 the limiter's numbers, a 401 the scheme's challenge, then every
+        header the spec declares for the response that the pipeline has not set (its example, else generated)."""
+        headers = {**headers, **self._status_headers(op, status)}
+        present = {name.lower() for name in headers}
+        for name, header in op.responses[status].headers.items():
+            if name.lower() in present or name.lower() == "content-type":  # OpenAPI: Content-Type is ignored here
+                continue
+            value = header.example
+            if value is None:
+                value = self.generator.value(header.schema, key=f"{op.operation_id}:{status}:header:{name}")
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=True)
+            headers[name] = _header_safe(text)
+        return headers
+
+    def _status_headers(self, op: Operation, status: int) -> dict[str, str]:
+        if status == 429 and self.limiter.limit is not None:
+            limit = self.limiter.limit
+            retry = str(max(1, math.ceil(limit.period / limit.capacity)))  # the wait for the next token
+            return {"Retry-After": retry, "RateLimit-Limit": str(limit.capacity), "RateLimit-Remaining": "0",
+                    "RateLimit-Reset": retry}  # fmt: skip
+        if status == 401:
+            kinds = self.auth[op.api].accepted(op).keys() - {"unknown"}
+            scheme = "Basic" if kinds and kinds <= {"basic"} else "Bearer"  # the token endpoint challenges Basic
+            return {"WWW-Authenticate": f'{scheme} realm="mock"'}
+        return {}
+
+    def _presented_credentials(self, op: Operation, request: Request) -> bool:
+        """A 401 counts as a failed authentication when the caller tried some: a credential header, or a public
+        operation that checks a secret (login, client credentials). A request without any is not a guess."""
+        key_header = self.auth[op.api].key_header
+        return op.public or "authorization" in request.headers or bool(key_header and key_header in request.headers)
 
     async def _apply_faults(self, op: Operation, prefer: Prefer) -> None:
         fault = self.faults.get(op.operation_id)
@@ -146,11 +219,13 @@ class Pipeline:
             raise ApiError(fault.status, "injected_fault", f"Fault injected by the mock control API for {op.operation_id}")
 
     def _respond(self, op: Operation, call: Call, prefer: Prefer, request: Request) -> Answer:
-        headers: dict[str, str] = {}
+        headers: dict[str, str] = {"X-Mock-Warning": "; ".join(prefer.warnings)} if prefer.warnings else {}
         if prefer.code is not None:
             if prefer.code in op.responses:
                 headers["Preference-Applied"] = f"code={prefer.code}"
-                return self._generated(op, prefer.code, prefer, request, call, headers)
+                answer = self._generated(op, prefer.code, prefer, request, call, headers)
+                answer.simulated = True
+                return answer
             headers["X-Mock-Warning"] = f"Prefer code={prefer.code} is not documented for {op.operation_id}; ignored"
         handler = self.handlers.get(op.operation_id)
         if handler is None:
@@ -183,7 +258,7 @@ class Pipeline:
                 headers["Preference-Applied"] = f"example={prefer.example}"
                 return Answer(status, media.examples[prefer.example], headers)
             names = ", ".join(media.examples) or "none"
-            headers["X-Mock-Warning"] = f"No example named {prefer.example!r} (available: {names}); ignored"
+            headers["X-Mock-Warning"] = _header_safe(f"No example named {prefer.example[:60]!r} (available: {names}); ignored")
         static = [*media.examples.values(), *media.schema.get("examples", [])]
         if static and prefer.dynamic is not True:
             return Answer(status, static[0], headers)

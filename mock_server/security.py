@@ -39,10 +39,12 @@ class Identity:
     api_key_id: str | None = None
     organization_id: str | None = None  # API keys are bound to one organization
     token_jti: str | None = None
+    session_id: str | None = None  # the login session (token family) of a bearer token
 
     @property
     def rate_key(self) -> str:
-        return f"key:{self.api_key_id}" if self.api_key_id else f"user:{self.user_id}"
+        """One bucket per user (or OAuth2 client), whichever of its tokens and keys it calls with."""
+        return f"user:{self.user_id}"
 
 
 # passwords and keys --------------------------------------------------------------------------------------------
@@ -79,29 +81,65 @@ def ip_allowed(client: str | None, allowed: list[str]) -> bool:
 
 
 # tokens --------------------------------------------------------------------------------------------------------
+ISSUER = "xentree-mock"
+# Every claim the mock relies on, with its type: a token missing one, or carrying the wrong type, is invalid.
+REQUIRED_CLAIMS: dict[str, type] = {"sub": str, "jti": str, "type": str, "iat": int, "exp": int, "iss": str, "gen": int}
+
+
+class TokenRefused(Exception):
+    """Why a token is not accepted: `error` is the code of the 401 (invalid_token, token_expired, ...)."""
+
+    def __init__(self, error: str, message: str) -> None:
+        super().__init__(message)
+        self.error = error
+        self.message = message
+
+
+def _well_formed(claims: dict[str, Any]) -> bool:
+    for name, kind in REQUIRED_CLAIMS.items():
+        value = claims.get(name)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return False
+    nbf = claims.get("nbf", 0)
+    return isinstance(nbf, int) and not isinstance(nbf, bool)
+
+
 class Tokens:
-    """Issues and checks the mock's JWTs. Decoding is cached: the signature of a given token never changes."""
+    """Issues and checks the mock's JWTs, every time rule (`iat`, `nbf`, `exp`) judged by the mock clock.
+
+    PyJWT checks signature and format only (its own time checks read the wall clock, which would refuse every
+    token after the mock clock moved forward). `gen` is the reset epoch: a token minted before `/__mock__/reset`
+    is refused after it, even where the seed makes the new world's ids equal to the old one's.
+    Decoding is cached: the signature of a given token never changes.
+    """
 
     def __init__(self, secret: str, clock: Clock, store: Store) -> None:
         self.secret = secret
         self.clock = clock
         self.store = store
+        self.epoch = int(store.meta("epoch") or 0)
         self._decode = lru_cache(maxsize=4096)(self._decode_uncached)
 
-    def issue(self, user: dict[str, Any]) -> dict[str, Any]:
+    def new_epoch(self) -> None:
+        """Called by a reset: every token issued so far stops working."""
+        self.epoch += 1
+        self.store.set_meta("epoch", str(self.epoch))
+
+    def issue(self, user: dict[str, Any], sid: str | None = None) -> dict[str, Any]:
+        """An access + refresh pair of one login session (`sid`; a refresh continues its session)."""
         now = int(self.clock.timestamp())
         access_jti, refresh_jti = self.store.new_id(), self.store.new_id()
-        common = {"sub": user["id"], "username": user["username"], "iat": now, "iss": "xentree-mock"}
+        sid = sid or self.store.new_id()
+        common = {"sub": user["id"], "username": user["username"], "iat": now, "iss": ISSUER, "sid": sid,
+                  "gen": self.epoch}  # fmt: skip
         access = jwt.encode(
             {**common, "type": "access", "jti": access_jti, "exp": now + ACCESS_TTL_SECONDS}, self.secret, "HS256"
         )
         refresh = jwt.encode(
             {**common, "type": "refresh", "jti": refresh_jti, "exp": now + REFRESH_TTL_SECONDS}, self.secret, "HS256"
         )
-        self.store.insert(
-            "refresh_tokens",
-            {"jti": refresh_jti, "user_id": user["id"], "access_jti": access_jti, "expires_at": now + REFRESH_TTL_SECONDS},
-        )
+        self.store.insert("refresh_tokens", {"jti": refresh_jti, "user_id": user["id"], "access_jti": access_jti,
+                                             "sid": sid, "expires_at": now + REFRESH_TTL_SECONDS})  # fmt: skip
         return {
             "access_token": access,
             "token_type": "bearer",
@@ -113,32 +151,46 @@ class Tokens:
         """An OAuth2 client-credentials access token: the application is the subject, its scopes are the claims."""
         now = int(self.clock.timestamp())
         claims = {"sub": client_id, "name": name, "type": "client", "scope": " ".join(scopes), "iat": now,
-                  "exp": now + ttl, "jti": self.store.new_id(), "iss": "xentree-mock"}  # fmt: skip
+                  "exp": now + ttl, "jti": self.store.new_id(), "iss": ISSUER, "gen": self.epoch}  # fmt: skip
         return jwt.encode(claims, self.secret, "HS256")
 
     def _decode_uncached(self, token: str) -> dict[str, Any] | None:
         try:
-            # Expiry is checked against the mock clock below, not the wall clock.
-            return jwt.decode(token, self.secret, algorithms=["HS256"], options={"verify_exp": False})
+            options = {"verify_exp": False, "verify_iat": False, "verify_nbf": False}
+            return jwt.decode(token, self.secret, algorithms=["HS256"], options=options)  # type: ignore[arg-type]
         except jwt.InvalidTokenError:
             return None
 
-    def claims(self, token: str, kind: str, expired_error: str = "token_expired") -> dict[str, Any]:
-        """Valid, unexpired claims of the given kind, or a 401 that says why."""
+    def verified(self, token: str, kind: str) -> dict[str, Any]:
+        """The claims of a token this mock signed, of the given kind, valid now by the mock clock; else
+        `TokenRefused` saying why."""
         claims = self._decode(token)
-        if claims is None or claims.get("type") != kind:
-            raise unauthorized(f"The {kind} token is malformed or its signature is invalid", "invalid_token")
-        if claims.get("exp", 0) <= self.clock.timestamp():
-            raise unauthorized(f"The {kind} token has expired", expired_error)
+        if claims is None or not _well_formed(claims) or claims["type"] != kind or claims["iss"] != ISSUER:
+            raise TokenRefused("invalid_token", f"The {kind} token is malformed or its signature is invalid")
+        if claims["gen"] != self.epoch:
+            raise TokenRefused("invalid_token", f"The {kind} token was issued before the mock was reset")
+        now = self.clock.timestamp()
+        if claims["iat"] > now or claims.get("nbf", 0) > now:
+            raise TokenRefused("token_not_yet_valid", f"The {kind} token is not valid yet (issued after the mock's now)")
+        if claims["exp"] <= now:
+            raise TokenRefused("token_expired", f"The {kind} token has expired")
         return claims
 
+    def claims(self, token: str, kind: str, expired_error: str = "token_expired") -> dict[str, Any]:
+        """Valid, unexpired claims of the given kind, or a 401 that says why."""
+        try:
+            return self.verified(token, kind)
+        except TokenRefused as refused:
+            raise unauthorized(refused.message, expired_error if refused.error == "token_expired" else refused.error)
+
     def decode(self, token: str) -> dict[str, Any] | None:
-        """The token's claims when this mock signed it (expiry not checked), else None."""
+        """The token's claims when this mock signed it (time rules not checked), else None."""
         return self._decode(token)
 
     def kind(self, token: str) -> str | None:
         claims = self._decode(token)
-        return claims.get("type") if claims else None
+        kind = claims.get("type") if claims else None
+        return kind if isinstance(kind, str) else None
 
 
 # authentication ------------------------------------------------------------------------------------------------
@@ -219,40 +271,40 @@ class Authenticator:
             raise unauthorized("Malformed Authorization header: expected 'Bearer <token>'", "invalid_token")
         if "oauth2" in accepted and ("bearer" not in accepted or self.tokens.kind(token.strip()) == "client"):
             return self._client(op, token.strip(), accepted["oauth2"])
-        return self._bearer(header)
+        return self._bearer(token.strip())
 
     def _client(self, op: Operation, token: str, scheme: str) -> Identity:
-        """An OAuth2 client's token: valid, unexpired, and holding the operation's scopes (RFC 6750 errors)."""
+        """An OAuth2 client's token: valid now by the mock clock, and holding the operation's scopes (RFC 6750)."""
         challenge = 'Bearer realm="mock", error="invalid_token"'
-        claims = self.tokens.decode(token)
-        if claims is None or claims.get("type") != "client":
-            raise unauthorized("The access token is malformed or was not issued by this server", "invalid_token",
-                               challenge)  # fmt: skip
-        if claims.get("exp", 0) <= self.clock.timestamp():
-            raise unauthorized("The access token expired", "invalid_token", challenge)
-        granted = tuple(claims.get("scope", "").split())
+        try:
+            claims = self.tokens.verified(token, "client")
+        except TokenRefused as refused:
+            raise unauthorized(refused.message, "invalid_token", challenge) from None
+        scope = claims.get("scope", "")
+        granted = tuple(scope.split()) if isinstance(scope, str) else ()
         missing = [s for s in op.scopes_for(scheme) if s not in granted]
         if missing:
             raise ApiError(403, "insufficient_scope", f"This operation requires the scope {missing[0]}",
                            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{missing[0]}"'},
                            required_scope=missing[0], granted_scopes=list(granted))  # fmt: skip
-        return Identity(claims["sub"], claims.get("name", claims["sub"]), "application", "oauth2", scopes=granted)
+        name = claims.get("name")
+        return Identity(claims["sub"], name if isinstance(name, str) else claims["sub"], "application", "oauth2",
+                        scopes=granted)  # fmt: skip
 
-    def _bearer(self, header: str) -> Identity:
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise unauthorized("Malformed Authorization header: expected 'Bearer <token>'", "invalid_token")
-        claims = self.tokens.claims(token.strip(), "access")
+    def _bearer(self, token: str) -> Identity:
+        claims = self.tokens.claims(token, "access")
+        sid = claims.get("sid") if isinstance(claims.get("sid"), str) else ""
         user = self.store.one(
-            "SELECT id, username, role, EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = ?) AS revoked"
-            " FROM users WHERE id = ?",
-            (claims["jti"], claims["sub"]),
+            "SELECT id, username, role, EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = ?)"
+            " OR EXISTS (SELECT 1 FROM revoked_sessions WHERE sid = ?) AS revoked FROM users WHERE id = ?",
+            (claims["jti"], sid, claims["sub"]),
         )
         if user is None:
             raise unauthorized("The token's user no longer exists", "invalid_token")
         if user["revoked"]:
             raise unauthorized("The access token has been revoked", "token_revoked")
-        return Identity(user["id"], user["username"], user["role"], "bearer", token_jti=claims["jti"])
+        return Identity(user["id"], user["username"], user["role"], "bearer", token_jti=claims["jti"],
+                        session_id=sid or None)  # fmt: skip
 
     def _api_key(self, key: str, client: str | None) -> Identity:
         row = self.store.one(

@@ -2,7 +2,8 @@
 
 The identity tables that security needs (users, tokens, organizations, memberships, API keys) are here; each domain
 module declares its own tables beside its handlers (`domains.tables`). Ids come from a generator seeded by `--seed`,
-so the same seed and the same requests give the same ids.
+so the same seed and the same requests give the same ids. A state file reopened later gets a fresh id stream (seeded
+by the seed and a boot counter kept in the file), so ids never repeat across restarts, whatever was deleted.
 """
 
 from __future__ import annotations
@@ -34,14 +35,26 @@ CREATE TABLE IF NOT EXISTS refresh_tokens (
     jti TEXT PRIMARY KEY,
     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     access_jti TEXT NOT NULL,
+    sid TEXT NOT NULL DEFAULT '',
     expires_at REAL NOT NULL,
     used_at REAL,
     revoked_at REAL
 );
--- Access tokens revoked before they expire (logout).
+-- Access tokens revoked before they expire.
 CREATE TABLE IF NOT EXISTS revoked_access_tokens (
     jti TEXT PRIMARY KEY,
     expires_at REAL NOT NULL
+);
+-- Login sessions (token families): every access and refresh token of one login carries its `sid`. Logout and a
+-- reused refresh token revoke the whole family.
+CREATE TABLE IF NOT EXISTS revoked_sessions (
+    sid TEXT PRIMARY KEY,
+    revoked_at REAL NOT NULL
+);
+-- The mock's own bookkeeping, never cleared by a reset: boot counter, reset epoch, signing secret, credentials.
+CREATE TABLE IF NOT EXISTS mock_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS organizations (
     id TEXT PRIMARY KEY,
@@ -90,8 +103,24 @@ class Store:
         self.reseed(seed)
 
     # ids -----------------------------------------------------------------------------------------------------
-    def reseed(self, seed: int) -> None:
-        self._rng = random.Random(f"xentree-mock-ids:{seed}")
+    def reseed(self, seed: int, stream: str = "") -> None:
+        self._rng = random.Random(f"xentree-mock-ids:{seed}{stream}")
+
+    def next_boot(self, seed: int) -> int:
+        """Count this start of a reused state file and move ids to that boot's own stream."""
+        boot = int(self.meta("boots") or 0) + 1
+        self.set_meta("boots", str(boot))
+        self.reseed(seed, f":boot{boot}")
+        return boot
+
+    # the mock's bookkeeping ------------------------------------------------------------------------------------
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM mock_meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT INTO mock_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = ?",
+                        (key, value, value))  # fmt: skip
 
     def new_id(self) -> str:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
@@ -135,9 +164,9 @@ class Store:
     # inspection and reset --------------------------------------------------------------------------------------
     def tables(self) -> list[str]:
         """The domain tables, virtual ones (FTS5) included; never their shadow tables, which only the virtual
-        table itself may change (deleting from them directly corrupts the index)."""
+        table itself may change (deleting from them directly corrupts the index), nor the mock's own `mock_meta`."""
         rows = self.db.execute("SELECT name FROM pragma_table_list WHERE schema = 'main' AND type IN ('table', 'virtual')"
-                               " AND name NOT LIKE 'sqlite_%' ORDER BY name").fetchall()  # fmt: skip
+                               " AND name NOT LIKE 'sqlite_%' AND name != 'mock_meta' ORDER BY name").fetchall()  # fmt: skip
         return [r["name"] for r in rows]
 
     def counts(self) -> dict[str, int]:

@@ -52,40 +52,59 @@ def register(call: Call) -> dict[str, Any]:
     return profile(create_user(call, {k: v for k, v in body.items() if k not in ("role", "plan")}))
 
 
+# An unknown username is checked against this hash, so it costs what a known one costs (no enumeration by timing).
+_DUMMY_HASH = hash_password("not-a-password", b"xentree-mock-dummy-salt")
+
+
 @handles("loginForAccessToken")
 def login(call: Call) -> dict[str, Any]:
     user = call.store.one("SELECT * FROM users WHERE username = ? OR email = ?", (call.body["username"],) * 2)
-    if user is None or not verify_password(call.body["password"], user["password_hash"]):
+    matches = verify_password(call.body["password"], user["password_hash"] if user else _DUMMY_HASH)
+    if user is None or not matches:
         raise unauthorized("Incorrect username or password", "invalid_credentials")
     return call.tokens.issue(user)
 
 
 @handles("refreshAccessToken")
 def refresh(call: Call) -> dict[str, Any]:
-    """Rotation is one-shot: a refresh token works once, then answers 401 like any spent credential."""
+    """Rotation is one-shot, and the new pair continues the same login session. A refresh token used twice means
+    it leaked: the whole session (every access and refresh token of that login) is revoked (OAuth 2.0 Security BCP)."""
     claims = call.tokens.claims(call.body["refresh_token"], "refresh")
     row = call.store.one("SELECT * FROM refresh_tokens WHERE jti = ?", (claims["jti"],))
-    if row is None or row["revoked_at"] is not None:
+    if row is None or row["revoked_at"] is not None or _session_revoked(call, row["sid"]):
         raise unauthorized("The refresh token has been revoked", "token_revoked")
     if row["used_at"] is not None:
-        raise unauthorized("The refresh token was already used; log in again", "refresh_token_reused")
+        _revoke_session(call, row["sid"])
+        raise unauthorized("The refresh token was already used; its session is revoked, log in again",
+                           "refresh_token_reused")  # fmt: skip
     now = call.clock.timestamp()
     call.store.run("UPDATE refresh_tokens SET used_at = ? WHERE jti = ?", (now, row["jti"]))
-    return call.tokens.issue(_user(call, row["user_id"]))
+    return call.tokens.issue(_user(call, row["user_id"]), sid=row["sid"] or None)
+
+
+def _session_revoked(call: Call, sid: str) -> bool:
+    return bool(sid) and call.store.one("SELECT 1 FROM revoked_sessions WHERE sid = ?", (sid,)) is not None
+
+
+def _revoke_session(call: Call, sid: str) -> None:
+    now = call.clock.timestamp()
+    if sid:
+        call.store.run("INSERT OR IGNORE INTO revoked_sessions (sid, revoked_at) VALUES (?, ?)", (sid, now))
+        call.store.run("UPDATE refresh_tokens SET revoked_at = ? WHERE sid = ? AND revoked_at IS NULL", (now, sid))
 
 
 @handles("logoutUser")
 def logout(call: Call) -> dict[str, Any]:
-    """Revoke the access token in use and every refresh token issued with it."""
+    """End the login session: the access token in use, every earlier access token of the session (refreshes
+    continue a session) and every refresh token of it."""
     assert call.identity is not None and call.identity.token_jti is not None
     jti = call.identity.token_jti
-    claims_exp = call.clock.timestamp() + 3600
-    call.store.run("INSERT OR IGNORE INTO revoked_access_tokens (jti, expires_at) VALUES (?, ?)", (jti, claims_exp))
-    call.store.run(
-        "UPDATE refresh_tokens SET revoked_at = ? WHERE access_jti = ? AND revoked_at IS NULL",
-        (call.clock.timestamp(), jti),
-    )
-    return {"detail": "Logged out: the access token and its refresh tokens are revoked"}
+    call.store.run("INSERT OR IGNORE INTO revoked_access_tokens (jti, expires_at) VALUES (?, ?)",
+                   (jti, call.clock.timestamp() + 3600))  # fmt: skip
+    call.store.run("UPDATE refresh_tokens SET revoked_at = ? WHERE access_jti = ? AND revoked_at IS NULL",
+                   (call.clock.timestamp(), jti))  # fmt: skip
+    _revoke_session(call, call.identity.session_id or "")
+    return {"detail": "Logged out: the session's access and refresh tokens are revoked"}
 
 
 @handles("getCurrentUser")
