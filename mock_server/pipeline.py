@@ -76,8 +76,12 @@ def _number(values: dict[str, str], key: str, warnings: list[str]) -> int | None
     if _ASCII_NUMBER.fullmatch(raw):
         return int(raw)
     if raw:
-        warnings.append(f"Prefer {key}={_header_safe(raw[:40])} is not a number of ASCII digits; ignored")
+        warnings.append(f"Prefer {key}={ascii(raw[:40])} is not a number of ASCII digits; ignored")
     return None
+
+
+def _warn(headers: dict[str, str], message: str) -> None:
+    headers["X-Mock-Warning"] = "; ".join(filter(None, [headers.get("X-Mock-Warning"), _header_safe(message)]))
 
 
 def _header_safe(value: object) -> str:
@@ -226,7 +230,7 @@ class Pipeline:
                 answer = self._generated(op, prefer.code, prefer, request, call, headers)
                 answer.simulated = True
                 return answer
-            headers["X-Mock-Warning"] = f"Prefer code={prefer.code} is not documented for {op.operation_id}; ignored"
+            _warn(headers, f"Prefer code={prefer.code} is not documented for {op.operation_id}; ignored")
         handler = self.handlers.get(op.operation_id)
         if handler is None:
             return self._generated(op, op.success_status, prefer, request, call, headers)
@@ -258,7 +262,7 @@ class Pipeline:
                 headers["Preference-Applied"] = f"example={prefer.example}"
                 return Answer(status, media.examples[prefer.example], headers)
             names = ", ".join(media.examples) or "none"
-            headers["X-Mock-Warning"] = _header_safe(f"No example named {prefer.example[:60]!r} (available: {names}); ignored")
+            _warn(headers, f"No example named {prefer.example[:60]!r} (available: {names}); ignored")
         static = [*media.examples.values(), *media.schema.get("examples", [])]
         if static and prefer.dynamic is not True:
             return Answer(status, static[0], headers)

@@ -51,11 +51,21 @@ class Body:
 
 
 @dataclass(frozen=True)
+class Header:
+    """A response header the spec declares: simulated answers (`Prefer: code=`) send it with a plausible value."""
+
+    name: str
+    required: bool
+    schema: dict[str, Any]
+    example: Any | None  # the header's `example` (or its schema's), None when the spec gives none
+
+
+@dataclass(frozen=True)
 class Response:
     status: int
     description: str
     media: MediaType | None  # JSON body, when the response has one
-    headers: dict[str, dict[str, Any]]
+    headers: dict[str, Header]
 
 
 @dataclass(frozen=True)
@@ -154,6 +164,17 @@ def _media(name: str, media: dict[str, Any]) -> MediaType:
     return MediaType(name, schema, compile_schema(schema), examples)
 
 
+def _headers(declared: dict[str, Any]) -> dict[str, Header]:
+    found: dict[str, Header] = {}
+    for name, header in declared.items():
+        schema = header.get("schema") or {}
+        examples = [header["example"]] if "example" in header else []
+        examples += [e["value"] for e in (header.get("examples") or {}).values() if isinstance(e, dict) and "value" in e]
+        examples += [schema["example"]] if "example" in schema else list(schema.get("examples", []))
+        found[name] = Header(name, bool(header.get("required")), schema, examples[0] if examples else None)
+    return found
+
+
 def _security(entries: list[dict[str, list[str]]]) -> tuple[SecurityAlternative, ...]:
     return tuple(SecurityAlternative({k: tuple(v) for k, v in alt.items()}) for alt in entries)
 
@@ -186,7 +207,7 @@ def _operation(
         json_media = next(
             (_media(ct, m) for ct, m in resp.get("content", {}).items() if "json" in ct), None
         )
-        responses[int(code)] = Response(int(code), resp.get("description", ""), json_media, resp.get("headers", {}))
+        responses[int(code)] = Response(int(code), resp.get("description", ""), json_media, _headers(resp.get("headers", {})))
     success = min((c for c in responses if 200 <= c < 300), default=200)
     return Operation(
         api=api,

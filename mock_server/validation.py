@@ -2,6 +2,13 @@
 
 Request violations become 400s in the Error shape that say what was wrong and where (`query.limit: ...`).
 Response violations (strict mode) become loud 500s naming the field and the rule it broke.
+
+Input limits, so that no input is a 500 and no input makes memory grow past a bound:
+- bodies are read chunk by chunk and refused with 413 the moment they pass 1 MiB, whatever `Content-Length` says
+  (chunked bodies have none; a lying one is no bound), so the server never holds more than the limit of one body;
+- JSON is nested at most 64 levels (deeper is 400 `json_too_deep`: recursive validators would hit Python's stack);
+  NaN, ±Infinity and unpaired surrogate escapes are refused (they are not JSON any client can read back);
+- multipart and form bodies have at most 16 files, 256 fields and 1 MiB per part (400 `malformed_form`).
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ from mock_server.errors import VALIDATION_ERROR, ApiError, Issue, bad_request
 from mock_server.spec import Operation, Response
 
 MAX_BODY_BYTES = 1024 * 1024
+MAX_JSON_DEPTH = 64
+MAX_FORM_FILES, MAX_FORM_FIELDS = 16, 256
 
 
 @dataclass(frozen=True)
@@ -106,7 +115,8 @@ def issue(error: ValidationError, location: str, name: str = "") -> Issue:
     """A parameter's issue names the parameter; a body's issue is a JSON Pointer (`/data/0/id`)."""
     path = [str(p) for p in error.absolute_path]
     if error.validator == "required" and isinstance(error.validator_value, list):
-        missing = next((f for f in error.validator_value if f not in (error.instance or {})), None)
+        # jsonschema reports each missing property as its own error, naming it only in the message.
+        missing = next((f for f in error.validator_value if error.message == f"{f!r} is a required property"), None)
         path += [missing] if missing else []
     pointer = "".join(f"/{p}" for p in path)
     own_code = error.schema.get("x-error-code") if isinstance(error.schema, dict) else None
@@ -157,13 +167,8 @@ async def read_body(op: Operation, request: Request) -> Any:
     """Parse the body by its content type (JSON, form, multipart) and validate it against the spec."""
     if op.body is None:
         return None
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _too_large()
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise _too_large()
+    raw = await read_limited(request)
     if not raw and not content_type:
         if op.body.required:
             raise bad_request("body: a request body is required", error="missing_body")
@@ -177,13 +182,7 @@ async def read_body(op: Operation, request: Request) -> Any:
             f"Content-Type {content_type or '(none)'} is not accepted; use {accepted}",
         )
     if "json" in content_type:
-        try:
-            value = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise bad_request(f"body: malformed JSON ({exc})", error="malformed_json") from exc
-        problems = _not_json(value)
-        if problems:
-            raise invalid(problems)
+        value = parse_json(raw)
         checked = value
     else:
         value = await _form(request, media.schema)
@@ -198,7 +197,7 @@ async def read_body(op: Operation, request: Request) -> Any:
 async def _form(request: Request, schema: dict[str, Any]) -> dict[str, Any]:
     props = schema.get("properties", {})
     try:
-        form = await request.form()
+        form = await request.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_BODY_BYTES)
     except Exception as exc:  # noqa: BLE001 - any parser failure is the client's malformed body
         raise bad_request(f"body: malformed form data ({exc})", error="malformed_form") from exc
     data: dict[str, Any] = {}
@@ -210,29 +209,79 @@ async def _form(request: Request, schema: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _not_json(value: Any, pointer: str = "") -> list[Issue]:
+async def read_limited(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The whole body, read chunk by chunk and refused with 413 as soon as it passes `limit`: a chunked body, or one
+    whose `Content-Length` lies, never makes the server hold more than `limit` bytes. The bytes are kept where
+    Starlette's own `body()`/`form()` look for them, so the parsers read them instead of the spent stream."""
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
+        raise _too_large()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large()
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    request._body = body  # noqa: SLF001 - Starlette's body cache, read by stream() and so by form()
+    return body
+
+
+def parse_json(raw: bytes, location: str = "body") -> Any:
+    """A JSON body, or the 400 that says why not: malformed, nested deeper than MAX_JSON_DEPTH, or holding what
+    Python's parser lets through but JSON clients refuse (`_not_json`). Used for spec bodies and control bodies."""
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise _too_deep(location) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise bad_request(f"{location}: malformed JSON ({exc})", error="malformed_json") from exc
+    problems = _not_json(value, location)
+    if problems:
+        raise invalid(problems)
+    return value
+
+
+def _too_deep(location: str) -> ApiError:
+    message = f"{location}: JSON nested deeper than {MAX_JSON_DEPTH} levels"
+    return bad_request(message, error="json_too_deep", issues=[Issue(location, "", "too_big", message)])
+
+
+def _not_json(value: Any, location: str = "body") -> list[Issue]:
     """What Python's JSON parser lets through but JSON (RFC 8259) and every client refuse: NaN, ±Infinity, and
-    strings with an unpaired surrogate escape (`"\\ud800"`), which could never be sent back as UTF-8."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return [Issue("body", pointer, "invalid_type", f"Expected a finite number, received {value}")]
-    if isinstance(value, str):
-        try:
-            value.encode()
-        except UnicodeEncodeError:
-            return [Issue("body", pointer, "invalid_string", "Unpaired UTF-16 surrogate escape in a string")]
-        return []
-    if isinstance(value, dict):
-        items: Any = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    else:
-        return []
-    return [issue for key, item in items for issue in _not_json(item, f"{pointer}/{_token(key)}")]
+    strings with an unpaired surrogate escape (`"\\ud800"`), which could never be sent back as UTF-8. Iterative, and
+    checks the nesting depth first, so no value makes this (or the validators after it) exhaust the stack."""
+    problems: list[Issue] = []
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        item, pointer, depth = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            problems.append(Issue(location, pointer, "invalid_type", f"Expected a finite number, received {item}"))
+        elif isinstance(item, str) and not _encodable(item):
+            problems.append(Issue(location, pointer, "invalid_string", "Unpaired UTF-16 surrogate escape in a string"))
+        elif isinstance(item, (dict, list)):
+            if depth >= MAX_JSON_DEPTH:
+                raise _too_deep(location)
+            entries = item.items() if isinstance(item, dict) else enumerate(item)
+            for key, child in entries:
+                if isinstance(key, str) and not _encodable(key):
+                    problems.append(Issue(location, pointer, "invalid_string", "Unpaired UTF-16 surrogate in a key"))
+                stack.append((child, f"{pointer}/{_token(key)}", depth + 1))
+    return sorted(problems, key=lambda p: p.field)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _token(key: object) -> str:
-    """A JSON Pointer reference token (RFC 6901)."""
-    return str(key).replace("~", "~0").replace("/", "~1")
+    """A JSON Pointer reference token (RFC 6901); an unpaired surrogate is shown escaped, so the error can be sent."""
+    return str(key).encode("utf-8", "backslashreplace").decode().replace("~", "~0").replace("/", "~1")
 
 
 def _too_large() -> ApiError:
