@@ -125,3 +125,13 @@ def test_json_that_python_accepts_but_json_does_not_is_400(client: TestClient, d
     paired = client.post("/api/core/notes", content='{"title": "x", "content": "\\ud83d\\ude00"}',
                          headers={**demo, "Content-Type": "application/json"})  # fmt: skip
     assert paired.status_code == 201 and paired.json()["content"] == "\U0001f600"
+
+
+def test_each_missing_required_property_is_named_at_its_own_place(client: TestClient, demo: dict[str, str]) -> None:
+    """`{}` lacks both `title` and `content`: each problem names its own field, not the first one twice."""
+    response = client.post("/api/core/notes", json={}, headers=demo)
+    assert response.status_code == 400
+    errors = response.json()["detail"]["errors"]
+    assert errors == ["body.content: 'content' is a required property", "body.title: 'title' is a required property"]
+    only_content = client.post("/api/core/notes", json={"title": "x"}, headers=demo).json()["detail"]["errors"]
+    assert only_content == ["body.content: 'content' is a required property"]
