@@ -57,6 +57,8 @@ class Settings:
     jwt_secret: str | None = None  # sign tokens with this secret (a team sharing one mock)
     deterministic_tokens: bool | None = None  # None: deterministic on loopback, random beyond it
     auth_failure_limit: str = "10/60"  # failed authentications per client address (loopback exempt), or 'off'
+    control_hosts: list[str] = field(default_factory=list)  # extra Host names /__mock__ answers to (control.py)
+    control_origins: list[str] = field(default_factory=list)  # extra Origins allowed to drive /__mock__ (control.py)
 
     @property
     def apis(self) -> list[str]:
