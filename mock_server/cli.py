@@ -70,6 +70,8 @@ def parser() -> argparse.ArgumentParser:
     option("state", "SQLite file that keeps state across restarts; in memory when unset", type=Path)
     switch("strict", "validate every response against the spec (500 on drift)")
     option("admin-token", "token that opens the /__mock__ control API to non-loopback callers")
+    option("control-hosts", "extra Host names /__mock__ answers to, comma-separated (loopback, IPs, --host always)")
+    option("control-origins", "extra browser origins that may drive /__mock__, comma-separated (the mock's own always)")
     option("rate-limit", "per-user limit N/SECONDS, or 'off'", "6000/60")
     option("auth-failure-limit", "failed authentications per client address N/SECONDS (loopback exempt), or 'off'",
            "10/60")  # fmt: skip
@@ -113,7 +115,12 @@ def settings_from(args: argparse.Namespace) -> Settings:
         jwt_secret=args.jwt_secret,
         deterministic_tokens=True if args.deterministic_tokens else None,
         auth_failure_limit=args.auth_failure_limit,
+        control_hosts=_csv(args.control_hosts), control_origins=_csv(args.control_origins),
     )
+
+
+def _csv(value: str | None) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
 
 
 def banner(url: str, mock_settings: Settings, credentials: Credentials) -> str:
