@@ -1,0 +1,177 @@
+"""Generated clients are part of the product: openapi-python-client (pinned in the `test` extra) turns both specs into
+Python clients without a warning, and those clients, imported as a frontend team would import them, talk to a real
+mock server process and parse its answers — successes and the documented errors — into their own models.
+
+The generator runs as a subprocess from this venv (its ruff post-hooks need the venv's `bin` on PATH, else it warns);
+the clients are imported from a temp dir through sys.path and removed from sys.modules afterwards.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http import HTTPStatus
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, Server
+
+BIN = Path(sys.executable).parent
+FROZEN_AT = "2026-04-16T10:00:00Z"  # mid-month, so the Live quota's reset is two weeks away
+PACKAGES = {"xentree": "xentree_api_client", "xp-ledger": "timeback_xp_ledger_api_client"}
+LEDGER_CLIENT = ("7nq4k2m9x5c8v1b3z6w0p4r2t8", "example-client-secret-not-real")  # Reading Quest, both scopes
+AVA = UUID("22222222-2222-2222-2222-222222222222")  # a ledger student with 21 days of seeded history
+
+
+def generate(api: str, out: Path) -> str:
+    """Run the pinned generator on one spec and return everything it printed."""
+    done = subprocess.run(
+        [str(BIN / "openapi-python-client"), "generate", "--path", str(ROOT / "openapi" / f"{api}.yaml"),
+         "--output-path", str(out)],
+        check=False, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "COLUMNS": "200"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Both clients generated into a temp dir and importable; yields what the generator printed per spec."""
+    root = tmp_path_factory.mktemp("clients")
+    printed = {api: generate(api, root / api) for api in PACKAGES}
+    paths = [str(root / api) for api in PACKAGES]
+    sys.path[:0] = paths
+    yield printed
+    for path in paths:
+        sys.path.remove(path)
+    for name in [m for m in sys.modules if m.split(".")[0] in PACKAGES.values()]:
+        del sys.modules[name]
+
+
+def client_module(name: str) -> ModuleType:
+    return importlib.import_module(name)
+
+
+@pytest.fixture
+def server(server_factory: type[Server]) -> Server:
+    return server_factory("--api", "xentree,xp-ledger", "--strict", "--freeze-at", FROZEN_AT, "--quiet").start()
+
+
+def test_the_generator_prints_nothing_but_its_progress_for_either_spec(generated: dict[str, str]) -> None:
+    """No warning of any kind (a skipped schema, a skipped endpoint, a missing ruff): only the one progress line."""
+    for api, printed in generated.items():
+        lines = printed.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Generating ") and lines[0].endswith(api), printed
+
+
+def test_every_generated_module_imports(generated: dict[str, str]) -> None:
+    """Every endpoint and model module loads (a broken annotation fails at import: Python 3.11 evaluates them)."""
+    for package in PACKAGES.values():
+        root = client_module(package)
+        names = [m.name for m in pkgutil.walk_packages(root.__path__, f"{package}.")]
+        for name in names:
+            importlib.import_module(name)
+        assert any(".api." in n for n in names) and any(".models." in n for n in names), names
+
+
+def test_xentree_client_logs_in_reads_creates_and_gets_the_live_quota_429(generated: dict[str, str],
+                                                                           server: Server) -> None:  # fmt: skip
+    api = client_module("xentree_api_client")
+    models = client_module("xentree_api_client.models")
+    auth = client_module("xentree_api_client.api.authentication.login_for_access_token")
+    me_op = client_module("xentree_api_client.api.authentication.get_current_user")
+    profile_op = client_module("xentree_api_client.api.profile_analytics.get_xp_profile")
+    create_op = client_module("xentree_api_client.api.conversations.create_conversation")
+    list_op = client_module("xentree_api_client.api.conversations.list_conversations")
+    start_op = client_module("xentree_api_client.api.xentree_live.start_live_session")
+    beat_op = client_module("xentree_api_client.api.xentree_live.heartbeat_live_session")
+
+    def login() -> Any:
+        """The login operation sends its form body; the answer parses into the generated TokenResponse."""
+        body = models.LoginForAccessTokenBody(username="alex", password="alex-password")
+        return auth.sync(client=api.Client(base_url=server.url), body=body)
+
+    token = login()
+    assert isinstance(token, models.TokenResponse), token
+    assert token.token_type == models.TokenResponseTokenType.BEARER and token.expires_in == 3600
+    alex = api.AuthenticatedClient(base_url=server.url, token=token.access_token)
+
+    me = me_op.sync(client=alex)
+    assert isinstance(me, models.UserProfile), me
+    assert me.username == "alex" and me.plan == models.UserProfilePlan.FREE and me.timezone == "America/New_York"
+
+    profile = profile_op.sync(client=alex)
+    assert isinstance(profile, models.XPProfileResponse), profile
+    assert profile.username == "alex" and profile.level >= 1 and profile.total_xp >= profile.xp_into_level >= 0
+    assert 50 * profile.level * (profile.level - 1) + profile.xp_into_level == profile.total_xp  # level n at 50n(n-1)
+
+    created = create_op.sync(client=alex, body=models.ConversationCreateRequest(title="Generated client"))
+    assert isinstance(created, models.ConversationResponse), created
+    assert created.title == "Generated client" and created.provider == "auto" and created.message_count == 0
+    listed = list_op.sync(client=alex)
+    assert isinstance(listed, list) and listed[0] == created  # most recently updated first, parsed into models
+
+    # alex's free plan has one hour of Live a month: start, let the mock clock pass it, and the quota is gone.
+    session = start_op.sync(client=alex, body=models.LiveStartSessionRequest(
+        session_type=models.LiveStartSessionRequestSessionType.VOICE))  # fmt: skip
+    assert isinstance(session, models.LiveSessionResponse), session
+    assert session.remaining_seconds == session.monthly_quota_seconds == 3600
+    assert httpx.post(f"{server.url}/__mock__/clock/advance", json={"seconds": 3601}).status_code == 200
+    alex = api.AuthenticatedClient(base_url=server.url, token=login().access_token)  # the old token lived 1 h
+
+    wait = int((datetime(2026, 5, 1, tzinfo=UTC) - datetime(2026, 4, 16, 11, 0, 1, tzinfo=UTC)).total_seconds())
+    beat = beat_op.sync_detailed(client=alex, body=models.HeartbeatLiveSessionBody(session_id=session.session_id))
+    again = start_op.sync_detailed(client=alex, body=models.LiveStartSessionRequest(
+        session_type=models.LiveStartSessionRequestSessionType.AVATAR))  # fmt: skip
+    for answer in (beat, again):
+        assert answer.status_code == HTTPStatus.TOO_MANY_REQUESTS, answer.content
+        assert isinstance(answer.parsed, models.Error), answer.parsed
+        assert answer.parsed.detail.error == "live_quota_exceeded"
+        assert answer.parsed.detail.message == "Monthly Live session quota exceeded"
+        assert int(answer.headers["retry-after"]) == wait
+
+
+def test_ledger_client_gets_a_client_credentials_token_and_lists_entries(generated: dict[str, str],
+                                                                         server: Server) -> None:  # fmt: skip
+    api = client_module("timeback_xp_ledger_api_client")
+    models = client_module("timeback_xp_ledger_api_client.models")
+    token_op = client_module("timeback_xp_ledger_api_client.api.auth.issue_access_token")
+    entries_op = client_module("timeback_xp_ledger_api_client.api.xp.list_user_xp_entries")
+    anonymous = api.Client(base_url=server.url)
+
+    def request(secret: str) -> Any:
+        grant = models.TokenRequestGrantType.CLIENT_CREDENTIALS
+        return models.TokenRequest(grant_type=grant, client_id=LEDGER_CLIENT[0], client_secret=secret)
+
+    refused = token_op.sync_detailed(client=anonymous, body=request("not-the-secret"))
+    assert refused.status_code == HTTPStatus.UNAUTHORIZED and isinstance(refused.parsed, models.Error)
+    assert refused.parsed.error == "invalid_client"
+
+    token = token_op.sync(client=anonymous, body=request(LEDGER_CLIENT[1]))
+    assert isinstance(token, models.TokenResponse), token
+    assert token.token_type == models.TokenResponseTokenType.BEARER and token.expires_in == 3600
+    assert token.scope.split() == ["events.readonly", "events.write"]
+    reader = api.AuthenticatedClient(base_url=server.url, token=token.access_token)
+
+    page = entries_op.sync(AVA, client=reader, limit=5)
+    assert isinstance(page, models.XpEntryPage), page
+    assert page.limit == 5 and page.offset == 0 and len(page.entries) == 5 and page.total > 5
+    assert all(isinstance(e, models.XpEntry) and e.user_id == str(AVA) for e in page.entries)
+    dates = [e.date_generated for e in page.entries]
+    assert dates == sorted(dates, reverse=True) and all(d.tzinfo is not None for d in dates)  # newest first
+    assert {e.subject for e in page.entries} <= {"Reading", "Math"}
+
+    unknown = entries_op.sync_detailed(UUID(int=1), client=reader)
+    assert unknown.status_code == HTTPStatus.NOT_FOUND and isinstance(unknown.parsed, models.Error)
+    assert unknown.parsed.error and unknown.parsed.message
