@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 REDOCLY_VERSION := 2.77.0
+# TypeScript 5.x: openapi-typescript 7 does not work with TypeScript 7 yet.
+OPENAPI_TS_VERSION := 7.13.0
+TYPESCRIPT_VERSION := 5.9.3
 
 .PHONY: serve test clean
 
@@ -32,6 +35,15 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	@if command -v npm >/dev/null 2>&1; then \
 		npm install --silent --no-audit --no-fund --prefix .tools @redocly/cli@$(REDOCLY_VERSION) && touch $@; \
 	else echo "npm not found: the Redocly lint test will be skipped"; fi
+
+# The generated TypeScript types are compiled by the tests (openapi-typescript and tsc, pinned; the stamp names the
+# versions so a bump reinstalls). Skipped, with a note, where npm is missing.
+test: .tools/.openapi-typescript-$(OPENAPI_TS_VERSION)-typescript-$(TYPESCRIPT_VERSION)
+.tools/.openapi-typescript-$(OPENAPI_TS_VERSION)-typescript-$(TYPESCRIPT_VERSION):
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --silent --no-audit --no-fund --save-exact --prefix .tools \
+			openapi-typescript@$(OPENAPI_TS_VERSION) typescript@$(TYPESCRIPT_VERSION) && touch $@; \
+	else echo "npm not found: the generated TypeScript types test will be skipped"; fi
 
 clean:
 	rm -rf $(VENV) .tools build dist

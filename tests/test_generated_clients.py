@@ -4,6 +4,11 @@ mock server process and parse its answers — successes and the documented error
 
 The generator runs as a subprocess from this venv (its ruff post-hooks need the venv's `bin` on PATH, else it warns);
 the clients are imported from a temp dir through sys.path and removed from sys.modules afterwards.
+
+TypeScript: openapi-typescript and tsc (TypeScript 5.x), pinned in the Makefile and installed into `.tools/` by
+`make test`, generate both specs' types and compile them with a small frontend file that uses them, under `--strict`.
+That test skips only where node or npm is missing; with npm present and the tools absent it fails, saying how to
+install them, so CI cannot skip it silently.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -31,6 +37,32 @@ FROZEN_AT = "2026-04-16T10:00:00Z"  # mid-month, so the Live quota's reset is tw
 PACKAGES = {"xentree": "xentree_api_client", "xp-ledger": "timeback_xp_ledger_api_client"}
 LEDGER_CLIENT = ("7nq4k2m9x5c8v1b3z6w0p4r2t8", "example-client-secret-not-real")  # Reading Quest, both scopes
 AVA = UUID("22222222-2222-2222-2222-222222222222")  # a ledger student with 21 days of seeded history
+NODE_BIN = ROOT / ".tools" / "node_modules" / ".bin"
+# A frontend's use of the generated types: schemas, a path's response, a `$ref` response's body and headers, and
+# the ledger's single token_type (a type that accepted any string would leave the @ts-expect-error unused: an error).
+USAGE_TS = """\
+import type { components, operations, paths } from "./xentree";
+import type { paths as LedgerPaths } from "./xp-ledger";
+
+type ApiError = components["schemas"]["Error"];
+type Me = paths["/api/auth/me"]["get"]["responses"][200]["content"]["application/json"];
+type QuotaExceeded = operations["startLiveSession"]["responses"][429];
+type Token = LedgerPaths["/auth/1.0/token"]["post"]["responses"][200]["content"]["application/json"];
+type Entries = LedgerPaths["/xp/1.0/users/{userId}/entries"]["get"]["responses"][200]["content"]["application/json"];
+
+export const quotaError: QuotaExceeded["content"]["application/json"] = {
+  detail: { error: "live_quota_exceeded", message: "Monthly Live session quota exceeded" },
+};
+export const retryAfter: QuotaExceeded["headers"]["Retry-After"] = 1256399;
+export const token: Token = { access_token: "a.b.c", token_type: "Bearer", expires_in: 3600 };
+// @ts-expect-error the ledger documents one token type, `Bearer`
+export const lowerCase: Token = { access_token: "a.b.c", token_type: "bearer", expires_in: 3600 };
+
+export function describe(me: Me, page: Entries, error: ApiError): string {
+  const xp = page.entries.reduce((sum, entry) => sum + entry.value, 0);
+  return `${me.username} (${me.plan}): ${xp} XP in ${page.entries.length} of ${page.total}; ${error.detail.error}`;
+}
+"""
 
 
 def generate(api: str, out: Path) -> str:
@@ -175,3 +207,44 @@ def test_ledger_client_gets_a_client_credentials_token_and_lists_entries(generat
     unknown = entries_op.sync_detailed(UUID(int=1), client=reader)
     assert unknown.status_code == HTTPStatus.NOT_FOUND and isinstance(unknown.parsed, models.Error)
     assert unknown.parsed.error and unknown.parsed.message
+
+
+def node_tools() -> Path:
+    """The pinned openapi-typescript and tsc from `.tools/`; skip only where node or npm is missing."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node/npm not found: the generated TypeScript types are not compiled")
+    missing = [tool for tool in ("openapi-typescript", "tsc") if not (NODE_BIN / tool).exists()]
+    assert not missing, f"{missing} not in .tools/: `make test` installs the pinned openapi-typescript and TypeScript"
+    return NODE_BIN
+
+
+def run_node_tool(tool: Path, *args: str, cwd: Path) -> str:
+    done = subprocess.run([str(tool), *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
+
+
+def test_openapi_typescript_output_compiles_strictly_with_a_frontend_file(tmp_path: Path) -> None:
+    tools = node_tools()
+    assert run_node_tool(tools / "tsc", "--version", cwd=tmp_path).strip().startswith("Version 5.")  # not 7
+    for api in PACKAGES:
+        printed = run_node_tool(tools / "openapi-typescript", str(ROOT / "openapi" / f"{api}.yaml"),
+                                "-o", str(tmp_path / f"{api}.ts"), cwd=tmp_path)  # fmt: skip
+        assert "warn" not in printed.lower() and "error" not in printed.lower(), printed
+    (tmp_path / "usage.ts").write_text(USAGE_TS, encoding="utf-8")
+    run_node_tool(tools / "tsc", "--noEmit", "--strict", "--target", "es2022", "--module", "esnext",
+                  "--moduleResolution", "bundler", "xentree.ts", "xp-ledger.ts", "usage.ts", cwd=tmp_path)  # fmt: skip
+
+
+def test_tsc_rejects_a_frontend_file_that_misuses_the_generated_types(tmp_path: Path) -> None:
+    """The compile above proves something only if tsc would refuse a wrong use of the same types."""
+    tools = node_tools()
+    run_node_tool(tools / "openapi-typescript", str(ROOT / "openapi" / "xentree.yaml"), "-o",
+                  str(tmp_path / "xentree.ts"), cwd=tmp_path)  # fmt: skip
+    (tmp_path / "wrong.ts").write_text(
+        'import type { components } from "./xentree";\n'
+        'export const e: components["schemas"]["Error"] = { detail: { error: 429 } };\n', encoding="utf-8")  # fmt: skip
+    done = subprocess.run([str(tools / "tsc"), "--noEmit", "--strict", "--moduleResolution", "bundler", "--module",
+                           "esnext", "xentree.ts", "wrong.ts"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300, check=False)  # fmt: skip
+    assert done.returncode != 0 and "wrong.ts" in done.stdout, done.stdout
