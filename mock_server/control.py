@@ -1,17 +1,33 @@
 """The control API under /__mock__/ (kept out of the public spec): reset, fixtures, state, clock, faults, journal and
 the settings domains expose (`domains.setting`).
 
-Refused with 403 unless the caller is on loopback or sends `X-Mock-Admin-Token` equal to `--admin-token`.
+Who may drive it (checked in this order, every refusal in the primary API's Error shape):
+- the caller is on loopback, or sends `X-Mock-Admin-Token` equal to `--admin-token` (compared in constant time);
+  else 403 `control_forbidden`;
+- the `Host` header names the mock: a loopback name (localhost, 127.0.0.1, ::1), an IP address literal, the address
+  the connection arrived at, `--host`, or a name given with `--control-hosts`; else 403 `control_host_refused`. This
+  stops DNS rebinding (a page on evil.example whose name now resolves to 127.0.0.1 sends `Host: evil.example`). Only
+  /__mock__ is checked: the public API is a mock meant to be called from anywhere, and CORS governs it;
+- an `Origin` header, when present, is the mock's own origin (scheme://Host of the request) or one given with
+  `--control-origins`; else 403 `control_origin_refused`. Browsers send `Origin` with every cross-origin request and
+  with every POST, so no other web page can drive the controls, with or without CORS preflight;
+- POST, PUT and DELETE with a body need `Content-Type: application/json`, and `text/plain`, form and multipart types
+  are refused even without one: 415 `unsupported_media_type`. These are the types a web page can send without a
+  preflight (a `text/plain` POST /__mock__/reset once wiped a --state file).
+Every input is validated by a JSON Schema compiled at import (bounded integers, booleans are not integers, finite
+bounded durations, no unknown fields): 400 in the Error shape. Bodies have the engine's limits (1 MiB while reading,
+JSON depth 64).
 """
 
 from __future__ import annotations
 
 import hmac
-import json
+import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from jsonschema import Draft202012Validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -21,24 +37,50 @@ from mock_server.clock import parse_instant
 from mock_server.domains import SETTINGS
 from mock_server.errors import ApiError, bad_request, forbidden, not_found
 from mock_server.pipeline import Fault
+from mock_server.spec import compile_schema
+from mock_server.validation import check, coerce, parse_json, read_limited
 
 if TYPE_CHECKING:
     from mock_server.app import Mock
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400, "weeks": 604800}
+MAX_ADVANCE_SECONDS = 100 * 366 * 86400  # a century: far enough for any test, far from datetime's year 9999
+STATE_CHANGING = {"POST", "PUT", "DELETE", "PATCH"}
+CLOCK_MIN, CLOCK_MAX = 0.0, parse_instant("9000-01-01T00:00:00Z").timestamp()
+CLOCK_RANGE_TEXT = "1970-01-01T00:00:00Z and 9000-01-01T00:00:00Z"
 View = Callable[[Request, "Mock"], Awaitable[Any]]
 
 
-def _guard(view: View) -> Callable[[Request], Awaitable[Response]]:
+def _object(properties: dict[str, Any], required: tuple[str, ...] = (), **extra: Any) -> Draft202012Validator:
+    """A closed object schema: unknown fields are mistakes (a typo'd `seeed` must not be silently ignored)."""
+    schema = {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False}
+    return compile_schema({**schema, **extra})
+
+
+def _limit(maximum: int) -> Draft202012Validator:
+    return _object({"limit": {"type": "integer", "minimum": 0, "maximum": maximum}})
+
+
+INSTANT = {"type": "string", "minLength": 1, "maxLength": 64}
+RESET = _object({"seed": {"type": "integer", "minimum": 0, "maximum": 2**53 - 1},  # exact in every JSON client
+                 "fixture": {"type": "string", "minLength": 1, "maxLength": 100}})  # fmt: skip
+FREEZE, SET = _object({"at": INSTANT}), _object({"at": INSTANT}, ("at",))
+ADVANCE = _object({unit: {"type": "number", "minimum": 0, "maximum": MAX_ADVANCE_SECONDS // factor}
+                   for unit, factor in UNITS.items()}, minProperties=1)  # fmt: skip
+FAULT = _object({"latency_ms": {"type": "integer", "minimum": 0, "maximum": 60_000},
+                 "error_rate": {"type": "number", "minimum": 0, "maximum": 1},
+                 "status": {"type": "integer", "minimum": 400, "maximum": 599}})  # fmt: skip
+SETTING = _object({"value": {}}, ("value",))
+NO_QUERY, STATE_QUERY, JOURNAL_QUERY = _object({}), _limit(10_000), _limit(100_000)
+
+
+def _guard(view: View, query: Draft202012Validator = NO_QUERY) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         mock: Mock = request.app.state.mock
         try:
-            token = mock.settings.admin_token
-            sent = request.headers.get("x-mock-admin-token", "")
-            host = request.client.host if request.client else ""
-            if host not in LOOPBACK and not (token and hmac.compare_digest(sent, token)):
-                raise forbidden("The mock control API is for loopback callers or X-Mock-Admin-Token", "control_forbidden")
+            _admitted(request, mock)
+            _check_query(request, query)
             result = await view(request, mock)
         except ApiError as exc:
             return JSONResponse(exc.body(mock.spec.error_shape), status_code=exc.status)  # the primary API's shape
@@ -47,16 +89,67 @@ def _guard(view: View) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
-async def _json(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw:
-        return {}
+def _admitted(request: Request, mock: Mock) -> None:
+    """The refusals of the module docstring, in its order."""
+    settings = mock.settings
+    token = settings.admin_token
+    sent = request.headers.get("x-mock-admin-token", "")
+    peer = request.client.host if request.client else ""
+    # Bytes, not str: compare_digest refuses non-ASCII str, and a header may hold any latin-1 character.
+    if peer not in LOOPBACK and not (token and hmac.compare_digest(sent.encode("latin-1"), token.encode())):
+        raise forbidden("The mock control API is for loopback callers or X-Mock-Admin-Token", "control_forbidden")
+    host = request.headers.get("host", "")
+    server = request.scope.get("server") or ("", None)
+    served = {*LOOPBACK, settings.host, str(server[0]), *settings.control_hosts}
+    if host and not _serves(_host_name(host), {name.lower().rstrip(".") for name in served}):
+        raise forbidden(f"Host {ascii(host[:100])} is not a name this mock serves; add it with --control-hosts",
+                        "control_host_refused")  # fmt: skip
+    origin = request.headers.get("origin")
+    if origin is not None:
+        allowed = {f"{request.url.scheme}://{host}".lower(), *(o.lower().rstrip("/") for o in settings.control_origins)}
+        if origin.lower().rstrip("/") not in allowed:
+            raise forbidden(f"Origin {ascii(origin[:100])} may not drive the mock control API; add it with "
+                            "--control-origins", "control_origin_refused")  # fmt: skip
+    if request.method in STATE_CHANGING:
+        declared = request.headers.get("content-type")
+        has_body = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+        media = (declared or "").split(";")[0].strip().lower()
+        if (declared is not None or has_body) and media != "application/json":
+            shown = ascii((declared or "(none)")[:100])
+            raise ApiError(415, "unsupported_media_type", f"Control requests with a body must be application/json, "
+                           f"not {shown}")  # fmt: skip
+
+
+def _host_name(host: str) -> str:
+    """The name in a Host header, without its port (`[::1]:4010` → `::1`, `localhost.:80` → `localhost`)."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return (host.rsplit(":", 1)[0] if host.count(":") == 1 else host).rstrip(".")
+
+
+def _serves(name: str, served: set[str]) -> bool:
+    """A served name, or an IP literal: rebinding needs a DNS name, and an address is the mock's own by routing."""
+    if name in served:
+        return True
     try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise bad_request(f"body: malformed JSON ({exc})", "malformed_json") from exc
-    if not isinstance(data, dict):
-        raise bad_request("body: expected a JSON object")
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_query(request: Request, validator: Draft202012Validator) -> None:
+    props = validator.schema.get("properties", {})
+    values = {key: coerce(value, props.get(key, {})) for key, value in request.query_params.items()}
+    check(validator, values, "query")
+
+
+async def _json(request: Request, validator: Draft202012Validator) -> dict[str, Any]:
+    """The body as a JSON object valid for `validator` (no body is `{}`), within the engine's body limits."""
+    raw = await read_limited(request)
+    data = parse_json(raw) if raw else {}
+    check(validator, data, "body")
     return data
 
 
@@ -72,10 +165,8 @@ async def index(request: Request, mock: Mock) -> Any:
 
 
 async def reset(request: Request, mock: Mock) -> Any:
-    body = await _json(request)
-    seed = body.get("seed")
-    if seed is not None and not isinstance(seed, int):
-        raise bad_request("body.seed: expected an integer")
+    body = await _json(request, RESET)
+    seed = int(body["seed"]) if "seed" in body else None  # JSON Schema counts 5.0 as an integer; Python must not
     fixture = body.get("fixture")
     if fixture is not None and fixture not in fixtures.available():
         raise not_found(f"No fixture set {fixture!r} (available: {', '.join(fixtures.available())})")
@@ -105,11 +196,9 @@ async def state(request: Request, mock: Mock) -> Any:
 
 async def state_table(request: Request, mock: Mock) -> Any:
     table = request.path_params["table"]
-    limit = request.query_params.get("limit", "100")
-    if not limit.isdigit():
-        raise bad_request("query.limit: expected a non-negative integer")
+    limit = int(request.query_params.get("limit", "100"))  # validated by STATE_QUERY
     try:
-        return {"table": table, "rows": mock.store.dump(table, int(limit))}
+        return {"table": table, "rows": mock.store.dump(table, limit)}
     except KeyError:
         raise not_found(f"No table {table!r} (tables: {', '.join(mock.store.tables())})") from None
 
@@ -122,9 +211,7 @@ async def setting_put(request: Request, mock: Mock) -> Any:
     name = request.path_params["name"]
     if name not in SETTINGS:
         raise not_found(f"No setting {name!r} (settings: {', '.join(SETTINGS) or 'none'})")
-    body = await _json(request)
-    if "value" not in body:
-        raise bad_request('body.value: required, e.g. {"value": 30}')
+    body = await _json(request, SETTING)
     try:
         with mock.store.transaction():
             SETTINGS[name].set(mock.store, body["value"])
@@ -139,13 +226,22 @@ async def clock_get(request: Request, mock: Mock) -> Any:
 
 def _instant(body: dict[str, Any], key: str = "at") -> Any:
     try:
-        return parse_instant(str(body[key]))
-    except (KeyError, ValueError):
+        value = parse_instant(str(body[key]))
+        in_range = _clock_range(value.timestamp())
+    except (KeyError, ValueError, OverflowError):
         raise bad_request(f"body.{key}: expected an ISO 8601 date-time such as 2026-11-23T09:00:00Z") from None
+    if not in_range:
+        raise bad_request(f"body.{key}: the mock clock stays between {CLOCK_RANGE_TEXT}")
+    return value
+
+
+def _clock_range(timestamp: float) -> bool:
+    """The clock stays where every date computed from it (token expiry, monthly resets) is still a datetime."""
+    return CLOCK_MIN <= timestamp <= CLOCK_MAX
 
 
 async def clock_freeze(request: Request, mock: Mock) -> Any:
-    body = await _json(request)
+    body = await _json(request, FREEZE)
     mock.clock.freeze(_instant(body) if "at" in body else None)
     return mock.clock.state()
 
@@ -156,16 +252,18 @@ async def clock_unfreeze(request: Request, mock: Mock) -> Any:
 
 
 async def clock_set(request: Request, mock: Mock) -> Any:
-    mock.clock.set(_instant(await _json(request)))
+    mock.clock.set(_instant(await _json(request, SET)))
     return mock.clock.state()
 
 
 async def clock_advance(request: Request, mock: Mock) -> Any:
-    body = await _json(request)
-    amounts = {unit: body[unit] for unit in UNITS if unit in body}
-    if not amounts or not all(isinstance(v, (int, float)) and v >= 0 for v in amounts.values()):
-        raise bad_request(f"body: give one or more non-negative numbers among {', '.join(UNITS)}")
-    mock.clock.advance(sum(UNITS[unit] * value for unit, value in amounts.items()))
+    body = await _json(request, ADVANCE)
+    seconds = sum(UNITS[unit] * value for unit, value in body.items())
+    if seconds > MAX_ADVANCE_SECONDS:
+        raise bad_request(f"body: advance at most {MAX_ADVANCE_SECONDS} seconds (a century) at once")
+    if not _clock_range(mock.clock.timestamp() + seconds):
+        raise bad_request(f"body: the mock clock stays between {CLOCK_RANGE_TEXT}")
+    mock.clock.advance(seconds)
     return mock.clock.state()
 
 
@@ -177,16 +275,9 @@ async def fault_put(request: Request, mock: Mock) -> Any:
     op = request.path_params["operation_id"]
     if not any(op in spec.by_id for spec in mock.specs.values()):
         raise not_found(f"No operation {op!r} in the spec")
-    body = await _json(request)
-    fault = Fault(
-        latency_ms=body.get("latency_ms", 0), error_rate=body.get("error_rate", 0.0), status=body.get("status", 500)
-    )
-    if not (isinstance(fault.latency_ms, int) and 0 <= fault.latency_ms <= 60_000):
-        raise bad_request("body.latency_ms: expected an integer between 0 and 60000")
-    if not (isinstance(fault.error_rate, (int, float)) and 0 <= fault.error_rate <= 1):
-        raise bad_request("body.error_rate: expected a number between 0 and 1")
-    if not (isinstance(fault.status, int) and 400 <= fault.status <= 599):
-        raise bad_request("body.status: expected an HTTP error status (400-599)")
+    body = await _json(request, FAULT)
+    fault = Fault(latency_ms=int(body.get("latency_ms", 0)), error_rate=float(body.get("error_rate", 0.0)),
+                  status=int(body.get("status", 500)))  # fmt: skip
     mock.pipeline.faults[op] = fault
     return {op: vars(fault)}
 
@@ -201,14 +292,13 @@ async def fault_delete(request: Request, mock: Mock) -> Any:
 
 
 async def journal(request: Request, mock: Mock) -> Any:
-    limit = request.query_params.get("limit", "50")
-    if not limit.isdigit():
-        raise bad_request("query.limit: expected a non-negative integer")
-    entries = list(mock.journal)[-int(limit) :] if int(limit) else []
+    limit = int(request.query_params.get("limit", "50"))  # validated by JOURNAL_QUERY
+    entries = list(mock.journal)[-limit:] if limit else []
     return {"entries": entries, "total": len(mock.journal)}
 
 
 def routes() -> list[BaseRoute]:
+    queries = {state_table: STATE_QUERY, journal: JOURNAL_QUERY}
     table: list[tuple[str, View, list[str]]] = [
         ("/__mock__", index, ["GET"]),
         ("/__mock__/reset", reset, ["POST"]),
@@ -230,4 +320,5 @@ def routes() -> list[BaseRoute]:
         ("/__mock__/settings", settings_get, ["GET"]),
         ("/__mock__/settings/{name}", setting_put, ["PUT"]),
     ]
-    return [Route(path, _guard(view), methods=methods, include_in_schema=False) for path, view, methods in table]
+    return [Route(path, _guard(view, queries.get(view, NO_QUERY)), methods=methods, include_in_schema=False)
+            for path, view, methods in table]  # fmt: skip
