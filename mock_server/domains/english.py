@@ -49,7 +49,15 @@ import yaml
 
 from mock_server.clock import iso, parse_instant
 from mock_server.domains import Call, Result, World, handles, own_row, seeder, tables
-from mock_server.domains.xp import award_xp, local_day, record_session, user_zone, zone
+from mock_server.domains.xp import (
+    add_activity,
+    award_xp,
+    local_day,
+    record_session,
+    user_zone,
+    xel_learning_seconds,
+    zone,
+)
 from mock_server.errors import conflict, not_found
 from mock_server.resources import fixtures_dir
 
@@ -448,7 +456,7 @@ def _award(call: Call, user_id: str, amount: int, source: str, description: str,
     if call.extra.get("xel_seeding"):  # demo history: written as it happened, without claiming today's quests
         row = {"id": _new_id(call), "user_id": user_id, "amount": amount, "source": source,
                "description": description, "created_at": iso(at)}  # fmt: skip
-        call.store.insert("xp_transactions", row)
+        add_activity(call, user_id, txs=[row])
         return amount
     return int(award_xp(call, user_id, amount, source, description, at)["amount"])
 
@@ -728,8 +736,6 @@ def dashboard(call: Call) -> dict[str, Any]:
                               (user_id,))  # fmt: skip
     tz = user_zone(call, user_id)
     days = (local_day(datetime.fromtimestamp(a["ts"], UTC), tz) for a in activity)
-    seconds = call.store.one("SELECT COALESCE(SUM(seconds), 0) AS s FROM learning_sessions "
-                             "WHERE user_id = ? AND kind = 'xel'", (user_id,))  # fmt: skip
     recent = [{k: a[k] for k in ("type", "module_id", "task_id", "description", "xp_awarded", "occurred_at")}
               for a in activity[:RECENT_ACTIVITY]]  # fmt: skip
     return {
@@ -741,7 +747,7 @@ def dashboard(call: Call) -> dict[str, Any]:
         "skills": score["breakdown"],
         "recent_activity": recent,
         "streak": _streak(days, local_day(_now(call), tz)),
-        "total_time_seconds": int(seconds["s"] if seconds else 0),
+        "total_time_seconds": xel_learning_seconds(call, user_id),
     }
 
 

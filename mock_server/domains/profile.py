@@ -24,15 +24,16 @@ from mock_server.domains.xp import (
     QUEST_METRICS,
     Day,
     active_booster,
+    add_activity,
     day_start,
     load_ledger,
     quest_catalog,
     quests_for_day,
     recent_transactions,
     start_booster,
-    streaks,
     token_balance,
     tokens_spent,
+    user_streaks,
     zone,
 )
 from mock_server.errors import bad_request, not_found, unauthorized
@@ -77,6 +78,11 @@ def _user(call: Call, user_id: str) -> dict[str, Any]:
     return user
 
 
+def only_today(today: date) -> date:
+    """`load_ledger(since=...)` for the views that show today alone."""
+    return today
+
+
 def _level_fields(total_xp: int) -> dict[str, Any]:
     level = level_of(total_xp)
     into, span = total_xp - level_start(level), LEVEL_STEP * level
@@ -88,8 +94,8 @@ def _level_fields(total_xp: int) -> dict[str, Any]:
 @handles("getXpProfile")
 def xp_profile(call: Call) -> dict[str, Any]:
     user = _user(call, call.user_id)
-    ledger = load_ledger(call, user["id"])
-    streak = streaks(ledger.active_days(), ledger.today)
+    ledger = load_ledger(call, user["id"], since=only_today)
+    streak = user_streaks(call, user["id"], ledger)
     today = ledger.day(ledger.today)
     quests = quests_for_day(call, user["id"], ledger, ledger.today)
     return {
@@ -111,8 +117,8 @@ def public_profile(call: Call) -> dict[str, Any]:
     user = call.store.one("SELECT * FROM users WHERE username = ?", (call.path["username"],))
     if user is None:
         raise not_found(f"No user named {call.path['username']!r}")
-    ledger = load_ledger(call, user["id"])
-    streak = streaks(ledger.active_days(), ledger.today)
+    ledger = load_ledger(call, user["id"], since=only_today)
+    streak = user_streaks(call, user["id"], ledger)
     level = _level_fields(ledger.total_xp)
     return {
         "username": user["username"],
@@ -127,8 +133,8 @@ def public_profile(call: Call) -> dict[str, Any]:
 
 @handles("getStreakStatus")
 def streak_status(call: Call) -> dict[str, Any]:
-    ledger = load_ledger(call, call.user_id)
-    streak = streaks(ledger.active_days(), ledger.today)
+    ledger = load_ledger(call, call.user_id, since=only_today)
+    streak = user_streaks(call, call.user_id, ledger)
     last = streak.last_activity
     return {
         "current_streak": streak.current,
@@ -143,9 +149,9 @@ def streak_status(call: Call) -> dict[str, Any]:
 
 @handles("getWeeklyXpActivity")
 def weekly_activity(call: Call) -> dict[str, Any]:
-    ledger = load_ledger(call, call.user_id)
+    ledger = load_ledger(call, call.user_id, since=lambda today: week_of(today)[0])
     week = week_of(ledger.today)
-    covered = set(streaks(ledger.active_days(), ledger.today).covered)
+    covered = set(user_streaks(call, call.user_id, ledger).covered)
     days = [{"date": d.isoformat(), "day": WEEKDAYS[i], "xp": ledger.day(d).xp} for i, d in enumerate(week)]
     return {
         "week_start": week[0].isoformat(),
@@ -160,7 +166,7 @@ def weekly_activity(call: Call) -> dict[str, Any]:
 @handles("getLearningPulse")
 def learning_pulse(call: Call) -> dict[str, Any]:
     """The 365 local days ending today, oldest first."""
-    ledger = load_ledger(call, call.user_id)
+    ledger = load_ledger(call, call.user_id, since=lambda today: today - timedelta(days=PULSE_DAYS - 1))
     first = ledger.today - timedelta(days=PULSE_DAYS - 1)
     days = [first + timedelta(days=i) for i in range(PULSE_DAYS)]
     entries = [_pulse_entry(day, ledger.day(day)) for day in days]
@@ -182,7 +188,7 @@ def _pulse_entry(day: date, stats: Day) -> dict[str, Any]:
 
 @handles("getDailyQuests")
 def daily_quests(call: Call) -> dict[str, Any]:
-    ledger = load_ledger(call, call.user_id)
+    ledger = load_ledger(call, call.user_id, since=only_today)
     quests = quests_for_day(call, call.user_id, ledger, ledger.today)
     resets_at = iso(day_start(ledger.today + timedelta(days=1), ledger.tz))
     return {"date": ledger.today.isoformat(), "timezone": ledger.tz.key, "quests": quests, "resets_at": resets_at}
@@ -196,7 +202,7 @@ def learning_time(call: Call) -> dict[str, Any]:
     if low and high and low > high:
         raise bad_request(f"query.from ({start}) is after query.to ({end}); the range is inclusive and must not be "
                           "reversed", "invalid_date_range")  # fmt: skip
-    ledger = load_ledger(call, call.user_id)
+    ledger = load_ledger(call, call.user_id, since=low)
     days = sorted(d for d, v in ledger.days.items() if v.sessions and (not low or d >= low) and (not high or d <= high))
     breakdown = [{"date": d.isoformat(), "learningTime": ledger.days[d].learning_time,
                   "sessions": ledger.days[d].sessions} for d in days]  # fmt: skip
@@ -215,28 +221,41 @@ def _date_param(name: str, value: str | None) -> date | None:
         raise bad_request(f"query.{name}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
-# the demo user's year of history ---------------------------------------------------------------------------------
-HISTORY_USER = "demo"
+# generated history: the demo user's year, and `history_days` of any fixture user ---------------------------------
+HISTORY_USER = "demo"  # gets PULSE_DAYS of history unless its fixture entry says otherwise
+MAX_HISTORY_DAYS = 36_600  # a century: the bound for a fixture's `history_days`
 SESSION_KINDS = ("conversation", "xel", "xel", "live")
 TASKS = ("reading", "writing", "listening", "speaking")
 
 
+def history_days(spec: dict[str, Any]) -> int:
+    """A fixture user's `history_days` (the demo user's default is a year, everyone else's none); the fixture
+    loader has checked it is an integer from 0 to MAX_HISTORY_DAYS."""
+    return int(spec.get("history_days", PULSE_DAYS if spec.get("username") == HISTORY_USER else 0))
+
+
 @seeder
 def seed_history(call: Call, world: World) -> None:
-    """A deterministic year of activity for the demo user ending now: a real-looking heatmap, freezes used on the
-    way, and a current streak of 6-14 days ending yesterday (today too when, after 09:00 local time, a session
-    fits before now)."""
-    user = world.users.get(HISTORY_USER)
-    if user is None:
-        return
-    rng = random.Random(f"xentree-demo-history:{world.seed}")
-    ids = random.Random(f"xentree-demo-history-ids:{world.seed}")  # own id stream: the shared one stays put
+    """Generated activity ending now for every fixture user with `history_days` (the demo user: a year): a
+    real-looking heatmap, freezes used on the way, and a current streak of 6-14 days ending yesterday (today too
+    when, after 09:00 local time, a session fits before now). Written in bulk through the aggregates."""
+    for spec in world.data.get("users", []):
+        days = history_days(spec)
+        if days and spec["username"] in world.users:
+            _seed_user(call, world, world.users[spec["username"]], days)
+
+
+def _seed_user(call: Call, world: World, user: dict[str, Any], history: int) -> None:
+    # The demo user's streams keep their names, so its history is the same as before `history_days` existed.
+    name = "" if user["username"] == HISTORY_USER else f":{user['username']}"
+    rng = random.Random(f"xentree-demo-history:{world.seed}{name}")
+    ids = random.Random(f"xentree-demo-history-ids:{world.seed}{name}")  # own id stream: the shared one stays put
     tz, now = zone(user["timezone"]), call.clock.now()
     today = now.astimezone(tz).date()
     streak_days = rng.randint(6, 14)
-    txs: list[tuple[Any, ...]] = []
-    sessions: list[tuple[Any, ...]] = []
-    for offset in range(PULSE_DAYS, -1, -1):
+    txs: list[dict[str, Any]] = []
+    sessions: list[dict[str, Any]] = []
+    for offset in range(history, -1, -1):
         day = today - timedelta(days=offset)
         if offset == 0:
             active = now.astimezone(tz).hour >= 9
@@ -248,25 +267,23 @@ def seed_history(call: Call, world: World) -> None:
             active = rng.random() < (0.55 if day.weekday() >= 5 else 0.8)
         if active:
             _seed_day(rng, ids, user["id"], day, tz, now, txs, sessions, rewards=offset > 0)
-    call.store.db.executemany("INSERT INTO xp_transactions (id, user_id, amount, source, description, created_at) "
-                              "VALUES (?, ?, ?, ?, ?, ?)", txs)  # fmt: skip
-    call.store.db.executemany("INSERT INTO learning_sessions (id, user_id, kind, started_at, ended_at, seconds, "
-                              "quizzes, quizzes_passed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", sessions)  # fmt: skip
-    joined = datetime.combine(today - timedelta(days=PULSE_DAYS + 20), time(10), tzinfo=tz)
+    add_activity(call, user["id"], txs, sessions)
+    joined = datetime.combine(today - timedelta(days=history + 20), time(10), tzinfo=tz)
     call.store.run("UPDATE users SET created_at = ? WHERE id = ?", (iso(joined), user["id"]))
     start_booster(call, user["id"], 2, now - timedelta(hours=1), now + timedelta(hours=3), token_cost=50)
 
 
 def _seed_day(
     rng: random.Random, ids: random.Random, user_id: str, day: date, tz: Any, now: datetime,
-    txs: list[tuple[Any, ...]], sessions: list[tuple[Any, ...]], *, rewards: bool,
+    txs: list[dict[str, Any]], sessions: list[dict[str, Any]], *, rewards: bool,
 ) -> None:  # fmt: skip
     """One active day: 1-4 sessions between 07:00 and 22:00 local (never after now), their XP, and on past days
     the rewards of the quests the day's activity reached."""
     stats = Day()
 
     def tx(amount: int, source: str, description: str, at: datetime) -> None:
-        txs.append((str(uuid.UUID(int=ids.getrandbits(128), version=4)), user_id, amount, source, description, iso(at)))
+        txs.append({"id": str(uuid.UUID(int=ids.getrandbits(128), version=4)), "user_id": user_id, "amount": amount,
+                    "source": source, "description": description, "created_at": iso(at)})  # fmt: skip
         stats.xp += amount
         stats.tasks += source == "task_submission"
 
@@ -297,8 +314,9 @@ def _seed_day(
             source = "conversation_session" if kind == "conversation" else "live_session"
             label = "Conversation session" if kind == "conversation" else "Xentree Live voice session"
             tx(minutes, source, f"{label} ({minutes} min)", end)
-        sessions.append((str(uuid.UUID(int=ids.getrandbits(128), version=4)), user_id, kind, iso(start), iso(end),
-                         minutes * 60, quizzes, passed))  # fmt: skip
+        sessions.append({"id": str(uuid.UUID(int=ids.getrandbits(128), version=4)), "user_id": user_id, "kind": kind,
+                         "started_at": iso(start), "ended_at": iso(end), "seconds": minutes * 60, "quizzes": quizzes,
+                         "quizzes_passed": passed})  # fmt: skip
         stats.sessions += 1
         stats.learning_time += minutes * 60
         stats.quizzes_passed += passed

@@ -1,8 +1,9 @@
-"""The XP ledger and learning-time record that every learning activity writes to.
+"""The XP ledger and learning-time record that every learning activity writes to, and the rules of the XP views.
 
 Conversations, Xentree English and Xentree Live call `award_xp` and `record_session`; the Profile & Analytics views
-(profile, streaks, weekly activity, pulse, quests, learning time) are all computed from these two tables (plus the
-booster, token-spend and quest-claim side tables kept here), so they always agree with each other.
+(profile, streaks, weekly activity, pulse, quests, learning time) and the XEL dashboard's learning time all read the
+aggregates kept from these two tables (mock_server.domains.xp_aggregates) plus the booster, token-spend and
+quest-claim side tables kept here, so they always agree with each other and cost O(days shown), not O(history).
 
 Days are the user's local days (`users.timezone`, an unknown zone counts as UTC): an XP transaction belongs to the
 local day of its `created_at`, a learning session to the local day it started. Every view reads the ledger as of
@@ -20,27 +21,39 @@ Rules (documented in the README):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
 from mock_server.clock import iso, parse_instant
 from mock_server.domains import Call, tables
+from mock_server.domains.xp_aggregates import (  # re-exported: the XP views and the writers import them from here
+    Day,
+    Ledger,
+    Streaks,
+    add_activity,
+    day_start,
+    lifetime_xp,
+    load_ledger,
+    local_day,
+    streaks,
+    user_streaks,
+    user_zone,
+    within_day,
+    xel_learning_seconds,
+    zone,
+)
 from mock_server.errors import conflict
 from mock_server.resources import fixtures_dir
 
 # The `source` values of XP transactions (XPProfileResponse.recent_transactions[].source).
 SOURCES = ("task_submission", "module_completion", "conversation_session", "live_session", "quest", "evaluation",
            "bonus")  # fmt: skip
-QUIZ_SOURCES = ("task_submission", "evaluation")  # today_xp.quiz_xp; every other source is segments_xp
 XP_PER_TOKEN = 10
-FREEZE_EVERY = 7  # streak days per earned freeze
-MAX_FREEZES = 2
 
 tables("""
 CREATE TABLE IF NOT EXISTS xp_transactions (
@@ -91,108 +104,6 @@ CREATE TABLE IF NOT EXISTS quest_claims (
 """)
 
 
-# time zones and local days ---------------------------------------------------------------------------------------
-@cache
-def zone(name: str | None) -> ZoneInfo:
-    """The user's zone; a name zoneinfo does not know counts as UTC, so a bad value never breaks a view."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        return ZoneInfo("UTC")
-
-
-def user_zone(call: Call, user_id: str) -> ZoneInfo:
-    row = call.store.one("SELECT timezone FROM users WHERE id = ?", (user_id,))
-    return zone(row["timezone"] if row else None)
-
-
-def local_day(moment: datetime, tz: ZoneInfo) -> date:
-    return moment.astimezone(tz).date()
-
-
-def day_start(day: date, tz: ZoneInfo) -> datetime:
-    """The local midnight that starts `day`, as an aware UTC datetime."""
-    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-
-
-def within_day(moment: datetime, day: date, tz: ZoneInfo) -> datetime:
-    """`moment` if it falls on local `day`, else the last second of that day (rewards stay on their quest's day)."""
-    return moment if local_day(moment, tz) == day else day_start(day + timedelta(days=1), tz) - timedelta(seconds=1)
-
-
-# the per-day ledger ----------------------------------------------------------------------------------------------
-@dataclass
-class Day:
-    """One local day of a user's activity, from the two ledger tables."""
-
-    xp: int = 0
-    quiz_xp: int = 0
-    quest_xp: int = 0
-    tasks: int = 0
-    learning_time: int = 0
-    sessions: int = 0
-    quizzes: int = 0
-    quizzes_passed: int = 0
-
-    @property
-    def active(self) -> bool:
-        return self.xp > 0
-
-
-@dataclass
-class Ledger:
-    """A user's activity as of `now`, bucketed into local days of `tz`."""
-
-    tz: ZoneInfo
-    now: datetime
-    today: date
-    days: dict[date, Day] = field(default_factory=dict)
-    total_xp: int = 0
-
-    def day(self, d: date) -> Day:
-        return self.days.get(d) or Day()
-
-    def active_days(self) -> set[date]:
-        return {d for d, v in self.days.items() if v.active}
-
-
-def load_ledger(call: Call, user_id: str, since: date | None = None) -> Ledger:
-    """Read the user's transactions and sessions up to now (from local day `since` on, when given)."""
-    tz = user_zone(call, user_id)
-    now = call.clock.now()
-    ledger = Ledger(tz, now, local_day(now, tz))
-    # Coarse SQL bound a day early (ISO strings with and without fractions do not sort exactly); exact in Python.
-    low = iso(day_start(since, tz) - timedelta(days=1)) if since else ""
-    for tx in call.store.all(
-        "SELECT amount, source, created_at FROM xp_transactions WHERE user_id = ? AND created_at >= ?", (user_id, low)
-    ):
-        at = parse_instant(tx["created_at"])
-        d = local_day(at, tz)
-        if at > now or (since and d < since):
-            continue
-        bucket = ledger.days.setdefault(d, Day())
-        bucket.xp += tx["amount"]
-        bucket.quiz_xp += tx["amount"] if tx["source"] in QUIZ_SOURCES else 0
-        bucket.quest_xp += tx["amount"] if tx["source"] == "quest" else 0
-        bucket.tasks += tx["source"] == "task_submission"
-        ledger.total_xp += tx["amount"]
-    for s in call.store.all(
-        "SELECT started_at, seconds, quizzes, quizzes_passed FROM learning_sessions WHERE user_id = ? "
-        "AND started_at >= ?",
-        (user_id, low),
-    ):
-        at = parse_instant(s["started_at"])
-        d = local_day(at, tz)
-        if at > now or (since and d < since):
-            continue
-        bucket = ledger.days.setdefault(d, Day())
-        bucket.learning_time += s["seconds"]
-        bucket.sessions += 1
-        bucket.quizzes += s["quizzes"]
-        bucket.quizzes_passed += s["quizzes_passed"]
-    return ledger
-
-
 def recent_transactions(call: Call, user_id: str, limit: int = 10) -> list[dict[str, Any]]:
     """The newest transactions written up to now (ties: the later write first)."""
     now = call.clock.now()
@@ -204,47 +115,6 @@ def recent_transactions(call: Call, user_id: str, limit: int = 10) -> list[dict[
     visible = [r for r in rows if parse_instant(r["created_at"]) <= now]
     visible.sort(key=lambda r: parse_instant(r["created_at"]), reverse=True)  # stable: keeps the rowid order on ties
     return visible[:limit]
-
-
-# streaks and freezes ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Streaks:
-    current: int = 0
-    longest: int = 0
-    freezes_available: int = 0
-    freezes_used: int = 0
-    covered: tuple[date, ...] = ()
-    last_activity: date | None = None
-    active_today: bool = False
-
-    @property
-    def at_risk(self) -> bool:
-        """Only learning today (or a freeze) saves a running streak; with a freeze in stock it is not at risk."""
-        return self.current > 0 and not self.active_today and self.freezes_available == 0
-
-
-def streaks(active: Iterable[date], today: date) -> Streaks:
-    """Walk the days from the first active one to today and apply the streak and freeze rules (module docstring)."""
-    days = {d for d in active if d <= today}
-    if not days:
-        return Streaks()
-    streak = longest = available = used = 0
-    covered: list[date] = []
-    day = min(days)
-    while day <= today:
-        if day in days:
-            streak += 1
-            longest = max(longest, streak)
-            if streak % FREEZE_EVERY == 0 and available < MAX_FREEZES:
-                available += 1
-        elif day < today and streak > 0:
-            if available:
-                available, used = available - 1, used + 1
-                covered.append(day)
-            else:
-                streak = 0
-        day += timedelta(days=1)
-    return Streaks(streak, longest, available, used, tuple(covered), max(days), today in days)
 
 
 # daily quests ----------------------------------------------------------------------------------------------------
@@ -330,7 +200,7 @@ def start_booster(
     call: Call, user_id: str, multiplier: float, starts_at: datetime, ends_at: datetime, token_cost: int
 ) -> dict[str, Any]:
     """Buy a booster with tokens (409 when the balance is short) and schedule it."""
-    balance = token_balance(load_ledger(call, user_id).total_xp, tokens_spent(call, user_id))
+    balance = token_balance(lifetime_xp(call, user_id), tokens_spent(call, user_id))
     if token_cost > balance:
         raise conflict(f"A {multiplier:g}x booster costs {token_cost} tokens; the balance is {balance}",
                        "insufficient_tokens")  # fmt: skip
@@ -364,7 +234,7 @@ def award_xp(
         "description": description,
         "created_at": iso(moment),
     }
-    call.store.insert("xp_transactions", row)
+    add_activity(call, user_id, txs=[row])
     _claim(call, user_id, day, ready, moment)
     return row
 
@@ -395,6 +265,10 @@ def record_session(
         "quizzes": quizzes,
         "quizzes_passed": quizzes_passed,
     }
-    call.store.insert("learning_sessions", row)
+    add_activity(call, user_id, sessions=[row])
     _claim(call, user_id, day, ready, within_day(ended_at, day, tz))
     return row
+
+
+__all__ = ["Day", "Ledger", "Streaks", "add_activity", "award_xp", "day_start", "lifetime_xp", "load_ledger",
+           "local_day", "record_session", "streaks", "user_streaks", "user_zone", "xel_learning_seconds", "zone"]  # fmt: skip
