@@ -42,9 +42,11 @@ class ApiError(Exception):
         *,
         headers: dict[str, str] | None = None,
         issues: list[Issue] | None = None,
+        keep_writes: bool = False,
         **extra: Any,
     ) -> None:
         super().__init__(message)
+        self.keep_writes = keep_writes  # the handler's writes before it still land (a refusal that revokes something)
         self.status = status
         self.error = error
         self.message = message
@@ -91,8 +93,10 @@ def bad_request(message: str, error: str = "validation_error", **extra: Any) -> 
     return ApiError(400, error, message, **extra)
 
 
-def unauthorized(message: str, error: str = "not_authenticated", challenge: str = "Bearer") -> ApiError:
-    return ApiError(401, error, message, headers={"WWW-Authenticate": challenge})
+def unauthorized(
+    message: str, error: str = "not_authenticated", challenge: str = "Bearer", keep_writes: bool = False
+) -> ApiError:
+    return ApiError(401, error, message, headers={"WWW-Authenticate": challenge}, keep_writes=keep_writes)
 
 
 def forbidden(message: str, error: str = "forbidden", **extra: Any) -> ApiError:

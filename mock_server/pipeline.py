@@ -237,7 +237,7 @@ class Pipeline:
         if op.method in ("GET", "HEAD"):
             result = handler(call)  # reads: handlers run without awaiting, so nothing interleaves anyway
         else:
-            with self.store.transaction():  # writes: all of the handler's changes land, or none
+            with self.store.transaction(commit_on=_keeps_writes):  # writes: all of the handler's changes, or none
                 result = handler(call)
         if isinstance(result, Result):
             return Answer(result.status or op.success_status, result.body, headers)
@@ -279,6 +279,10 @@ class Pipeline:
             return answer
         message = f"Mock response for {op.operation_id} ({answer.status}) breaks the spec: " + "; ".join(problems)
         return Answer(500, {"detail": {"error": "response_contract_violation", "message": message, "errors": problems}})
+
+
+def _keeps_writes(exc: BaseException) -> bool:
+    return isinstance(exc, ApiError) and exc.keep_writes
 
 
 def _echo_input(value: dict[str, Any], body: dict[str, Any], validator: Any) -> dict[str, Any]:

@@ -108,7 +108,9 @@ class Tokens:
     """Issues and checks the mock's JWTs, every time rule (`iat`, `nbf`, `exp`) judged by the mock clock.
 
     PyJWT checks signature and format only (its own time checks read the wall clock, which would refuse every
-    token after the mock clock moved forward). `gen` is the reset epoch: a token minted before `/__mock__/reset`
+    token after the mock clock moved forward). `exp` and `nbf` are judged by the mock clock; `iat` only has to be
+    an integer (RFC 7519 makes it informative), so setting the clock back keeps earlier tokens working until their
+    `exp`, as a frontend moving its clock expects. `gen` is the reset epoch: a token minted before `/__mock__/reset`
     is refused after it, even where the seed makes the new world's ids equal to the old one's.
     Decoding is cached: the signature of a given token never changes.
     """
@@ -170,8 +172,8 @@ class Tokens:
         if claims["gen"] != self.epoch:
             raise TokenRefused("invalid_token", f"The {kind} token was issued before the mock was reset")
         now = self.clock.timestamp()
-        if claims["iat"] > now or claims.get("nbf", 0) > now:
-            raise TokenRefused("token_not_yet_valid", f"The {kind} token is not valid yet (issued after the mock's now)")
+        if claims.get("nbf", 0) > now:
+            raise TokenRefused("token_not_yet_valid", f"The {kind} token is not valid yet (nbf)")
         if claims["exp"] <= now:
             raise TokenRefused("token_expired", f"The {kind} token has expired")
         return claims

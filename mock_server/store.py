@@ -12,7 +12,7 @@ import json
 import random
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -130,16 +130,17 @@ class Store:
 
     # transactions ----------------------------------------------------------------------------------------------
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One transaction per request: all of a handler's writes land, or none do."""
+    def transaction(self, commit_on: Callable[[BaseException], bool] | None = None) -> Iterator[None]:
+        """One transaction per request: all of a handler's writes land, or none do (unless `commit_on` says an
+        exception is a refusal whose writes must land, like revoking a leaked token family)."""
         if self.db.in_transaction:
             yield
             return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
+        except BaseException as exc:
+            self.db.execute("COMMIT" if commit_on is not None and commit_on(exc) else "ROLLBACK")
             raise
         self.db.execute("COMMIT")
 

@@ -76,7 +76,7 @@ def refresh(call: Call) -> dict[str, Any]:
     if row["used_at"] is not None:
         _revoke_session(call, row["sid"])
         raise unauthorized("The refresh token was already used; its session is revoked, log in again",
-                           "refresh_token_reused")  # fmt: skip
+                           "refresh_token_reused", keep_writes=True)  # fmt: skip
     now = call.clock.timestamp()
     call.store.run("UPDATE refresh_tokens SET used_at = ? WHERE jti = ?", (now, row["jti"]))
     return call.tokens.issue(_user(call, row["user_id"]), sid=row["sid"] or None)
