@@ -5,6 +5,11 @@
   operation's 401 (e.g. `^Bearer` on the ledger's reads, `^Basic` on its token operation).
 - `rate_limit_headers`: every 429 carries `Retry-After` and the `RateLimit-*` headers the spec declares for it.
 - `public_profile_privacy`: a public profile holds no private field (email, tokens, internal ids).
+- `secrets_exposure`: no response carries a password or password hash, a refresh token outside the operations whose
+  response schema declares `refresh_token`, a full API key outside the response of the operation that creates it (a
+  POST answering 201 whose schema declares a property of the key's pattern), or private key material (PEM private
+  keys, the private members `d`, `p`, `q`, `dp`, `dq`, `qi` of a JWK). Which operations may carry what is read from
+  the spec's response schemas.
 
 The pure functions take a status, lower-case headers and the body, and return problems as sentences; scenario tests
 call them on every exchange, and `register()` wraps them as Schemathesis checks for the property tests.
@@ -12,6 +17,8 @@ call them on every exchange, and `register()` wraps them as Schemathesis checks 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from typing import TYPE_CHECKING, Any
@@ -28,6 +35,7 @@ CODES = {
     "auth_error_shape": "XC401",
     "rate_limit_headers": "XC429",
     "public_profile_privacy": "XC451",
+    "secrets_exposure": "XC452",
     "scope_enforcement": "XC403",
     "bearer_only": "XC405",
     "public_access": "XC200",
@@ -41,11 +49,14 @@ CODES = {
     "ledger_filters": "XC472",
     "ledger_scope": "XC473",
     "ledger_auth": "XC474",
+    "rate_limit_probe": "XC428",
+    "target_unresponsive": "XC503",
 }
 TITLES = {
     "auth_error_shape": "401/403 response breaks the error contract",
     "rate_limit_headers": "429 response lacks the rate-limit headers",
     "public_profile_privacy": "Public profile leaks private data",
+    "secrets_exposure": "Response exposes a secret",
     "scope_enforcement": "API key scope not enforced as documented",
     "bearer_only": "Bearer-only operation accepts an API key",
     "public_access": "Public operation does not work without credentials",
@@ -59,12 +70,20 @@ TITLES = {
     "ledger_filters": "XP ledger filters break the documented rules",
     "ledger_scope": "OAuth2 scope not enforced as documented",
     "ledger_auth": "Missing or invalid token not refused as documented",
+    "rate_limit_probe": "Exceeding the rate limit does not give the documented 429",
+    "target_unresponsive": "The target stopped responding",
 }
-SCHEMATHESIS_CHECKS = ("auth_error_shape", "rate_limit_headers", "public_profile_privacy")
+SCHEMATHESIS_CHECKS = ("auth_error_shape", "rate_limit_headers", "public_profile_privacy", "secrets_exposure")
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 API_KEY = re.compile(r"\bxntr-[A-Za-z0-9_-]{20,}")
+FULL_API_KEY = re.compile(r"xntr-[A-Za-z0-9_-]{86}(?![A-Za-z0-9_-])")
+PASSWORD_KEY = re.compile(r"password|passwd|^pwd$|(^|_)hash$|^hashed_", re.IGNORECASE)
+PASSWORD_HASH = re.compile(r"^\$(2[abxy]?|argon2(id|i|d)?|scrypt|pbkdf2[-_a-z0-9]*|[56])\$|^(scrypt|pbkdf2[^:]*|bcrypt):",
+                           re.IGNORECASE)  # fmt: skip
+PEM_PRIVATE = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+JWK_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi")
 PRIVATE_KEY = re.compile(r"(e-?mail|password|passwd|token|secret|api_?key|credential|hash|phone|^id$|_id$|_ids$|uuid)",
                          re.IGNORECASE)  # fmt: skip
 
@@ -160,6 +179,57 @@ def privacy_problems(content: bytes | str | Any, private_values: tuple[str, ...]
     return problems
 
 
+def _jwt_claims(value: str) -> dict[str, Any] | None:
+    """The payload of a JWT-looking string (unverified), or None."""
+    if not JWT.fullmatch(value.strip()):
+        return None
+    payload = value.strip().split(".")[1]
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def _is_refresh_token(key: str, value: Any) -> bool:
+    if not isinstance(value, str) or not value:
+        return False
+    if key.lower() == "refresh_token":
+        return True
+    claims = _jwt_claims(value)
+    return claims is not None and any(str(claims.get(c, "")).lower() == "refresh" for c in ("type", "typ", "token_use"))
+
+
+def secret_problems(spec: ApiSpec, op: OperationInfo | None, status: int, content: bytes | str | Any) -> list[str]:
+    """Rule 5: secrets the response must not carry (see the module docstring); what the spec allows is read from the
+    operation's response schemas (`spec.response_properties`)."""
+    body = _json(content) if isinstance(content, (bytes, str)) else content
+    if body is None:
+        text = _text(content, 10_000) if isinstance(content, (bytes, str)) else ""
+        return ["response carries PEM private key material"] if PEM_PRIVATE.search(text) else []
+    may_refresh = op is not None and "refresh_token" in spec.response_properties(op)
+    may_key = op is not None and spec.creates_api_keys(op) and 200 <= status < 300
+    problems: list[str] = []
+    for path, key, value in _walk(body):
+        if isinstance(value, dict) and "kty" in value:
+            members = [m for m in JWK_PRIVATE_MEMBERS if m in value]
+            if members:
+                problems.append(f"JWK at {path!r} carries private member(s) {', '.join(members)}")
+        if key and PASSWORD_KEY.search(key) and value not in (None, "", [], {}):
+            problems.append(f"response has a password or hash field {path!r}")
+        if not isinstance(value, str):
+            continue
+        if PASSWORD_HASH.search(value):
+            problems.append(f"field {path!r} holds a password hash")
+        if PEM_PRIVATE.search(value):
+            problems.append(f"field {path!r} holds PEM private key material")
+        if not may_refresh and _is_refresh_token(key, value):
+            problems.append(f"field {path!r} holds a refresh token outside the token operations")
+        if not may_key and FULL_API_KEY.search(value):
+            problems.append(f"field {path!r} holds a full API key outside its creation response")
+    return list(dict.fromkeys(problems))
+
+
 def is_privacy_operation(op: OperationInfo) -> bool:
     """Public read operations that return a profile of someone else: their body must stay public-safe."""
     return op.public and op.method == "GET" and "public" in (op.path + op.operation_id).lower()
@@ -217,6 +287,13 @@ def register() -> None:
         found = _context(case)
         if found and (problems := rate_limit_problems(found[0], found[1], response.status_code, _headers(response))):
             fail("rate_limit_headers", case, problems)
+        return None
+
+    @schemathesis.check
+    def secrets_exposure(ctx: Any, response: Response, case: Case) -> bool | None:
+        found = _context(case)
+        if found and (problems := secret_problems(found[0], found[1], response.status_code, response.content)):
+            fail("secrets_exposure", case, problems)
         return None
 
     @schemathesis.check

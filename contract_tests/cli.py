@@ -1,7 +1,8 @@
 """`xentree-contract run --base-url URL` (or `python -m contract_tests run ...`): check a deployment against the spec.
 
-Exit codes: 0 conformant, 1 contract failures, 2 usage error, unreachable target or refused credentials (a server
-that is down is never a pass). Every option also reads an environment variable (see `--help`); flags win.
+Exit codes: 0 conformant (warnings on inferred rules allowed), 1 contract errors or a target that broke during the
+run, 2 usage error, a target never reachable or credentials refused at the start (a server that is down is never a
+pass). Every option also reads an environment variable (see `--help`); flags win.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from contract_tests.options import (
     API_CREDENTIALS,
     CREDENTIALS,
     DEFAULT_MAX_EXAMPLES,
+    DEFAULT_OUTAGE_WAIT,
+    DEFAULT_PROBE_MAX_REQUESTS,
+    DEFAULT_PROBE_MAX_WAIT,
     DEFAULT_REPORT_DIR,
     DEFAULT_SETTLE_SECONDS,
     ENV,
@@ -30,7 +34,8 @@ from contract_tests.progress import Progress
 from contract_tests.results import EXIT_USAGE
 
 EPILOG = (
-    "exit codes: 0 conformant, 1 contract failures, 2 usage error / target unreachable / credentials refused\n"
+    "exit codes: 0 conformant (warnings allowed), 1 contract errors or a target that broke during the run, 2 usage "
+    "error / target never reachable / credentials refused at the start\n"
     "environment: " + ", ".join(f"{v} (--{k.replace('_', '-')})" for k, v in ENV.items()) + "\n"
     "suite rule codes: " + ", ".join(f"{c} {n}" for n, c in CODES.items())
 )
@@ -74,8 +79,18 @@ def parser() -> argparse.ArgumentParser:
                              f"(default {DEFAULT_SETTLE_SECONDS:g})")  # fmt: skip
     select = r.add_argument_group("selection and reproducibility")
     select.add_argument("--phases", action="append", help=f"comma-separated, default all: {','.join(PHASES)}")
-    select.add_argument("--include-tag", action="append", default=[], help="spec tag to test (repeatable)")
-    select.add_argument("--operation", action="append", default=[], help="operationId to test (repeatable)")
+    select.add_argument("--include-tag", action="append", default=[],
+                        help="spec tag to test (repeatable; tags and operationIds add up)")
+    select.add_argument("--include-operation-id", "--operation", dest="operation", action="append", default=[],
+                        help="operationId to test (repeatable; --operation is an alias)")
+    select.add_argument("--include-path-regex", action="append", default=[],
+                        help="test only paths matching this regular expression (repeatable)")
+    select.add_argument("--include-method", action="append", default=[], help="test only this HTTP method")
+    select.add_argument("--exclude-tag", action="append", default=[], help="leave out operations with this tag")
+    select.add_argument("--exclude-operation-id", action="append", default=[], help="leave out this operationId")
+    select.add_argument("--exclude-path-regex", action="append", default=[],
+                        help="leave out paths matching this regular expression")
+    select.add_argument("--exclude-method", action="append", default=[], help="leave out this HTTP method")
     select.add_argument("--max-examples", type=int, default=env_default("max_examples", DEFAULT_MAX_EXAMPLES),
                         help=f"examples per operation and phase (default {DEFAULT_MAX_EXAMPLES})")  # fmt: skip
     select.add_argument("--seed", type=int, default=env_default("seed", 1), help="generation seed (default 1)")
@@ -87,6 +102,22 @@ def parser() -> argparse.ArgumentParser:
                         help="check the Live quota rule (spends the second user's monthly Live quota)")
     safety.add_argument("--rate-limit", default=env_default("rate_limit", "auto"),
                         help="auto (honour Retry-After, default), off, or a pace such as 100/m")
+    safety.add_argument("--probe-rate-limit", action="store_true", default=env_default("probe_rate_limit", False),
+                        help="exceed the target's rate limit once on a cheap read and check the 429 (Error shape, "
+                             "Retry-After, RateLimit-*), then wait out the reset")  # fmt: skip
+    safety.add_argument("--probe-max-requests", type=int,
+                        default=env_default("probe_max_requests", DEFAULT_PROBE_MAX_REQUESTS),
+                        help="most requests the probe may send; a larger limit is skipped with a warning "
+                             f"(default {DEFAULT_PROBE_MAX_REQUESTS})")  # fmt: skip
+    safety.add_argument("--probe-max-wait", type=float, default=DEFAULT_PROBE_MAX_WAIT,
+                        help=f"seconds the probe waits for the limit to reset (default {DEFAULT_PROBE_MAX_WAIT:g})")
+    safety.add_argument("--outage-wait", type=float, default=env_default("outage_wait", DEFAULT_OUTAGE_WAIT),
+                        help="seconds to wait, backing off, for a target that stopped answering before finishing "
+                             f"without it (default {DEFAULT_OUTAGE_WAIT:g})")  # fmt: skip
+    judge = r.add_argument_group("severity")
+    judge.add_argument("--strict-inferred", action="store_true", default=env_default("strict_inferred", False),
+                       help="findings on rules the spec marks x-provenance: inferred are errors too (default: "
+                            "warnings, which do not change the exit code)")  # fmt: skip
     out = r.add_argument_group("output")
     out.add_argument("--report-dir", type=Path, default=env_default("report_dir", DEFAULT_REPORT_DIR),
                      help=f"where to write {', '.join(report.FILES.values())} (default {DEFAULT_REPORT_DIR})")
@@ -122,6 +153,17 @@ def options_from(args: argparse.Namespace) -> RunOptions:
         workers=args.workers,
         include_tags=split_list(args.include_tag),
         operations=split_list(args.operation),
+        exclude_tags=split_list(args.exclude_tag),
+        exclude_operations=split_list(args.exclude_operation_id),
+        include_path_regex=tuple(args.include_path_regex),
+        exclude_path_regex=tuple(args.exclude_path_regex),
+        include_methods=split_list(args.include_method),
+        exclude_methods=split_list(args.exclude_method),
+        strict_inferred=args.strict_inferred,
+        probe_rate_limit=args.probe_rate_limit,
+        probe_max_requests=args.probe_max_requests,
+        probe_max_wait=args.probe_max_wait,
+        outage_wait=args.outage_wait,
         allow_destructive=args.allow_destructive,
         live_quota=args.live_quota,
         rate_limit=args.rate_limit,

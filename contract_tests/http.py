@@ -26,7 +26,14 @@ FILTERED = "[Filtered]"
 
 
 class TargetUnreachable(Exception):
-    """The target did not answer at all (connection refused, DNS failure, timeout)."""
+    """The target did not answer at all (connection refused or reset, DNS failure, timeout). Carries the request
+    that got no answer (as curl) and its operation, so the report can say which request preceded the outage."""
+
+    def __init__(self, message: str, *, curl: str = "", operation: str | None = None, label: str = "") -> None:
+        super().__init__(message)
+        self.curl = curl
+        self.operation = operation
+        self.label = label
 
 
 @dataclass
@@ -168,6 +175,11 @@ class Client:
     def close(self) -> None:
         self.session.close()
 
+    def observe(self, exchange: Exchange) -> None:
+        """Show an exchange sent with `observe=False` to the observers after all (e.g. the one 429 of a burst)."""
+        for observer in list(self.observers):
+            observer(exchange)
+
     def request(
         self,
         method: str,
@@ -210,7 +222,8 @@ class Client:
         try:
             response = self.session.request(method, url, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise TargetUnreachable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
+            raise TargetUnreachable(f"{method} {url}: {type(exc).__name__}: {exc}", curl=self._curl_of(exc),
+                                    operation=operation, label=f"{method} {url}") from exc  # fmt: skip
         self.count += 1
         prepared = response.request
         body = prepared.body.encode() if isinstance(prepared.body, str) else prepared.body
@@ -226,6 +239,17 @@ class Client:
             operation=operation,
             sanitize=self.sanitize,
         )
+
+
+    def _curl_of(self, exc: requests.RequestException) -> str:
+        """The unanswered request as curl (secrets masked like every reproduction)."""
+        prepared = exc.request if isinstance(exc.request, requests.PreparedRequest) else None
+        if prepared is None:
+            return ""
+        body = prepared.body.encode() if isinstance(prepared.body, str) else prepared.body
+        unanswered = Exchange(prepared.method or "GET", prepared.url or "", dict(prepared.headers),
+                              body if isinstance(body, bytes) else None, 0, {}, b"", 0.0, sanitize=self.sanitize)
+        return unanswered.curl()
 
 
 def reachable(base_url: str, timeout: float = 5.0, tls_verify: bool = True) -> str | None:

@@ -15,6 +15,11 @@ SCHEMATHESIS_PHASES = ("examples", "coverage", "fuzzing", "stateful")
 PHASES = (*SCHEMATHESIS_PHASES, "scenarios")
 DEFAULT_MAX_EXAMPLES = 25
 DEFAULT_REPORT_DIR = Path("contract-report")
+DEFAULT_OUTAGE_WAIT = 60.0  # seconds a run waits, backing off, for a target that stopped answering
+DEFAULT_PROBE_MAX_REQUESTS = 10_000
+DEFAULT_PROBE_MAX_WAIT = 60.0  # seconds the rate-limit probe waits for the limit to reset
+SELECTION = ("include_tags", "operations", "exclude_tags", "exclude_operations", "include_path_regex",
+             "exclude_path_regex", "include_methods", "exclude_methods")  # fmt: skip
 
 # option name -> environment variable
 ENV = {
@@ -40,6 +45,10 @@ ENV = {
     "scope": "XENTREE_SCOPE",
     "student_id": "XENTREE_STUDENT_ID",
     "settle_seconds": "XENTREE_SETTLE_SECONDS",
+    "strict_inferred": "XENTREE_STRICT_INFERRED",
+    "probe_rate_limit": "XENTREE_PROBE_RATE_LIMIT",
+    "probe_max_requests": "XENTREE_PROBE_MAX_REQUESTS",
+    "outage_wait": "XENTREE_OUTAGE_WAIT",
 }
 DEFAULT_SETTLE_SECONDS = 5.0
 
@@ -80,7 +89,18 @@ class RunOptions:
     seed: int = 1
     workers: int = 1
     include_tags: tuple[str, ...] = ()
-    operations: tuple[str, ...] = ()
+    operations: tuple[str, ...] = ()  # --include-operation-id (alias --operation)
+    exclude_tags: tuple[str, ...] = ()
+    exclude_operations: tuple[str, ...] = ()
+    include_path_regex: tuple[str, ...] = ()
+    exclude_path_regex: tuple[str, ...] = ()
+    include_methods: tuple[str, ...] = ()
+    exclude_methods: tuple[str, ...] = ()
+    strict_inferred: bool = False  # findings on inferred rules are errors too (default: warnings)
+    probe_rate_limit: bool = False  # deliberately exceed the rate limit once and check the 429
+    probe_max_requests: int = DEFAULT_PROBE_MAX_REQUESTS
+    probe_max_wait: float = DEFAULT_PROBE_MAX_WAIT
+    outage_wait: float = DEFAULT_OUTAGE_WAIT
     allow_destructive: bool = False
     live_quota: bool = False
     rate_limit: str = "auto"
@@ -119,6 +139,10 @@ class RunOptions:
             raise UsageError("--max-examples must be at least 1")
         if not 1 <= self.workers <= 64:
             raise UsageError("--workers must be between 1 and 64")
+        if self.probe_max_requests < 1:
+            raise UsageError("--probe-max-requests must be at least 1")
+        if self.outage_wait < 0 or self.probe_max_wait < 0:
+            raise UsageError("--outage-wait and --probe-max-wait must be 0 or more")
         return self
 
     @property

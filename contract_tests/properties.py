@@ -17,8 +17,9 @@ import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, StopReason, events, from_schema
 
-from contract_tests import checks
+from contract_tests import checks, outage, provenance
 from contract_tests.auth import LOGOUT, Principal
+from contract_tests.http import SECRET_HEADERS
 from contract_tests.options import SCHEMATHESIS_PHASES, RunOptions
 from contract_tests.results import (
     ERRORED,
@@ -40,11 +41,18 @@ STATEFUL = "stateful: sequences following the spec's links"
 
 
 class TargetDown(Exception):
-    """The target stopped answering during the property tests."""
+    """The target stopped answering during the property tests and did not come back (the outage is recorded)."""
 
 
-def config_for(options: RunOptions, spec: ApiSpec | None = None) -> SchemathesisConfig:
-    phases: dict[str, Any] = {name: {"enabled": name in options.phases} for name in SCHEMATHESIS_PHASES}
+def _masked(headers: dict[str, Any]) -> dict[str, Any]:
+    return {k: "[Filtered]" if k.lower() in SECRET_HEADERS else v for k, v in headers.items()}
+
+
+def config_for(options: RunOptions, spec: ApiSpec | None = None,
+               only_phases: tuple[str, ...] | None = None) -> SchemathesisConfig:  # fmt: skip
+    """The engine's configuration; `only_phases` narrows the phases (a run resumed after an outage)."""
+    enabled = options.phases if only_phases is None else only_phases
+    phases: dict[str, Any] = {name: {"enabled": name in enabled} for name in SCHEMATHESIS_PHASES}
     phases["stateful"]["max-steps"] = options.stateful_steps
     data: dict[str, Any] = {
         "seed": options.seed,
@@ -109,6 +117,35 @@ class Collector:
         self.sequences = 0
         self.calls: Counter[str] = Counter()
         self.links = ""
+        self.phase = ""  # the phase running now (where an outage happened)
+        self.last_sent: outage.Unanswered | None = None  # the last request that got no answer
+        self.last_answered: outage.Unanswered | None = None
+
+    def install(self, schema: Any, sanitize: bool) -> None:
+        """Hooks that remember the last request sent and the last one answered: Schemathesis forgets the case
+        whose request found the server gone, and that request is the report's most important line."""
+
+        def remember(case: Any, headers: dict[str, Any], detail: str, answered: bool) -> outage.Unanswered:
+            try:
+                curl = case.as_curl_command(headers=_masked(headers) if sanitize else headers)
+            except Exception:  # a reproduction that cannot be built must not hide the outage
+                curl = ""
+            op = self.spec.by_label.get(case.operation.label)
+            return outage.Unanswered(f"{case.method.upper()} {case.formatted_path}", curl,
+                                     op.operation_id if op else None, detail, answered)  # fmt: skip
+
+        def after_network_error(context: Any, case: Any, request: Any) -> None:
+            self.last_sent = remember(case, dict(request.headers), "connection refused, reset or timed out", False)
+
+        def after_call(context: Any, case: Any, response: Any) -> None:
+            request = getattr(response, "request", None)
+            self.last_answered = remember(case, dict(getattr(request, "headers", {}) or {}), "", True)
+
+        schema.hooks.register_hook_with_name(after_network_error, "after_network_error")
+        schema.hooks.register_hook_with_name(after_call, "after_call")
+
+    def unanswered(self) -> outage.Unanswered | None:
+        return self.last_sent or self.last_answered
 
     def _op(self, label: str | None) -> OperationResult | None:
         op = self.spec.by_label.get(label or "")
@@ -120,6 +157,7 @@ class Collector:
         elif isinstance(event, events.NonFatalError):
             self._error(event)
         elif isinstance(event, events.PhaseStarted) and event.phase.name.value in SCHEMATHESIS_PHASES:
+            self.phase = event.phase.name.value
             self.notify("phase", event.phase.name.value, "")
             if event.payload is not None:
                 p = event.payload
@@ -172,6 +210,10 @@ class Collector:
                     check=check.name, title=failure.title, message=failure.message, code=failure.code,
                     curl=check.failure_info.code_sample, status=status, operation=result.operation_id,
                 )  # fmt: skip
+                schema_path = getattr(failure, "schema_path", None)
+                finding.provenance, finding.subject = provenance.finding_mark(
+                    self.spec, finding, list(schema_path) if schema_path is not None else None,
+                    getattr(failure, "missing_headers", None) or ())  # fmt: skip
                 result.add_finding(finding)
                 if phase == "stateful":
                     self.stateful.fail(finding)
@@ -212,6 +254,19 @@ def only(schema: Any, spec: ApiSpec, tested: list[OperationInfo]) -> Any:
     return schema.exclude(operation_id=[op.operation_id for op in spec.operations if op.operation_id not in keep])
 
 
+def _engine(spec: ApiSpec, options: RunOptions, principal: Principal, tested: list[OperationInfo],
+            phases: tuple[str, ...], collector: Collector, fresh_token: Callable[[], str | None]) -> None:  # fmt: skip
+    schema = schemathesis.openapi.from_path(str(spec.path), config=config_for(options, spec, phases))
+    schema.config.checks.update(included_check_names=["all"])
+    _install_auth(schema, spec, principal, fresh_token)
+    schema = only(schema, spec, tested)
+    collector.install(schema, options.sanitize)
+    collector.stop_reason = None
+    collector.last_sent = collector.last_answered = None
+    for event in from_schema(schema).execute():
+        collector.handle(event)
+
+
 def run(
     spec: ApiSpec,
     options: RunOptions,
@@ -221,18 +276,44 @@ def run(
     *,
     fresh_token: Callable[[], str | None],
     notify: Callable[[str, str, str], None],
+    outages: list[str] | None = None,
 ) -> tuple[ScenarioResult, list[str]]:
-    """Run the Schemathesis phases over the tested operations; fills `results`, returns the stateful unit."""
+    """Run the Schemathesis phases over the tested operations; fills `results`, returns the stateful unit.
+
+    When the target stops answering, the request before the outage fails its operation, the run waits for the
+    target (`--outage-wait`) and resumes the interrupted phase and those after it, without the operation whose
+    request preceded the outage; `outages` receives one line per outage. A target that does not come back raises
+    TargetDown after everything so far is recorded."""
     checks.activate(spec)
-    schema = schemathesis.openapi.from_path(str(spec.path), config=config_for(options, spec))
-    schema.config.checks.update(included_check_names=["all"])
-    _install_auth(schema, spec, principal, fresh_token)
-    schema = only(schema, spec, tested)
     collector = Collector(spec, results, notify)
-    for event in from_schema(schema).execute():
-        collector.handle(event)
-    if collector.stop_reason == StopReason.SERVER_UNAVAILABLE:
-        raise TargetDown("the target stopped responding during the property tests")
+    phases = tuple(p for p in SCHEMATHESIS_PHASES if p in options.phases)
+    remaining = list(tested)
+    for attempt in range(outage.MAX_OUTAGES + 1):
+        _engine(spec, options, principal, remaining, phases, collector, fresh_token)
+        if collector.stop_reason != StopReason.SERVER_UNAVAILABLE:
+            break
+        request = collector.unanswered() or outage.Unanswered("(no request recorded)", "", None, "unknown")
+        where = f"the {collector.phase or 'property'} phase"
+        found = outage.finding(request, where)
+        if request.operation in results:
+            results[request.operation].add_finding(found)
+        else:
+            collector.stateful.fail(found)
+        waited = outage.wait_for_target(options.base_url, options.outage_wait, tls_verify=options.tls_verify)
+        line = outage.summary(request, where, waited, options.outage_wait)
+        if waited is not None and attempt == outage.MAX_OUTAGES:
+            line += f"; after {outage.MAX_OUTAGES + 1} outages the rest of the property tests was skipped"
+        (outages if outages is not None else collector.warnings).append(line)
+        notify("stage", "target stopped responding", "" if waited is None else f"back after {waited:.1f}s")
+        if waited is None or attempt == outage.MAX_OUTAGES:
+            for op in remaining:
+                entry = results[op.operation_id]
+                if not entry.cases and not entry.findings:
+                    entry.skip_reason = outage.STOPPED
+            raise TargetDown(line)
+        if collector.phase in phases:
+            phases = phases[phases.index(collector.phase):]
+        remaining = [op for op in remaining if op.operation_id != request.operation]
     for op in tested:
         refused_everywhere(results[op.operation_id], principal.headers_for(op))
     collector.stateful.finish()

@@ -12,6 +12,7 @@ from typing import Any
 
 PASSED, FAILED, ERRORED, SKIPPED = "passed", "failed", "errored", "skipped"
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+ERROR, WARNING = "error", "warning"  # severities: documented rules are errors, rules we inferred are warnings
 
 
 @dataclass
@@ -25,9 +26,23 @@ class Finding:
     curl: str = ""
     status: int | None = None
     operation: str | None = None  # operationId, when the finding belongs to one
+    provenance: str = ""  # documented | inferred: the spec's mark on what the finding concerns (`subject`)
+    severity: str = ""  # error | warning (empty until ranked: counts as an error)
+    subject: str = ""  # what in the spec the finding concerns, e.g. `header Retry-After`, `field /total_xp`
 
     def key(self) -> tuple[str, str, str]:
         return self.check, self.title, self.message[:300]
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity != WARNING
+
+
+def _verdict(findings: list[Finding], errors: list[str]) -> str | None:
+    """FAILED when a finding is an error, ERRORED when the unit could not be evaluated; warnings alone pass."""
+    if any(f.is_error for f in findings):
+        return FAILED
+    return ERRORED if errors else None
 
 
 @dataclass
@@ -56,11 +71,11 @@ class OperationResult:
             self.findings.append(finding)
 
     def finish(self) -> None:
-        """The operation's verdict from its phases: any failure fails it, an error errors it, else it passed."""
-        if self.findings:
-            self.status = FAILED
-        elif self.errors:
-            self.status = ERRORED
+        """The operation's verdict from its phases: an error finding fails it, an error errors it, else it passed
+        (warnings, findings on rules the spec only infers, are reported but do not fail it)."""
+        verdict = _verdict(self.findings, self.errors)
+        if verdict is not None:
+            self.status = verdict
         elif any(v == PASSED for v in self.phases.values()) or self.cases:
             self.status = PASSED
             self.skip_reason = None
@@ -106,9 +121,9 @@ class ScenarioResult:
             self.findings.append(finding)
 
     def finish(self) -> None:
-        if self.status == SKIPPED:
+        if self.status == SKIPPED and not self.findings:
             return
-        self.status = FAILED if self.findings else ERRORED if self.errors else PASSED
+        self.status = _verdict(self.findings, self.errors) or PASSED
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,6 +159,11 @@ class RunResult:
     def findings(self) -> list[Finding]:
         return [f for u in self.units for f in u.findings]
 
+    def severity_counts(self) -> dict[str, int]:
+        """Findings by severity: errors fail the run, warnings (inferred rules) are reported only."""
+        errors = sum(1 for f in self.findings if f.is_error)
+        return {"errors": errors, "warnings": len(self.findings) - errors}
+
     @property
     def score(self) -> float | None:
         """Conformance score: the share of tested operations and scenarios that passed, in percent."""
@@ -175,6 +195,7 @@ class RunResult:
             "exit_code": self.exit_code,
             "score": self.score,
             "counts": self.counts(),
+            "findings": self.severity_counts(),
             "identity": self.identity,
             "options": self.options,
             "errors": self.errors,

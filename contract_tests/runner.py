@@ -9,26 +9,29 @@ never a pass. Nothing here prints: progress goes to the `notify` callback, resul
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
-from contract_tests import auth, properties, scenarios
+from contract_tests import auth, outage, properties, provenance, scenarios
 from contract_tests.http import Client, Exchange, Pacer, TargetUnreachable, reachable
 from contract_tests.options import SCHEMATHESIS_PHASES, RunOptions, UsageError
 from contract_tests.results import (
     ERRORED,
+    FAILED,
     SKIPPED,
     OperationResult,
     RunResult,
     ScenarioResult,
 )
-from contract_tests.spec import ACCOUNT_OPERATIONS, ApiSpec, OperationInfo
+from contract_tests.spec import ACCOUNT_OPERATIONS, HTTP_METHODS, ApiSpec, OperationInfo
 
 Notify = Callable[[str, str, str], None]
 SCENARIO_ORDER = ("public", "scopes", "isolation", "sessions", "live-quota",
-                  "ledger-auth", "ledger-scopes", "ledger-idempotency", "ledger-paging", "ledger-filters")  # fmt: skip
+                  "ledger-auth", "ledger-scopes", "ledger-idempotency", "ledger-paging", "ledger-filters",
+                  "rate-limit")  # fmt: skip
 
 
 def _quiet(kind: str, name: str, status: str) -> None:
@@ -49,20 +52,55 @@ def spec_file(options: RunOptions) -> ApiSpec:
     return ApiSpec.load(path)
 
 
+def _patterns(flag: str, values: tuple[str, ...]) -> list[re.Pattern[str]]:
+    try:
+        return [re.compile(v) for v in values]
+    except re.error as exc:
+        raise UsageError(f"{flag}: invalid regular expression: {exc}") from None
+
+
+def _known(spec: ApiSpec, options: RunOptions) -> None:
+    """Unknown tags, operationIds and methods are usage errors: a typo must not quietly select nothing."""
+    tags = {t.lower() for t in spec.tags}
+    for flag, values in (("--include-tag", options.include_tags), ("--exclude-tag", options.exclude_tags)):
+        unknown = [t for t in values if t.lower() not in tags]
+        if unknown:
+            raise UsageError(f"{flag}: unknown tag(s) {', '.join(unknown)}; tags: {', '.join(spec.tags)}")
+    for flag, values in (("--include-operation-id", options.operations),
+                         ("--exclude-operation-id", options.exclude_operations)):  # fmt: skip
+        unknown = [o for o in values if o not in spec.by_id]
+        if unknown:
+            raise UsageError(f"{flag}: unknown operationId(s) {', '.join(unknown)}")
+    for flag, values in (("--include-method", options.include_methods), ("--exclude-method", options.exclude_methods)):
+        unknown = [m for m in values if m.lower() not in HTTP_METHODS]
+        if unknown:
+            raise UsageError(f"{flag}: unknown method(s) {', '.join(unknown)}; methods: {', '.join(HTTP_METHODS)}")
+
+
 def choose(spec: ApiSpec, options: RunOptions) -> list[OperationInfo]:
-    """The operations the filters select: those with an included tag or operationId (both filters add up)."""
-    tags = {t.lower(): t for t in spec.tags}
-    unknown_tags = [t for t in options.include_tags if t.lower() not in tags]
-    unknown_ops = [o for o in options.operations if o not in spec.by_id]
-    if unknown_tags:
-        raise UsageError(f"--include-tag: unknown tag(s) {', '.join(unknown_tags)}; tags: {', '.join(spec.tags)}")
-    if unknown_ops:
-        raise UsageError(f"--operation: unknown operationId(s) {', '.join(unknown_ops)}")
+    """The operations the filters select, named as Schemathesis names them. Included tags and operationIds add up
+    (either selects an operation); included path patterns and methods narrow that (all must match); every exclude
+    removes. No include of a kind means all of that kind."""
+    _known(spec, options)
+    include_paths = _patterns("--include-path-regex", options.include_path_regex)
+    exclude_paths = _patterns("--exclude-path-regex", options.exclude_path_regex)
     wanted_tags = {t.lower() for t in options.include_tags}
-    if not wanted_tags and not options.operations:
-        return list(spec.operations)
-    return [op for op in spec.operations
-            if op.operation_id in options.operations or any(t.lower() in wanted_tags for t in op.tags)]  # fmt: skip
+    unwanted_tags = {t.lower() for t in options.exclude_tags}
+    methods = {m.upper() for m in options.include_methods}
+    unwanted_methods = {m.upper() for m in options.exclude_methods}
+
+    def selected(op: OperationInfo) -> bool:
+        tags = {t.lower() for t in op.tags}
+        if (wanted_tags or options.operations) and not (op.operation_id in options.operations or tags & wanted_tags):
+            return False
+        if include_paths and not any(p.search(op.path) for p in include_paths):
+            return False
+        if methods and op.method not in methods:
+            return False
+        return not (op.operation_id in options.exclude_operations or tags & unwanted_tags
+                    or any(p.search(op.path) for p in exclude_paths) or op.method in unwanted_methods)  # fmt: skip
+
+    return [op for op in spec.operations if selected(op)]
 
 
 def safety_skip(op: OperationInfo, options: RunOptions, principal: auth.Principal) -> str | None:
@@ -99,7 +137,8 @@ def _schemathesis_version() -> str:
 
 
 def run(options: RunOptions, notify: Notify = _quiet) -> RunResult:
-    """Run the contract checks; raises UsageError for bad options, otherwise always returns a result."""
+    """Run the contract checks; raises UsageError for bad options, otherwise always returns a result (whatever the
+    target does mid-run: its outages are findings, never a lost run)."""
     options.validate()
     spec = spec_file(options)
     try:
@@ -115,14 +154,14 @@ def run(options: RunOptions, notify: Notify = _quiet) -> RunResult:
                     tls_verify=options.tls_verify)  # fmt: skip
     try:
         _run(spec, options, chosen, client, result, notify)
-    except TargetUnreachable as exc:
+    except TargetUnreachable as exc:  # before the credentials were verified: the run could not start
         result.fatal = True
-        result.errors.append(f"the target stopped answering: {exc}")
-    except properties.TargetDown as exc:
-        result.fatal = True
-        result.errors.append(str(exc))
+        result.errors.append(f"the target stopped answering before the run could start: {exc}")
+    except Exception as exc:  # the suite itself broke: keep what was found and say so, never a pass
+        result.errors.append(f"the run stopped on an internal error: {type(exc).__name__}: {exc}")
     finally:
         client.close()
+        provenance.rank(result, spec, options.strict_inferred)
         result.seconds = time.perf_counter() - start
     return result
 
@@ -160,24 +199,36 @@ def _run(spec: ApiSpec, options: RunOptions, chosen: list[OperationInfo], client
             entry.skip_reason = reason
         else:
             tested.append(op)
+    result.operations = list(operations.values())
+    down = False
     if any(p in options.phases for p in SCHEMATHESIS_PHASES) and tested:
         notify("stage", "property tests", f"{len(tested)} operations")
-        stateful, warnings = properties.run(spec, options, principal, tested, operations,
-                                            fresh_token=lambda: _fresh_token(client, spec, principal),
-                                            notify=notify)  # fmt: skip
-        result.warnings.extend(warnings)
-        if "stateful" in options.phases:
-            result.scenarios.append(stateful)
+        try:
+            stateful, warnings = properties.run(spec, options, principal, tested, operations,
+                                                fresh_token=lambda: _fresh_token(client, spec, principal),
+                                                notify=notify, outages=result.errors)  # fmt: skip
+            result.warnings.extend(warnings)
+            if "stateful" in options.phases:
+                result.scenarios.append(stateful)
+        except properties.TargetDown:
+            down = True
     else:
         for op in tested:
             operations[op.operation_id].skip_reason = "property phases not selected"
     for entry in operations.values():
         entry.finish()
-    result.operations = list(operations.values())
     if "scenarios" in options.phases:
-        notify("stage", "scenarios", "")
-        result.scenarios.extend(_scenarios(spec, options, principal, chosen, client, result, notify))
-    _recheck_credentials(client, spec, principal, result)
+        if down:
+            result.scenarios.append(ScenarioResult("scenarios", "scenarios", status=SKIPPED,
+                                                   skip_reason=outage.STOPPED))  # fmt: skip
+        else:
+            notify("stage", "scenarios", "")
+            result.scenarios.extend(_scenarios(spec, options, principal, chosen, client, result, notify, operations))
+    if not down:
+        try:
+            _recheck_credentials(client, spec, principal, result)
+        except TargetUnreachable as exc:
+            result.errors.append(f"{outage.STOPPED} at the end of the run: {exc}")
 
 
 def _fresh_token(client: Client, spec: ApiSpec, principal: auth.Principal) -> str | None:
@@ -188,17 +239,21 @@ def _fresh_token(client: Client, spec: ApiSpec, principal: auth.Principal) -> st
 
 
 def _scenarios(spec: ApiSpec, options: RunOptions, principal: auth.Principal, chosen: list[OperationInfo],
-               client: Client, result: RunResult, notify: Notify) -> list[ScenarioResult]:  # fmt: skip
+               client: Client, result: RunResult, notify: Notify,
+               operations: dict[str, OperationResult]) -> list[ScenarioResult]:  # fmt: skip
     scenarios.load()
     ctx = scenarios.ScenarioContext(spec, client, principal, options, chosen, notify=notify)
     chosen_ids = {op.operation_id for op in chosen}
     registered = [s for s in scenarios.REGISTRY if s.api == options.api]
     registered.sort(key=lambda s: SCENARIO_ORDER.index(s.group) if s.group in SCENARIO_ORDER else len(SCENARIO_ORDER))
+    gone = False
     try:
         for item in registered:
             missing = [o for o in item.needs if o not in spec.by_id]
-            reason = None
-            if item.opt_in and not getattr(options, item.opt_in, False):
+            reason = outage.STOPPED if gone else None
+            if reason:
+                pass
+            elif item.opt_in and not getattr(options, item.opt_in, False):
                 reason = f"opt-in: pass --{item.opt_in.replace('_', '-')}"
             elif missing:
                 reason = f"the spec lacks {', '.join(missing)}"
@@ -210,8 +265,9 @@ def _scenarios(spec: ApiSpec, options: RunOptions, principal: auth.Principal, ch
                     continue
                 except scenarios.Skip as skip:
                     reason = str(skip)
-                except TargetUnreachable:
-                    raise
+                except TargetUnreachable as exc:
+                    gone = not _survive(exc, item, ctx, options, result, operations)
+                    continue
                 except Exception as exc:  # a scenario that crashes is reported, never swallowed
                     broken = ScenarioResult(item.name, item.group, item.description, status=ERRORED)
                     broken.errors.append(f"{type(exc).__name__}: {exc}")
@@ -223,8 +279,30 @@ def _scenarios(spec: ApiSpec, options: RunOptions, principal: auth.Principal, ch
             notify("scenario", item.name, SKIPPED)
     finally:
         left = ctx.cleanup()
+        result.warnings.extend(ctx.warnings)
         result.warnings.extend(f"could not clean up {item}" for item in left)
     return ctx.results
+
+
+def _survive(exc: TargetUnreachable, item: scenarios.Scenario, ctx: scenarios.ScenarioContext, options: RunOptions,
+             result: RunResult, operations: dict[str, OperationResult]) -> bool:  # fmt: skip
+    """A scenario's request got no answer: fail the request's operation (and the case, when one was open), wait
+    for the target; True when it answers again and the scenarios go on."""
+    request = outage.Unanswered(exc.label, exc.curl, exc.operation, str(exc).split(": ", 1)[-1])
+    where = f"the scenario {item.name!r}"
+    found = outage.finding(request, where)
+    if not any(f.check == outage.RULE and f.curl == found.curl for r in ctx.results for f in r.findings):
+        broken = ScenarioResult(item.name, item.group, item.description, operation=exc.operation)
+        broken.fail(found)
+        broken.finish()
+        ctx.results.append(broken)
+    if exc.operation in operations:
+        operations[exc.operation].add_finding(found)
+        operations[exc.operation].finish()
+    ctx.notify("scenario", item.name, FAILED)
+    waited = outage.wait_for_target(options.base_url, options.outage_wait, tls_verify=options.tls_verify)
+    result.errors.append(outage.summary(request, where, waited, options.outage_wait))
+    return waited is not None
 
 
 def _recheck_credentials(client: Client, spec: ApiSpec, principal: auth.Principal, result: RunResult) -> None:

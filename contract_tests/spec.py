@@ -126,6 +126,7 @@ class ApiSpec:
     path: Path
     document: dict[str, Any]
     operations: list[OperationInfo]
+    _properties: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, path: Path) -> ApiSpec:
@@ -190,6 +191,39 @@ class ApiSpec:
         """Every scope the spec's OAuth2 client-credentials flows declare."""
         flows = self._client_credentials_flows()
         return tuple(dict.fromkeys(scope for flow in flows for scope in flow.get("scopes", {})))
+
+    def response_properties(self, op: OperationInfo) -> dict[str, list[dict[str, Any]]]:
+        """Every property name declared anywhere in the operation's 2xx response schemas, with its schemas: which
+        fields an operation may answer with (a refresh token only where `refresh_token` is declared)."""
+        if op.operation_id in self._properties:
+            return self._properties[op.operation_id]
+        found: dict[str, list[dict[str, Any]]] = self._properties.setdefault(op.operation_id, {})
+
+        def walk(node: Any, depth: int = 0) -> None:
+            if depth > 30:
+                return
+            if isinstance(node, dict):
+                for name, schema in (node.get("properties") or {}).items():
+                    if isinstance(schema, dict):
+                        found.setdefault(str(name), []).append(schema)
+                for value in node.values():
+                    walk(value, depth + 1)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value, depth + 1)
+
+        for status, response in op.raw.get("responses", {}).items():
+            if str(status).startswith("2"):
+                walk(self.resolve(response).get("content", {}))
+        return found
+
+    def creates_api_keys(self, op: OperationInfo) -> bool:
+        """An operation that creates an API key and shows it once: a POST answering 201 with a property whose
+        declared pattern is the full key's (`xntr-...`)."""
+        if op.method != "POST" or "201" not in op.statuses:
+            return False
+        schemas = (s for group in self.response_properties(op).values() for s in group)
+        return any("xntr-" in str(s.get("pattern", "")) for s in schemas)
 
     @property
     def tags(self) -> list[str]:

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from contract_tests import checks
+from contract_tests import checks, outage
 from contract_tests.auth import (
     CredentialsRefused,
     Principal,
@@ -114,6 +114,7 @@ class ScenarioContext:
     _second: Principal | Exception | None = None
     _orgs: dict[str, str] = field(default_factory=dict)  # principal -> an organization it may mint keys for
     shared: dict[str, Any] = field(default_factory=dict)  # what scenarios of one run share (e.g. a discovered id)
+    warnings: list[str] = field(default_factory=list)  # run-level warnings a scenario raises (the report lists them)
 
     def __post_init__(self) -> None:
         self.client.observers.append(self._observe)
@@ -131,7 +132,9 @@ class ScenarioContext:
         except Skip as skip:  # a case that already failed stays failed: the skip only stops it
             if not result.findings:
                 result.status, result.skip_reason = SKIPPED, str(skip)
-        except TargetUnreachable:
+        except TargetUnreachable as exc:  # the case fails on the request that got no answer; the runner waits
+            request = outage.Unanswered(exc.label, exc.curl, exc.operation, str(exc).split(": ", 1)[-1])
+            result.fail(outage.finding(request, f"the scenario {name!r}"))
             raise
         except Exception as exc:  # the case could not be evaluated: say why, never hide it
             result.errors.append(f"{type(exc).__name__}: {exc}")
@@ -156,6 +159,7 @@ class ScenarioContext:
             ("auth_error_shape", checks.auth_error_problems(self.spec, exchange.status, exchange.headers,
                                                             exchange.content, op)),
             ("rate_limit_headers", checks.rate_limit_problems(self.spec, op, exchange.status, exchange.headers)),
+            ("secrets_exposure", checks.secret_problems(self.spec, op, exchange.status, exchange.content)),
         ):  # fmt: skip
             if problems:
                 current.fail("\n".join(problems), exchange, rule=rule, title=checks.TITLES[rule])
@@ -169,7 +173,7 @@ class ScenarioContext:
 
     def call(self, operation_id: str, who: Principal | dict[str, str] | None, *, path: dict[str, Any] | None = None,
              body: Any = None, params: dict[str, Any] | None = None, wait_on_429: bool = True,
-             raw_body: bool = False) -> Exchange:  # fmt: skip
+             raw_body: bool = False, observe: bool = True) -> Exchange:  # fmt: skip
         """Call an operation as `who` (a principal, explicit headers, or None for no credentials)."""
         op = self.op(operation_id)
         headers = who.headers_for(op) if isinstance(who, Principal) else dict(who or {})
@@ -183,7 +187,8 @@ class ScenarioContext:
         elif body is not None:
             kwargs["json_body"] = body
         return self.client.request(op.method, path_of(op, **(path or {})), headers=headers, params=params,
-                                   operation=operation_id, wait_on_429=wait_on_429, **kwargs)  # fmt: skip
+                                   operation=operation_id, wait_on_429=wait_on_429, observe=observe,
+                                   **kwargs)  # fmt: skip
 
     def sample_request(self, op: OperationInfo) -> dict[str, Any]:
         """Path parameters, required query parameters and a body that satisfy the spec (placeholders for ids)."""
