@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,8 @@ class UploadedFile:
     content_type: str
     content: bytes
 _TRUE, _FALSE = {"true", "1"}, {"false", "0"}
+_INTEGER = re.compile(r"-?[0-9]{1,18}")  # ASCII digits, and few enough that no bound check meets a huge number
+_NUMBER = re.compile(r"-?([0-9]{1,18}(\.[0-9]{0,18})?|\.[0-9]{1,18})([eE][+-]?[0-9]{1,3})?")
 
 
 def _types(schema: dict[str, Any]) -> list[str]:
@@ -47,16 +50,10 @@ def _types(schema: dict[str, Any]) -> list[str]:
 def coerce(raw: str, schema: dict[str, Any]) -> Any:
     """Turn a path, query or header string into the JSON type its schema asks for; leave it be when it can't."""
     types = _types(schema)
-    if "integer" in types:
-        try:
-            return int(raw)
-        except ValueError:
-            pass
-    if "number" in types:
-        try:
-            return float(raw)
-        except ValueError:
-            pass
+    if "integer" in types and _INTEGER.fullmatch(raw):  # not int(): it takes '٣', '1_000' and ' 7 '
+        return int(raw)
+    if "number" in types and _NUMBER.fullmatch(raw) and math.isfinite(float(raw)):  # not 'nan', 'inf' or 1e999
+        return float(raw)
     if "boolean" in types and raw.lower() in _TRUE | _FALSE:
         return raw.lower() in _TRUE
     if "null" in types and raw == "":
@@ -127,6 +124,13 @@ def _first_errors(validator: Draft202012Validator, value: Any, location: str, na
     found = (leaf for e in validator.iter_errors(value) for leaf in _specific(e))
     errors = sorted(found, key=lambda e: (list(map(str, e.absolute_path)), e.message))
     return [issue(e, location, name) for e in errors[:limit]]
+
+
+def check(validator: Draft202012Validator, value: Any, location: str) -> None:
+    """Raise the 400 listing what breaks `validator` (inputs outside the spec: the control API's own schemas)."""
+    problems = _first_errors(validator, value, location)
+    if problems:
+        raise invalid(problems)
 
 
 def invalid(problems: list[Issue]) -> ApiError:

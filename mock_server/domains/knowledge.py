@@ -8,8 +8,9 @@ Rules (documented in the README):
   (a BOM is fine). A specific declared type (text/markdown, text/x-markdown, application/json, text/json) wins; a
   generic one (none, application/octet-stream, text/plain) defers to a known extension; text/plain with any other
   extension, or a generic type on a name without one, is plain text. Anything else is 415; bytes that are not
-  UTF-8 text (or contain NUL), invalid JSON and files without any text are 400; bodies over 1 MiB are refused with
-  413 by the engine.
+  UTF-8 text (or contain NUL), invalid JSON, JSON with an unpaired surrogate escape (`"\\ud800"`, in a key or a
+  value: valid JSON syntax, but no UTF-8 text) and files without any text are 400; bodies over 1 MiB are refused
+  with 413 by the engine.
 - Chunking: text and Markdown are split into paragraphs (blank lines) and merged greedily up to 800 characters; a
   paragraph longer than that is cut at word boundaries into 800-character windows overlapping by 100 characters;
   a short last paragraph (at most 200 characters, e.g. a heading) is repeated at the start of the next chunk.
@@ -194,7 +195,20 @@ def chunk(text: str, kind: str) -> list[str]:
     except (ValueError, RecursionError) as exc:
         raise bad_request(f"body.file: not valid JSON ({str(exc)[:200]})", "invalid_json_document") from None
     lines = [" ".join(line.split()) for line in flatten(data)]
+    if not all(_utf8(line) for line in lines):
+        raise bad_request("body.file: the JSON holds an unpaired UTF-16 surrogate escape (such as \\ud800), which is "
+                          "not text; escape whole surrogate pairs or write the characters as UTF-8",
+                          "undecodable_document")  # fmt: skip
     return merge([line for line in lines if line], "\n")
+
+
+def _utf8(text: str) -> bool:
+    """Can the text be stored and sent back as UTF-8? Not with a lone surrogate, which JSON escapes let in."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # the index ---------------------------------------------------------------------------------------------------------
