@@ -210,9 +210,9 @@ class Collector:
                     check=check.name, title=failure.title, message=failure.message, code=failure.code,
                     curl=check.failure_info.code_sample, status=status, operation=result.operation_id,
                 )  # fmt: skip
-                schema_path = getattr(failure, "schema_path", None)
+                instance_path = getattr(failure, "instance_path", None)
                 finding.provenance, finding.subject = provenance.finding_mark(
-                    self.spec, finding, list(schema_path) if schema_path is not None else None,
+                    self.spec, finding, list(instance_path) if instance_path is not None else None,
                     getattr(failure, "missing_headers", None) or ())  # fmt: skip
                 result.add_finding(finding)
                 if phase == "stateful":

@@ -23,6 +23,7 @@ from contract_tests.spec import ApiSpec, OperationInfo
 DOCUMENTED, INFERRED = "documented", "inferred"
 ALWAYS_ERRORS = frozenset({"target_unresponsive", "secrets_exposure"})
 REQUIRED = re.compile(r"'([^']+)' is a required property")
+SCHEMA_AT = re.compile(r"Schema at (/[^\s:]+)")
 HEADER = re.compile(r"\b(Retry-After|RateLimit-[A-Za-z]+|WWW-Authenticate)\b", re.IGNORECASE)
 HEADER_CHECKS = frozenset({"rate_limit_headers", "auth_error_shape", "response_headers_conformance"})
 
@@ -87,41 +88,58 @@ def header_mark(spec: ApiSpec, op: OperationInfo | None, status: int | None, hea
     return mark(headers.get(header.lower())) or base
 
 
-def schema_mark(spec: ApiSpec, op: OperationInfo | None, status: int | None, schema_path: list[Any],
+def _child(node: Any, key: Any, depth: int = 0) -> Any:
+    """The subschema that validates member `key` of an instance of `node` (through allOf/anyOf/oneOf)."""
+    if not isinstance(node, dict) or depth > 10:
+        return None
+    if isinstance(key, int) or str(key).isdigit():
+        if isinstance(node.get("items"), dict):
+            return node["items"]
+    elif str(key) in (node.get("properties") or {}):
+        return node["properties"][str(key)]
+    for combinator in ("allOf", "anyOf", "oneOf"):
+        for alternative in node.get(combinator) or []:
+            found = _child(alternative, key, depth + 1)
+            if found is not None:
+                return found
+    extra = node.get("additionalProperties")
+    return extra if isinstance(extra, dict) else None
+
+
+def schema_mark(spec: ApiSpec, op: OperationInfo | None, status: int | None, instance_path: list[Any],
                 message: str = "") -> str:  # fmt: skip
-    """The deepest mark along the failing keyword's path in the response body schema; for a missing required
-    property, that property's own mark counts too."""
+    """The deepest mark on the way from the response body schema to the failing value (by the value's place in the
+    body); the subschema the message names (`Schema at /components/...`) and, for a missing required property, that
+    property's own mark count as deeper still."""
     base = status_mark(spec, op, status)
     if op is None or status is None:
         return base
     _, response = _response_node(spec, op, status)
     content = (response or {}).get("content", {})
-    nodes: list[Any] = [next(iter(content.values()), {}).get("schema") if content else None]
-    for part in schema_path:
-        node = nodes[-1]
-        if isinstance(node, dict) and str(part) in node:
-            nodes.append(node[str(part)])
-        elif isinstance(node, list) and str(part).isdigit() and int(part) < len(node):
-            nodes.append(node[int(part)])
-        elif str(part) != "$ref":  # the spec view has its `$ref`s inlined already
+    node: Any = next(iter(content.values()), {}).get("schema") if content else None
+    marks = [mark(node)]
+    for part in instance_path:
+        node = _child(node, part)
+        if node is None:
             break
-    marks = [mark(node) for node in nodes]
+        marks.append(mark(node))
+    pointer = SCHEMA_AT.search(message or "")
+    if pointer:
+        marks.append(mark(_ref_target(spec, "#" + pointer.group(1))))
     missing = REQUIRED.search(message or "")
-    if missing and len(nodes) >= 2 and schema_path and str(schema_path[-1]) == "required":
-        parent = nodes[-2]
-        if isinstance(parent, dict):
-            marks.append(mark(parent.get("properties", {}).get(missing.group(1))))
+    if missing and node is not None:
+        marks.append(mark(_child(node, missing.group(1))))
     return _deepest(marks, base)
 
 
-def finding_mark(spec: ApiSpec, finding: Finding, schema_path: list[Any] | None = None,
+def finding_mark(spec: ApiSpec, finding: Finding, instance_path: list[Any] | None = None,
                  headers: Iterable[str] = ()) -> tuple[str, str]:  # fmt: skip
-    """(provenance, subject) of a finding: a body schema path, the headers it names (each problem line is judged on
+    """(provenance, subject) of a finding: the failing value's place in the body, the headers it names (each problem line is judged on
     its own: one documented problem makes the finding documented), else its status, else its operation."""
     op = spec.by_id.get(finding.operation or "")
-    if schema_path is not None:
-        return schema_mark(spec, op, finding.status, schema_path, finding.message), "body /" + "/".join(
-            str(p) for p in schema_path)
+    if instance_path is not None:
+        where = "/" + "/".join(str(p) for p in instance_path)
+        return schema_mark(spec, op, finding.status, instance_path, finding.message), f"field {where}"
     names = list(headers)
     lines = [""] if names else finding.message.splitlines() if finding.check in HEADER_CHECKS else []
     marks: list[str] = []

@@ -5,6 +5,10 @@
 - `report.html` one self-contained page: verdict and conformance score; per operation the result, checks run,
                 status codes seen against those documented, failures with a curl reproduction, and provenance
 - `summary.md`  a short Markdown summary for CI job summaries (e.g. `>> $GITHUB_STEP_SUMMARY`)
+
+Every report shows errors (documented rules: they fail the run) and warnings (rules the spec infers) apart, each
+finding with its provenance; the HTML page opens with them, then the operation × status-code matrix
+(`contract_tests.matrix`), which `summary.md` repeats as a compact table.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from contract_tests import checks
+from contract_tests import checks, matrix
 from contract_tests.results import (
     ERRORED,
     FAILED,
@@ -41,7 +45,8 @@ def write_all(result: RunResult, directory: Path) -> dict[str, str]:
 
 
 def finding_text(finding: Finding) -> str:
-    lines = [f"[{finding.code or finding.check}] {finding.title}", finding.message]
+    rank = f" ({finding.severity or 'error'}, {finding.provenance or 'documented'})"
+    lines = [f"[{finding.code or finding.check}] {finding.title}{rank}", finding.message]
     if finding.status is not None:
         lines.append(f"status: {finding.status}")
     if finding.curl:
@@ -61,6 +66,10 @@ def _testcase(suite: ET.Element, classname: str, name: str, unit: OperationResul
         error.text = "\n".join(unit.errors)
     elif unit.status == SKIPPED:
         ET.SubElement(case, "skipped", message=unit.skip_reason or "skipped")
+    warnings = [f for f in unit.findings if not f.is_error]
+    if warnings and unit.status != FAILED:  # a failed case lists every finding in its failure text already
+        out = ET.SubElement(case, "system-out")
+        out.text = "\n\n".join("warning: " + finding_text(f) for f in warnings)
 
 
 def _suite(root: ET.Element, name: str, units: list[OperationResult] | list[ScenarioResult]) -> ET.Element:
@@ -104,11 +113,18 @@ def summary_lines(result: RunResult) -> list[str]:
     return [
         f"xentree-contract: {result.verdict} (exit {result.exit_code}), conformance score {score}: "
         f"{counts[PASSED]} passed, {counts[FAILED]} failed, {counts[ERRORED]} errored, {counts[SKIPPED]} skipped "
-        f"in {result.seconds:.1f}s against {result.base_url}",
+        f"in {result.seconds:.1f}s against {result.base_url}; "
+        f"{_plural(result.severity_counts()['errors'], 'error')}, {_plural(result.severity_counts()['warnings'], 'warning')}",
         *[f"  error: {e}" for e in result.errors],
         *[f"  {'FAIL' if u.status == FAILED else 'ERROR'} {_name(u)}: {_first_problem(u)}"
           for u in result.units if u.status in (FAILED, ERRORED)],
+        *[f"  WARN {_name(u)}: [{f.code or f.check}] {f.title} ({f.provenance})"
+          for u in result.units for f in u.findings if not f.is_error],
     ]  # fmt: skip
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _name(unit: OperationResult | ScenarioResult) -> str:
@@ -117,7 +133,7 @@ def _name(unit: OperationResult | ScenarioResult) -> str:
 
 def _first_problem(unit: OperationResult | ScenarioResult) -> str:
     if unit.findings:
-        f = unit.findings[0]
+        f = next((f for f in unit.findings if f.is_error), unit.findings[0])
         more = f" (+{len(unit.findings) - 1} more)" if len(unit.findings) > 1 else ""
         return f"[{f.code or f.check}] {f.title}: {f.message.splitlines()[0][:160] if f.message else ''}{more}"
     return unit.errors[0].splitlines()[0][:200] if unit.errors else ""
@@ -145,15 +161,29 @@ def markdown_summary(result: RunResult) -> str:
         f"| **{score}** | {counts[PASSED]} | {counts[FAILED]} | {counts[ERRORED]} | {counts[SKIPPED]} |",
         "",
     ]
+    severities = result.severity_counts()
+    lines += [f"**{_plural(severities['errors'], 'error')}** (documented rules) · "
+              f"**{_plural(severities['warnings'], 'warning')}** (inferred rules"
+              f"{'; --strict-inferred makes them errors' if severities['warnings'] else ''})", ""]  # fmt: skip
     if result.errors:
         lines += ["### Run errors", "", *[f"- {e}" for e in result.errors], ""]
     broken = [u for u in result.units if u.status in (FAILED, ERRORED)]
     if broken:
-        lines += ["### Failures", "", "| test | problem |", "|---|---|"]
+        lines += ["### Errors", "", "| test | problem |", "|---|---|"]
         lines += [f"| {_md(_name(u))} | {_md(_first_problem(u))} |" for u in broken[:50]]
         if len(broken) > 50:
             lines.append(f"| … | {len(broken) - 50} more in report.html |")
         lines.append("")
+    warned = [(u, f) for u in result.units for f in u.findings if not f.is_error]
+    if warned:
+        lines += ["### Warnings", "", "| test | inferred rule | problem |", "|---|---|---|"]
+        lines += [f"| {_md(_name(u))} | {_md(f.subject or f.check)} | [{f.code or f.check}] {_md(f.title)}: "
+                  f"{_md(f.message.splitlines()[0][:160] if f.message else '')} |" for u, f in warned[:50]]  # fmt: skip
+        lines.append("")
+    table = matrix.markdown(result.operations)
+    if table:
+        lines += ["<details><summary>Status codes: ✓ documented and seen, · documented but never seen, ✗ seen but "
+                  "undocumented</summary>", "", *table, "", "</details>", ""]  # fmt: skip
     skipped = [u for u in result.units if u.status == SKIPPED]
     if skipped:
         reasons: dict[str, int] = {}
@@ -183,6 +213,8 @@ pre{background:#f5f6f9;padding:.6rem;overflow-x:auto;white-space:pre-wrap;word-b
 details{margin:.3rem 0}summary{cursor:pointer}.muted{color:#667}.doc{color:#17663a}.inf{color:#8a5300}
 .cards{display:flex;gap:1rem;flex-wrap:wrap;margin:1rem 0}
 .card{border:1px solid #e3e6ec;border-radius:.5rem;padding:.6rem 1rem}
+.findings{list-style:none;padding:0}.finding{border-left:4px solid #9b1c1c;padding:.2rem .7rem;margin:.6rem 0}
+.finding.warning{border-left-color:#b86e00}.matrix-wrap{overflow-x:auto}
 """
 
 
@@ -227,9 +259,38 @@ def _findings_html(findings: list[Finding], errors: list[str]) -> str:
         status = f", status {_e(f.status)}" if f.status is not None else ""
         curl = f"<div class='muted'>Reproduce:</div><pre>{_e(f.curl)}</pre>" if f.curl else ""
         parts.append(f"<div><b>[{_e(f.code or f.check)}] {_e(f.title)}</b> <span class='muted'>check {_e(f.check)}"
-                     f"{status}</span><pre>{_e(f.message)}</pre>{curl}</div>")  # fmt: skip
+                     f"{status} · {_e(f.severity or 'error')}, {_e(f.provenance or 'documented')}</span><pre>{_e(f.message)}</pre>{curl}</div>")  # fmt: skip
     parts += [f"<div><b>error</b><pre>{_e(e)}</pre></div>" for e in errors]
     return "".join(parts)
+
+
+def _severity_group(result: RunResult, errors: bool) -> str:
+    """The findings of one severity, each with where it happened, its provenance and its reproduction."""
+    items = []
+    for unit in result.units:
+        for f in (f for f in unit.findings if f.is_error == errors):
+            anchor = f"#op-{_e(unit.operation_id)}" if isinstance(unit, OperationResult) else "#scenarios"
+            subject = f" · {_e(f.subject)}" if f.subject else ""
+            curl = f"<pre>{_e(f.curl)}</pre>" if f.curl else ""
+            items.append(f"<li class='finding {'error' if errors else 'warning'}'><a href='{anchor}'>{_e(_name(unit))}"
+                         f"</a> <b>[{_e(f.code or f.check)}] {_e(f.title)}</b> {_provenance(f.provenance)}"
+                         f"<span class='muted'>{subject}{', status ' + _e(f.status) if f.status else ''}</span>"
+                         f"<pre>{_e(f.message)}</pre>{curl}</li>")  # fmt: skip
+    if not items:
+        return ""
+    title = ("Errors: documented rules broken" if errors
+             else "Warnings: inferred rules broken (errors with --strict-inferred)")  # fmt: skip
+    return f"<h2 id='{'errors' if errors else 'warnings'}'>{title} ({len(items)})</h2><ul class='findings'>" \
+           f"{''.join(items)}</ul>"  # fmt: skip
+
+
+def _matrix_section(result: RunResult) -> str:
+    if not result.operations:
+        return ""
+    cells = matrix.counts(matrix.rows(result.operations)[1])
+    return (f"<h2 id='matrix'>Status codes by operation</h2><div class='muted'>{cells[matrix.SEEN]} documented and "
+            f"seen · {cells[matrix.UNSEEN]} documented, never seen · {cells[matrix.UNDOCUMENTED]} seen, "
+            f"undocumented</div><div class='matrix-wrap'>{matrix.svg(result.operations)}</div>")  # fmt: skip
 
 
 def _operation_row(op: OperationResult) -> str:
@@ -256,6 +317,7 @@ def _scenario_row(sc: ScenarioResult) -> str:
 
 def html_report(result: RunResult) -> str:
     counts = result.counts()
+    severities = result.severity_counts()
     score = f"{result.score}%" if result.score is not None else "n/a"
     rows = [_operation_row(op) for op in result.operations]
     scenario_rows = [_scenario_row(sc) for sc in result.scenarios]
@@ -271,6 +333,11 @@ def html_report(result: RunResult) -> str:
 <div class="muted">{_e(result.base_url)} · spec {_e(Path(result.spec).name)} · seed {result.seed} ·
 started {_e(result.started_at)} · {result.seconds:.1f}s · Schemathesis {_e(result.schemathesis_version)}
 {(' · identity ' + identity) if identity else ''}</div>
+<p><b>{severities['errors']} error(s)</b> · <b>{severities['warnings']} warning(s)</b></p>
+{f'<h2>Run errors</h2><ul>{errors}</ul>' if errors else ''}
+{_severity_group(result, True)}
+{_severity_group(result, False)}
+{_matrix_section(result)}
 <div class="cards">
 <div class="card"><div class="muted">conformance score</div><div class="score">{_e(score)}</div>
 <div class="muted">tested operations and scenarios that passed</div></div>
@@ -282,14 +349,13 @@ started {_e(result.started_at)} · {result.seconds:.1f}s · Schemathesis {_e(res
 <span class="doc">documented</span> {provenance['documented']}<br>
 <span class="inf">inferred</span> {provenance['inferred']}</div>
 </div>
-{f'<h2>Run errors</h2><ul>{errors}</ul>' if errors else ''}
-{f'<h2>Warnings</h2><ul>{warnings}</ul>' if warnings else ''}
+{f'<h2>Run warnings</h2><ul>{warnings}</ul>' if warnings else ''}
 <h2>Operations ({len(result.operations)})</h2>
 <table><thead><tr><th>result</th><th>operation</th><th>provenance</th><th>checks run</th>
 <th>status codes</th><th>cases</th><th>failures</th></tr></thead><tbody>
 {''.join(rows)}
 </tbody></table>
-<h2>Scenarios ({len(result.scenarios)})</h2>
+<h2 id="scenarios">Scenarios ({len(result.scenarios)})</h2>
 <table><thead><tr><th>result</th><th>scenario</th><th>rule</th><th>details</th></tr></thead><tbody>
 {''.join(scenario_rows)}
 </tbody></table>
