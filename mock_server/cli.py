@@ -13,7 +13,7 @@ from pathlib import Path
 
 import uvicorn
 
-from mock_server import __version__
+from mock_server import __version__, fixtures
 from mock_server.app import Settings, build_mock, create_app
 from mock_server.clock import parse_instant
 from mock_server.fixtures import Credentials
@@ -84,7 +84,7 @@ def parser() -> argparse.ArgumentParser:
     option("jwt-secret", "secret that signs bearer tokens (default: derived from the seed on loopback, random and kept "
            "in the state file beyond it)")  # fmt: skip
     switch("deterministic-tokens", "sign tokens with the seed-derived secret even when bound beyond loopback")
-    option("fixture", "fixture set to load at start (fixtures/<name>.yaml)", "demo")
+    option("fixture", "fixture set to load at start: a name in fixtures/ or a path to a .yaml file", "demo")
     option("freeze-at", "start with the clock frozen at this ISO 8601 instant")
     switch("reload", "restart when the spec, fixtures or code change")
     switch("quiet", "no per-request access log")
@@ -100,6 +100,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
     for api in args.api.split(","):
         if not spec_path(api.strip()).is_file():
             raise SystemExit(f"xentree-mock: no spec for --api {api!r} at {spec_path(api.strip())}")
+    try:
+        fixtures.read(args.fixture)  # a fixture set by name or YAML path, checked before the store is built
+    except (FileNotFoundError, fixtures.FixtureError) as exc:
+        raise SystemExit(f"xentree-mock: --fixture: {exc}") from None
     return Settings(
         api=args.api,
         seed=args.seed,

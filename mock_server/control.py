@@ -168,8 +168,8 @@ async def reset(request: Request, mock: Mock) -> Any:
     body = await _json(request, RESET)
     seed = int(body["seed"]) if "seed" in body else None  # JSON Schema counts 5.0 as an integer; Python must not
     fixture = body.get("fixture")
-    if fixture is not None and fixture not in fixtures.available():
-        raise not_found(f"No fixture set {fixture!r} (available: {', '.join(fixtures.available())})")
+    if fixture is not None:
+        _loadable(fixture)
     mock.reset(fixture=fixture, seed=seed)
     return {"reset": True, "seed": mock.settings.seed, "fixture": mock.settings.fixture, "state": mock.store.counts()}
 
@@ -180,10 +180,20 @@ async def list_fixtures(request: Request, mock: Mock) -> Any:
 
 async def load_fixture(request: Request, mock: Mock) -> Any:
     name = request.path_params["name"]
-    if name not in fixtures.available():
-        raise not_found(f"No fixture set {name!r} (available: {', '.join(fixtures.available())})")
+    _loadable(name)
     mock.reset(fixture=name)
     return {"loaded": name, "state": mock.store.counts()}
+
+
+def _loadable(name: str) -> None:
+    """A fixture set (name or YAML path) is read and checked before the reset empties the store: 404 when there is
+    none, 400 when it cannot be loaded."""
+    try:
+        fixtures.read(name)
+    except FileNotFoundError as exc:
+        raise not_found(str(exc)[:300]) from None
+    except fixtures.FixtureError as exc:
+        raise bad_request(str(exc), "invalid_fixture") from None
 
 
 async def credentials(request: Request, mock: Mock) -> Any:
@@ -303,7 +313,7 @@ def routes() -> list[BaseRoute]:
         ("/__mock__", index, ["GET"]),
         ("/__mock__/reset", reset, ["POST"]),
         ("/__mock__/fixtures", list_fixtures, ["GET"]),
-        ("/__mock__/fixtures/{name}", load_fixture, ["POST"]),
+        ("/__mock__/fixtures/{name:path}", load_fixture, ["POST"]),
         ("/__mock__/credentials", credentials, ["GET"]),
         ("/__mock__/state", state, ["GET"]),
         ("/__mock__/state/{table}", state_table, ["GET"]),

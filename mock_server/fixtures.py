@@ -1,4 +1,13 @@
-"""Load a fixture set (a YAML file in fixtures/) into the store: the demo world, deterministic for the seed."""
+"""Load a fixture set into the store: the demo world, deterministic for the seed.
+
+A fixture set is named (`fixtures/<name>.yaml`) or given as a path to a `.yaml`/`.yml` file, so a frontend can be
+tried against a world of its own (e.g. one user with `history_days: 7300`, a 20-year learner). The file is read and
+checked (`read`) before anything is loaded, so a control request with a broken file leaves the running world as it
+was; the messages never quote the file's content.
+
+Per user, besides the account fields: `history_days` (0 to MAX_HISTORY_DAYS; default: a year for the demo user,
+none for the others) days of generated XP and learning history ending at the mock clock's now.
+"""
 
 from __future__ import annotations
 
@@ -30,15 +39,56 @@ class Credentials:
     applications: list[dict[str, Any]] = field(default_factory=list)  # XP ledger OAuth2 clients
 
 
+MAX_HISTORY_DAYS = 36_600  # a century of generated history per user
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+class FixtureError(ValueError):
+    """A fixture set that exists but cannot be loaded; the message says why without quoting the file."""
+
+
 def available() -> list[str]:
     return sorted(p.stem for p in fixtures_dir().glob("*.yaml"))
 
 
+def find(name: str) -> Path | None:
+    """The file of a fixture set: `fixtures/<name>.yaml`, or `name` itself when it is a path to a YAML file."""
+    if name in available():
+        return fixtures_dir() / f"{name}.yaml"
+    try:
+        path = Path(name).expanduser()
+        return path if path.suffix.lower() in YAML_SUFFIXES and path.is_file() else None
+    except (OSError, RuntimeError, ValueError):  # an unusable path (NUL byte, unknown ~user, too long) names nothing
+        return None
+
+
+def read(name: str) -> dict[str, Any]:
+    """Parse and check a fixture set; FileNotFoundError when there is none by that name or path, else FixtureError
+    for a file that is not a loadable world."""
+    path = find(name)
+    if path is None:
+        raise FileNotFoundError(f"no fixture set {name!r} (available: {', '.join(available())}, or a path to a "
+                                f"{'/'.join(YAML_SUFFIXES)} file)")  # fmt: skip
+    try:
+        world = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise FixtureError(f"{path.name}: not a readable YAML file in UTF-8 ({type(exc).__name__})") from None
+    world = {} if world is None else world
+    if not isinstance(world, dict):
+        raise FixtureError(f"{path.name}: a fixture set is a mapping (users, organizations, api_keys, ...)")
+    users = world.get("users", [])
+    if not isinstance(users, list) or not all(isinstance(u, dict) and isinstance(u.get("username"), str) for u in users):
+        raise FixtureError(f"{path.name}: `users` must be a list of mappings, each with a username")
+    for user in users:
+        days = user.get("history_days", 0)
+        if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_HISTORY_DAYS:
+            raise FixtureError(f"{path.name}: user {user['username'][:100]!r}: history_days must be a whole number "
+                               f"of days from 0 to {MAX_HISTORY_DAYS}")  # fmt: skip
+    return world
+
+
 def load(call: Call, name: str = "demo", seed: int = 0) -> Credentials:
-    path: Path = fixtures_dir() / f"{name}.yaml"
-    if not path.is_file():
-        raise FileNotFoundError(f"no fixture set {name!r} (available: {', '.join(available())})")
-    world = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    world = read(name)
     creds = Credentials()
     users: dict[str, dict[str, Any]] = {}
     for spec in world.get("users", []):
