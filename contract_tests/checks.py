@@ -80,8 +80,8 @@ JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 API_KEY = re.compile(r"\bxntr-[A-Za-z0-9_-]{20,}")
 FULL_API_KEY = re.compile(r"xntr-[A-Za-z0-9_-]{86}(?![A-Za-z0-9_-])")
 PASSWORD_KEY = re.compile(r"password|passwd|^pwd$|(^|_)hash$|^hashed_", re.IGNORECASE)
-PASSWORD_HASH = re.compile(r"^\$(2[abxy]?|argon2(id|i|d)?|scrypt|pbkdf2[-_a-z0-9]*|[56])\$|^(scrypt|pbkdf2[^:]*|bcrypt):",
-                           re.IGNORECASE)  # fmt: skip
+PASSWORD_HASH = re.compile(r"^\$(2[abxy]?|argon2(id|i|d)?|scrypt|pbkdf2[-_a-z0-9]*|[56])\$"
+                           r"|^(scrypt|pbkdf2[^:]*|bcrypt):", re.IGNORECASE)  # fmt: skip
 PEM_PRIVATE = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
 JWK_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi")
 PRIVATE_KEY = re.compile(r"(e-?mail|password|passwd|token|secret|api_?key|credential|hash|phone|^id$|_id$|_ids$|uuid)",
@@ -210,7 +210,7 @@ def secret_problems(spec: ApiSpec, op: OperationInfo | None, status: int, conten
     may_refresh = op is not None and "refresh_token" in spec.response_properties(op)
     may_key = op is not None and spec.creates_api_keys(op) and 200 <= status < 300
     problems: list[str] = []
-    for path, key, value in _walk(body):
+    for path, key, value in [("/", "", body), *_walk(body)]:  # the body itself may be a JWK
         if isinstance(value, dict) and "kty" in value:
             members = [m for m in JWK_PRIVATE_MEMBERS if m in value]
             if members:

@@ -59,6 +59,8 @@ def cell(op: OperationResult, column: str) -> str:
 
 
 def rows(operations: list[OperationResult]) -> tuple[list[str], list[Row]]:
+    """Columns and rows of the operations the run selected (those skipped for safety stay, dimmed)."""
+    operations = [op for op in operations if op.skip_reason != "not selected"]
     cols = columns(operations)
     ordered = sorted(operations, key=lambda op: ((op.tags or ["untagged"])[0], op.label))
     return cols, [Row((op.tags or ["untagged"])[0], op, tuple(cell(op, c) for c in cols)) for op in ordered]
@@ -77,7 +79,7 @@ def svg(operations: list[OperationResult]) -> str:
     cols, table = rows(operations)
     tags = list(dict.fromkeys(r.tag for r in table))
     height = HEADER + ROW * (len(table) + len(tags)) + 34
-    width = LABEL_WIDTH + CELL * max(1, len(cols)) + 10
+    width = max(LABEL_WIDTH + CELL * max(1, len(cols)) + 10, 720)  # the legend needs 720
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" id="status-matrix" class="matrix" '
              f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="system-ui,sans-serif" '
              f'font-size="11"><title>Operation × status code matrix</title>']  # fmt: skip

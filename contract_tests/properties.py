@@ -152,12 +152,13 @@ class Collector:
         return self.results.get(op.operation_id) if op else None
 
     def handle(self, event: events.EngineEvent) -> None:
-        if isinstance(event, events.ScenarioFinished) and event.is_test_scenario:
+        if isinstance(event, events.ScenarioStarted) and event.phase.value in SCHEMATHESIS_PHASES:
+            self.phase = event.phase.value  # (phases skipped after an outage still announce themselves)
+        elif isinstance(event, events.ScenarioFinished) and event.is_test_scenario:
             self._scenario(event)
         elif isinstance(event, events.NonFatalError):
             self._error(event)
         elif isinstance(event, events.PhaseStarted) and event.phase.name.value in SCHEMATHESIS_PHASES:
-            self.phase = event.phase.name.value
             self.notify("phase", event.phase.name.value, "")
             if event.payload is not None:
                 p = event.payload
@@ -199,8 +200,8 @@ class Collector:
             result.cases += 1
             interaction = recorder.interactions.get(case_id)
             status = interaction.response.status_code if interaction and interaction.response is not None else None
-            if status is not None:
-                result.statuses_seen[status] += 1
+            if status is not None and node.value.method.upper() == node.value.operation.method.upper():
+                result.statuses_seen[status] += 1  # (answers to probes with other methods are not this operation's)
             for check in recorder.checks.get(case_id, []):
                 result.record_check(check.name, check.status != Status.FAILURE)
                 if check.failure_info is None:

@@ -134,8 +134,9 @@ def schema_mark(spec: ApiSpec, op: OperationInfo | None, status: int | None, ins
 
 def finding_mark(spec: ApiSpec, finding: Finding, instance_path: list[Any] | None = None,
                  headers: Iterable[str] = ()) -> tuple[str, str]:  # fmt: skip
-    """(provenance, subject) of a finding: the failing value's place in the body, the headers it names (each problem line is judged on
-    its own: one documented problem makes the finding documented), else its status, else its operation."""
+    """(provenance, subject) of a finding: the failing value's place in the body, the headers it names (each
+    problem line is judged on its own: one documented problem makes the finding documented), else its status, else
+    its operation."""
     op = spec.by_id.get(finding.operation or "")
     if instance_path is not None:
         where = "/" + "/".join(str(p) for p in instance_path)

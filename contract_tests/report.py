@@ -109,12 +109,13 @@ def json_report(result: RunResult) -> str:
 # Markdown ----------------------------------------------------------------------------------------------------------
 def summary_lines(result: RunResult) -> list[str]:
     counts = result.counts()
+    severities = result.severity_counts()
     score = f"{result.score}%" if result.score is not None else "n/a"
     return [
         f"xentree-contract: {result.verdict} (exit {result.exit_code}), conformance score {score}: "
         f"{counts[PASSED]} passed, {counts[FAILED]} failed, {counts[ERRORED]} errored, {counts[SKIPPED]} skipped "
-        f"in {result.seconds:.1f}s against {result.base_url}; "
-        f"{_plural(result.severity_counts()['errors'], 'error')}, {_plural(result.severity_counts()['warnings'], 'warning')}",
+        f"in {result.seconds:.1f}s against {result.base_url}; {_plural(severities['errors'], 'error')}, "
+        f"{_plural(severities['warnings'], 'warning')}",
         *[f"  error: {e}" for e in result.errors],
         *[f"  {'FAIL' if u.status == FAILED else 'ERROR'} {_name(u)}: {_first_problem(u)}"
           for u in result.units if u.status in (FAILED, ERRORED)],
@@ -258,8 +259,9 @@ def _findings_html(findings: list[Finding], errors: list[str]) -> str:
     for f in findings:
         status = f", status {_e(f.status)}" if f.status is not None else ""
         curl = f"<div class='muted'>Reproduce:</div><pre>{_e(f.curl)}</pre>" if f.curl else ""
+        rank = f" · {_e(f.severity or 'error')}, {_e(f.provenance or 'documented')}"
         parts.append(f"<div><b>[{_e(f.code or f.check)}] {_e(f.title)}</b> <span class='muted'>check {_e(f.check)}"
-                     f"{status} · {_e(f.severity or 'error')}, {_e(f.provenance or 'documented')}</span><pre>{_e(f.message)}</pre>{curl}</div>")  # fmt: skip
+                     f"{status}{rank}</span><pre>{_e(f.message)}</pre>{curl}</div>")  # fmt: skip
     parts += [f"<div><b>error</b><pre>{_e(e)}</pre></div>" for e in errors]
     return "".join(parts)
 

@@ -15,12 +15,9 @@ import os
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from contract_tests.plugin import ThreadServer, wait_until_up
 from contract_tests.results import FAILED, PASSED, SKIPPED
@@ -124,8 +121,9 @@ def outage_findings(report: dict[str, Any]) -> list[dict[str, Any]]:
     return [f for u in units for f in u["findings"] if f["check"] == OUTAGE_CHECK]
 
 
-SELECTION = ("--include-tag", "Health", "--include-operation-id", "listNotes", "--include-operation-id", "createNote",
-             "--include-operation-id", "getStreakStatus", "--phases", "examples,coverage,fuzzing,scenarios")  # fmt: skip
+SELECTION = ("--include-tag", "Health", "--include-operation-id", "listNotes", "--include-operation-id",
+             "createNote", "--include-operation-id", "getStreakStatus",
+             "--phases", "examples,coverage,fuzzing,scenarios")  # fmt: skip
 
 
 def test_a_target_that_dies_mid_run_keeps_every_result_and_names_the_request(tmp_path: Path) -> None:
@@ -165,7 +163,8 @@ def test_a_target_that_dies_and_comes_back_is_tested_to_the_end(tmp_path: Path) 
     assert len(found) == 1 and killer["path"] in found[0]["curl"], found
     assert any("answered again after" in e and "the run went on" in e for e in report["errors"]), report["errors"]
     by_id = {op["operation_id"]: op for op in report["operations"]}
-    others = [op for op_id, op in by_id.items() if op["skip_reason"] != "not selected" and op_id != found[0]["operation"]]
+    others = [op for op_id, op in by_id.items()
+              if op["skip_reason"] != "not selected" and op_id != found[0]["operation"]]  # fmt: skip
     assert others and all(op["status"] == PASSED and op["phases"].get("fuzzing") == PASSED for op in others), [
         (op["operation_id"], op["status"], op["phases"], op["findings"][:1]) for op in others]
     scenarios = {s["name"]: s["status"] for s in report["scenarios"]}

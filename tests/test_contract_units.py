@@ -228,3 +228,97 @@ def test_property_tests_reach_only_the_selected_operations() -> None:
     tested = [SPEC.by_id["healthCheck"], SPEC.by_id["getLearningTimeAnalytics"]]
     labels = sorted(result.ok().label for result in only(schema, SPEC, tested).get_all_operations())
     assert labels == ["GET /api/analytics/learning-time", "GET /api/health"]
+
+
+# selection flags, provenance, secrets, the matrix -----------------------------------------------------------------
+def test_selection_flags_as_schemathesis_names_them() -> None:
+    def ids(**options: object) -> set[str]:
+        return {op.operation_id for op in choose(SPEC, RunOptions(base_url="http://x", **options))}  # type: ignore
+
+    health = ids(include_tags=("Health",))
+    assert health == {"healthCheck", "detailedHealthCheck"}
+    assert ids(include_tags=("Health",), exclude_operations=("detailedHealthCheck",)) == {"healthCheck"}
+    notes = ids(include_path_regex=("^/api/core/notes",))
+    assert notes == {"listNotes", "createNote", "updateNote", "deleteNote"}
+    assert ids(include_path_regex=("^/api/core/notes",), include_methods=("get",)) == {"listNotes"}
+    assert ids(include_path_regex=("^/api/core/notes",), exclude_methods=("DELETE", "PUT")) == {"listNotes",
+                                                                                                  "createNote"}
+    assert not ids(exclude_tags=("Health",)) & health and len(ids(exclude_tags=("Health",))) == len(SPEC.operations) - 2
+    assert ids(exclude_path_regex=("^/api/(?!health)",)) == health
+    with pytest.raises(UsageError, match="--include-path-regex: invalid regular expression"):
+        choose(SPEC, RunOptions(base_url="http://x", include_path_regex=("(",)))
+    with pytest.raises(UsageError, match="--exclude-method: unknown method"):
+        choose(SPEC, RunOptions(base_url="http://x", exclude_methods=("FETCH",)))
+    with pytest.raises(UsageError, match="--exclude-operation-id: unknown operationId"):
+        choose(SPEC, RunOptions(base_url="http://x", exclude_operations=("nope",)))
+    args = cli.parser().parse_args(["run", "--include-operation-id", "healthCheck", "--operation", "getCurrentUser",
+                                    "--exclude-tag", "Health", "--include-method", "GET", "--exclude-path-regex", "x"])
+    options = cli.options_from(args)
+    assert options.operations == ("healthCheck", "getCurrentUser") and options.exclude_tags == ("Health",)
+    assert options.include_methods == ("GET",) and options.exclude_path_regex == ("x",)
+
+
+def test_provenance_takes_the_most_specific_mark() -> None:
+    from contract_tests import provenance
+
+    profile, health = SPEC.by_id["getXpProfile"], SPEC.by_id["healthCheck"]
+    assert (profile.provenance, health.provenance) == ("documented", "inferred")
+    assert provenance.schema_mark(SPEC, profile, 200, ["total_xp"]) == "inferred"  # field marked inferred
+    assert provenance.schema_mark(SPEC, profile, 200, ["level"]) == "documented"  # unmarked: the operation's
+    assert provenance.header_mark(SPEC, profile, 429, "Retry-After") == "inferred"
+    assert provenance.status_mark(SPEC, health, 200) == "inferred"
+    finding = Finding("rate_limit_headers", "t", "429 response has no Retry-After header", status=429,
+                      operation="getXpProfile")  # fmt: skip
+    assert provenance.finding_mark(SPEC, finding) == ("inferred", "header Retry-After")
+    assert provenance.severity(Finding("x", "t", "m", provenance="inferred"), strict_inferred=False) == "warning"
+    assert provenance.severity(Finding("x", "t", "m", provenance="inferred"), strict_inferred=True) == "error"
+    assert provenance.severity(Finding("secrets_exposure", "t", "m", provenance="inferred"), False) == "error"
+
+
+def test_secrets_rule_reads_what_may_carry_tokens_from_the_spec() -> None:
+    me, login, create, listing = (SPEC.by_id[i] for i in ("getCurrentUser", "loginForAccessToken", "createApiKey",
+                                                             "listApiKeys"))  # fmt: skip
+    key = "xntr-" + "a1B2_-" * 14 + "xy"
+    refresh = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1IiwidHlwZSI6InJlZnJlc2gifQ.c2lnbmF0dXJl"  # {"sub":"u","type":"refresh"}
+    assert checks.secret_problems(SPEC, me, 200, {"username": "u", "email": "u@x.example"}) == []
+    assert checks.secret_problems(SPEC, me, 200, {"password": "hunter2"})
+    assert checks.secret_problems(SPEC, me, 200, {"note": "$2b$12$abcdefghijklmnopqrstuv"})  # a bcrypt hash
+    assert checks.secret_problems(SPEC, login, 200, {"access_token": "a", "refresh_token": refresh}) == []
+    assert "refresh token outside the token operations" in checks.secret_problems(SPEC, me, 200, {"t": refresh})[0]
+    assert checks.secret_problems(SPEC, create, 201, {"key": key}) == []
+    assert "full API key" in checks.secret_problems(SPEC, listing, 200, [{"prefix": key[:11], "key": key}])[0]
+    assert checks.secret_problems(SPEC, me, 200, {"kty": "RSA", "n": "x", "e": "AQAB", "d": "s", "qi": "t"})
+    assert checks.secret_problems(SPEC, me, 200, {"pem": "-----BEGIN EC PRIVATE KEY-----\nMHc..."})
+    assert checks.secret_problems(SPEC, me, 200, {"kty": "RSA", "n": "x", "e": "AQAB"}) == []  # a public JWK
+
+
+def test_reports_show_errors_warnings_and_the_matrix(tmp_path: Path) -> None:
+    result = sample_result()
+    ok = result.operations[0]
+    ok.findings.append(Finding("rate_limit_headers", "429 lacks headers", "429 response has no Retry-After header",
+                               "XC429", status=429, operation="healthCheck", provenance="inferred",
+                               subject="header Retry-After", severity="warning"))  # fmt: skip
+    ok.cases = 4
+    ok.finish()
+    assert ok.status == PASSED and result.severity_counts() == {"errors": 1, "warnings": 1} and result.exit_code == 1
+    paths = report.write_all(result, tmp_path)
+    page = Path(paths["html"]).read_text()
+    body = page.split("<body>")[1]
+    assert body.index("Errors: documented rules broken") < body.index("Warnings: inferred rules") < body.index(
+        "<svg") < body.index("conformance score")  # opens with the failures, then the matrix
+    svg = page[page.index("<svg"):page.index("</svg>") + 6]
+    ET.fromstring(svg)  # well-formed
+    assert 'class="cell documented-and-seen"' in svg and 'class="cell seen-but-undocumented"' in svg
+    assert 'class="cell documented-never-seen"' in svg and ">Profile &amp; Analytics<" in svg
+    assert "getPublicXpProfile 500: seen-but-undocumented (1 responses)" in svg
+    summary = Path(paths["markdown"]).read_text()
+    assert "**1 error** (documented rules) · **1 warning** (inferred rules" in summary
+    assert "### Warnings" in summary and "header Retry-After" in summary
+    assert "| tag | operation | 200 | 204 | 400 | 404 | 429 | 500 |" in summary
+    assert "| Health | `GET /api/health` ⚠️ | ✓ |  |  |  | · |  |" in summary
+    junit = ET.parse(paths["junit"]).getroot()
+    out = junit.find(".//testcase[@name='GET /api/health (healthCheck)']/system-out")
+    assert out is not None and "warning: [XC429]" in (out.text or "") and "(warning, inferred)" in (out.text or "")
+    data = json.loads(Path(paths["json"]).read_text())
+    assert data["findings"] == {"errors": 1, "warnings": 1}
+    assert data["operations"][0]["findings"][0]["severity"] == "warning"
