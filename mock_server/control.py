@@ -102,13 +102,13 @@ def _admitted(request: Request, mock: Mock) -> None:
     server = request.scope.get("server") or ("", None)
     served = {*LOOPBACK, settings.host, str(server[0]), *settings.control_hosts}
     if host and not _serves(_host_name(host), {name.lower().rstrip(".") for name in served}):
-        raise forbidden(f"Host {ascii(host[:100])} is not a name this mock serves; add it with --control-hosts",
+        raise forbidden(f"Host {host[:100]!a} is not a name this mock serves; add it with --control-hosts",
                         "control_host_refused")  # fmt: skip
     origin = request.headers.get("origin")
     if origin is not None:
         allowed = {f"{request.url.scheme}://{host}".lower(), *(o.lower().rstrip("/") for o in settings.control_origins)}
         if origin.lower().rstrip("/") not in allowed:
-            raise forbidden(f"Origin {ascii(origin[:100])} may not drive the mock control API; add it with "
+            raise forbidden(f"Origin {origin[:100]!a} may not drive the mock control API; add it with "
                             "--control-origins", "control_origin_refused")  # fmt: skip
     if request.method in STATE_CHANGING:
         declared = request.headers.get("content-type")

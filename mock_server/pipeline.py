@@ -76,7 +76,7 @@ def _number(values: dict[str, str], key: str, warnings: list[str]) -> int | None
     if _ASCII_NUMBER.fullmatch(raw):
         return int(raw)
     if raw:
-        warnings.append(f"Prefer {key}={ascii(raw[:40])} is not a number of ASCII digits; ignored")
+        warnings.append(f"Prefer {key}={raw[:40]!a} is not a number of ASCII digits; ignored")
     return None
 
 

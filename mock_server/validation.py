@@ -228,7 +228,7 @@ async def read_limited(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
             raise _too_large()
         chunks.append(chunk)
     body = b"".join(chunks)
-    request._body = body  # noqa: SLF001 - Starlette's body cache, read by stream() and so by form()
+    request._body = body  # Starlette's own body cache, read by stream() and so by form()
     return body
 
 

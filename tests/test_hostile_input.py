@@ -93,7 +93,7 @@ def test_unpaired_surrogates_in_an_uploaded_json_document(client: TestClient, de
 
 
 def test_a_whole_surrogate_pair_is_text(client: TestClient, demo: dict[str, str]) -> None:
-    document = '{"mood": "\\ud83d\\ude00 happy"}'.encode()
+    document = b'{"mood": "\\ud83d\\ude00 happy"}'
     response = client.post(DOCS, files={"file": ("mood.json", document, "application/json")}, headers=demo)
     assert response.status_code == 201, response.text
 
