@@ -64,7 +64,7 @@ def _limit(maximum: int) -> Draft202012Validator:
 
 INSTANT = {"type": "string", "minLength": 1, "maxLength": 64}
 RESET = _object({"seed": {"type": "integer", "minimum": 0, "maximum": 2**53 - 1},  # exact in every JSON client
-                 "fixture": {"type": "string", "minLength": 1, "maxLength": 100}})  # fmt: skip
+                 "fixture": {"type": "string", "minLength": 1, "maxLength": 4096}})  # fmt: skip
 FREEZE, SET = _object({"at": INSTANT}), _object({"at": INSTANT}, ("at",))
 ADVANCE = _object({unit: {"type": "number", "minimum": 0, "maximum": MAX_ADVANCE_SECONDS // factor}
                    for unit, factor in UNITS.items()}, minProperties=1)  # fmt: skip
