@@ -8,10 +8,13 @@ Fixtures
   `fault`, `clear_faults`, `journal`, `credentials`, `login`.
 - `xentree_base_url` (function): `--xentree-base-url` / `XENTREE_BASE_URL` when given (a real deployment), else the
   mock's URL (reset before the test).
-- `xentree_contract` (function): `run(**options) -> RunResult`, the contract suite against `xentree_base_url`.
+- `xentree_contract` (function): `run(**options) -> RunResult`, the contract suite against `xentree_base_url`; on
+  the mock it also provokes a 429 (`probe_rate_limit`), which is why the mock runs with a small rate limit.
 
 Options: `--xentree-seed N` (default 0), `--xentree-mock thread|process`, `--xentree-base-url URL`,
-`--xentree-rate-limit` (the mock's limit, default off). Nothing here runs unless a fixture is requested.
+`--xentree-rate-limit` (the mock's limit, default `MOCK_RATE_LIMIT`: per identity, refilled before every test by
+the reset, far above what a test or a contract run sends, and small enough that the probe reaches it in a few
+seconds; `off` disables it). Nothing here runs unless a fixture is requested.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from typing import Any
 
 import pytest
 import requests
+
+MOCK_RATE_LIMIT = "2000/3600"  # 2000 requests per identity, one more every 1.8 s: the probe's 429 comes quickly
 
 
 def free_port() -> int:
@@ -172,7 +177,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="serve the mock in a thread of the test process (default) or as a separate process")
     group.addoption("--xentree-base-url", default=None,
                     help="run xentree_base_url / xentree_contract against this deployment instead of the mock")
-    group.addoption("--xentree-rate-limit", default=None, help="the mock's rate limit N/SECONDS or off (default off)")
+    group.addoption("--xentree-rate-limit", default=None,
+                    help=f"the mock's rate limit N/SECONDS or off (default {MOCK_RATE_LIMIT})")
 
 
 def _option(config: pytest.Config, name: str, env: str, default: Any) -> Any:
@@ -184,7 +190,7 @@ def _option(config: pytest.Config, name: str, env: str, default: Any) -> Any:
 def xentree_mock_server(pytestconfig: pytest.Config) -> Iterator[XentreeMock]:
     seed = int(_option(pytestconfig, "--xentree-seed", "XENTREE_MOCK_SEED", 0))
     mode = _option(pytestconfig, "--xentree-mock", "XENTREE_MOCK_MODE", "thread")
-    rate = _option(pytestconfig, "--xentree-rate-limit", "XENTREE_MOCK_RATE_LIMIT", "off")
+    rate = _option(pytestconfig, "--xentree-rate-limit", "XENTREE_MOCK_RATE_LIMIT", MOCK_RATE_LIMIT)
     if mode == "process":
         process = ProcessServer("--strict", "--seed", str(seed), "--rate-limit", rate).start()
         try:
@@ -217,19 +223,21 @@ def xentree_base_url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def xentree_contract(xentree_base_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Any:
     """`run(**options)`: the contract suite against xentree_base_url; on the mock it registers a throw-away user and
-    may fuzz destructive operations. Options are those of `contract_tests.options.RunOptions`."""
+    may fuzz destructive operations and provokes a 429 with the rate-limit probe (the mock's limit is small, its
+    reset before the test refilled it). Options are those of `contract_tests.options.RunOptions`."""
     from contract_tests import report, runner
-    from contract_tests.options import RunOptions
+    from contract_tests.options import SELECTION, RunOptions
 
     on_mock = not _option(request.config, "--xentree-base-url", "XENTREE_BASE_URL", None)
 
     def run(*, write_reports: bool = True, **options: Any) -> Any:
         defaults: dict[str, Any] = {
             "base_url": xentree_base_url, "register": on_mock, "allow_destructive": on_mock, "max_examples": 5,
-            "progress": False, "report_dir": tmp_path / "contract-report",
+            "progress": False, "report_dir": tmp_path / "contract-report", "probe_rate_limit": on_mock,
+            "probe_max_wait": 10.0,
         }  # fmt: skip
         merged = {**defaults, **options}
-        for key in ("include_tags", "operations", "phases"):
+        for key in (*SELECTION, "phases"):
             if isinstance(merged.get(key), list):
                 merged[key] = tuple(merged[key])
         result = runner.run(RunOptions(**merged))

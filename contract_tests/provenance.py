@@ -8,7 +8,8 @@ inferred ones warnings (`--strict-inferred` makes both errors), so a deployment 
 guesses is told apart from one that breaks the docs.
 
 A few rules are errors whatever the marks say, because no reading of any spec allows them: a target that stops
-responding, and a response that leaks a secret (`ALWAYS_ERRORS`).
+responding, a server error (5xx), a response that leaks a secret, and one user reaching another user's objects
+(`ALWAYS_ERRORS`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from contract_tests.results import ERROR, WARNING, Finding, RunResult
 from contract_tests.spec import ApiSpec, OperationInfo
 
 DOCUMENTED, INFERRED = "documented", "inferred"
-ALWAYS_ERRORS = frozenset({"target_unresponsive", "secrets_exposure"})
+ALWAYS_ERRORS = frozenset({"target_unresponsive", "not_a_server_error", "secrets_exposure", "object_isolation"})
 REQUIRED = re.compile(r"'([^']+)' is a required property")
 SCHEMA_AT = re.compile(r"Schema at (/[^\s:]+)")
 HEADER = re.compile(r"\b(Retry-After|RateLimit-[A-Za-z]+|WWW-Authenticate)\b", re.IGNORECASE)

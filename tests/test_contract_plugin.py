@@ -43,6 +43,10 @@ def test_xentree_contract_runs_the_suite_against_the_mock(xentree_contract: Any,
     assert result.identity["registered"] is True
     assert {"junit", "json", "html", "markdown"} == set(result.reports)
     assert (tmp_path / "reports" / "report.html").read_text().startswith("<!doctype html>")
+    probe = next(s for s in result.scenarios if s.group == "rate-limit")  # on by default against the mock
+    assert probe.status == "passed" and any(step.endswith("-> 429") for step in probe.steps), (probe.skip_reason,
+                                                                                               probe.steps)  # fmt: skip
+    assert result.severity_counts() == {"errors": 0, "warnings": 0}
 
 
 def test_another_project_gets_the_fixtures_from_the_entry_point(tmp_path: Path) -> None:

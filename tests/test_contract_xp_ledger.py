@@ -262,10 +262,12 @@ def test_a_401_in_the_xentree_error_shape_is_detected(serve: Callable[[Any], str
         return None
 
     app = ledger_app()
+    # the ledger's 401 response (shape and challenge) is marked inferred in its spec: errors only when strict
     result = contract(serve(answer_instead(app, wrong_shape)), app, operations=["listUserXpEntries"],
-                      phases=["scenarios"])  # fmt: skip
+                      phases=["scenarios"], strict_inferred=True)  # fmt: skip
     case = scenario(result, "ledger auth: a missing or garbage token answers 401")
     assert case.status == FAILED, problems(result)
+    assert all(f.provenance == "inferred" for f in case.findings), problems(result)
     shape = [f for f in case.findings if f.check == "auth_error_shape"]
     assert shape and shape[0].code == "XC401", problems(result)
     assert "401 body breaks the Error shape at (root): 'error' is a required property" in shape[0].message
@@ -280,7 +282,7 @@ def test_429_without_retry_after_is_detected_on_the_ledger(serve: Callable[[Any]
 
     app = ledger_app()
     result = contract(serve(answer_instead(app, throttle)), app, operations=["listUserXpEntries"],
-                      phases=["examples", "fuzzing"], max_examples=2)  # fmt: skip
+                      phases=["examples", "fuzzing"], max_examples=2, strict_inferred=True)  # Retry-After: inferred
     assert result.exit_code == 1
     found = findings(result, "rate_limit_headers")
     assert found and found[0].operation == "listUserXpEntries", problems(result)
