@@ -45,5 +45,14 @@ test: .tools/.openapi-typescript-$(OPENAPI_TS_VERSION)-typescript-$(TYPESCRIPT_V
 			openapi-typescript@$(OPENAPI_TS_VERSION) typescript@$(TYPESCRIPT_VERSION) && touch $@; \
 	else echo "npm not found: the generated TypeScript types test will be skipped"; fi
 
+# Debian's Chromium and its matching chromedriver for the real-browser tests (browser downloads are not reachable):
+# installed with apt when either is missing and we are root (as on CI); otherwise a note. Checked on every run.
+.PHONY: chromium
+test: chromium
+chromium:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; \
+	else echo "chromium or chromedriver missing (not root): install Debian's chromium and chromium-driver"; fi
+
 clean:
 	rm -rf $(VENV) .tools build dist

@@ -260,19 +260,52 @@ class SpecRouter(Router):
         await super().app(scope, receive, send)
 
 
+class PublicCors:
+    """CORS for everything a browser app calls (the APIs, docs, spec files), and none at all for the control API.
+
+    - Any requested header is allowed (the preflight's `Access-Control-Request-Headers` are echoed), every method.
+    - Credentials (`credentials: 'include'`) work: the request's origin is echoed with
+      `Access-Control-Allow-Credentials: true` (a browser refuses `*` with credentials). With the default `*` this
+      holds for every origin through `allow_origin_regex=".*"`: Starlette's `allow_origins=["*"]` echoes the origin
+      for credentials only in newer releases (older ones only when a Cookie is sent, which a bearer-token app never
+      does). With `--cors-origin` only those origins are echoed; others get no `Access-Control-Allow-Origin`.
+    - `EXPOSED_HEADERS` are readable from JS (`Retry-After`, `RateLimit-*`, `WWW-Authenticate`, ...).
+    - `/__mock__` and everything under it bypasses CORS entirely: no web page may read the credentials list or have
+      a preflight for reset approved (control.py refuses foreign `Origin`s on top of this).
+    """
+
+    def __init__(self, app: ASGIApp, origins: list[str]) -> None:
+        self.app = app
+        any_origin = "*" in origins
+        self.cors = CORSMiddleware(
+            app,
+            allow_origins=[] if any_origin else origins,
+            allow_origin_regex=".*" if any_origin else None,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            allow_credentials=True,
+            expose_headers=EXPOSED_HEADERS,
+            max_age=600,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and is_control_path(scope.get("path", "")):
+            await self.app(scope, receive, send)
+        else:
+            await self.cors(scope, receive, send)
+
+
+def is_control_path(path: str) -> bool:
+    """`/__mock__` or a path under it: the control API, which CORS must never open to other origins."""
+    return path == "/__mock__" or path.startswith("/__mock__/")
+
+
 def create_app(settings: Settings | None = None, mock: Mock | None = None) -> Starlette:
     mock = mock or build_mock(settings or Settings())
     routes: list[BaseRoute] = [*docs.routes(list(mock.specs.values())), *control.routes(), *operation_routes(mock)]
     middleware = [
         Middleware(AccessLog, mock=mock),
-        Middleware(
-            CORSMiddleware,
-            allow_origins=mock.settings.cors_origins,
-            allow_methods=["*"],
-            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Prefer", "X-Mock-Admin-Token"],
-            expose_headers=EXPOSED_HEADERS,
-            max_age=600,
-        ),
+        Middleware(PublicCors, origins=mock.settings.cors_origins),
     ]
     app = Starlette(middleware=middleware, exception_handlers={HTTPException: _http_error, Exception: _crash})
     app.router = SpecRouter(routes)

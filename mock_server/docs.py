@@ -1,6 +1,11 @@
 """The spec as served files (`/openapi.yaml`, `/openapi.json`) and interactive docs at `/docs` that work offline.
 
 Swagger UI comes from the `swagger-ui-bundle-v2` wheel (Swagger UI 5, which renders OpenAPI 3.1); no CDN.
+
+The page's inline script gets its values as JSON made safe for a `<script>` element (`script_json`), never
+HTML-escaped: `html.escape` inside a script turns `"` into `&quot;`, a JavaScript syntax error that left the page blank.
+Only the title, in HTML context, is HTML-escaped. The `requestInterceptor` sends "Try it out" and Authorize requests
+aimed at any of the spec's server URLs to the page's own origin, so the docs always call the mock that serves them.
 """
 
 from __future__ import annotations
@@ -22,17 +27,36 @@ PAGE = """<!doctype html>
 <body><div id="swagger-ui"></div>
 <script src="/docs/static/swagger-ui-bundle.js"></script>
 <script>
-window.ui = SwaggerUIBundle({{url: "{spec_url}", dom_id: "#swagger-ui", deepLinking: true,
+window.ui = SwaggerUIBundle({{url: {spec_url}, dom_id: "#swagger-ui", deepLinking: true,
   persistAuthorization: true, displayRequestDuration: true, tryItOutEnabled: true,
   requestInterceptor: (req) => {{ if ({servers}.some((s) => req.url.startsWith(s))) {{
     const u = new URL(req.url); req.url = window.location.origin + u.pathname + u.search; }} return req; }} }});
 </script></body></html>"""
 
 
+SCRIPT_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
+
+
+def script_json(value: object) -> str:
+    """JSON that can sit inside an inline `<script>`: `<`, `>` and `&` become `\\u003c`, `\\u003e`, `\\u0026` (the same
+    value to JavaScript), so no string can close the element (`</script>`) or open a comment (`<!--`). `json.dumps`
+    escapes every non-ASCII character already (U+2028 and U+2029 included)."""
+    text = json.dumps(value)
+    for char, escaped in SCRIPT_ESCAPES.items():
+        text = text.replace(char, escaped)
+    return text
+
+
+def docs_page_html(spec: Spec, prefix: str) -> str:
+    """The Swagger UI page for one API: the title in HTML context, the spec URL and server list in script context."""
+    servers = [s["url"] for s in spec.raw.get("servers", []) if isinstance(s, dict) and "url" in s]
+    return PAGE.format(title=html.escape(spec.title), spec_url=script_json(f"{prefix}/openapi.json"),
+                       servers=script_json(servers))  # fmt: skip
+
+
 def _spec_routes(spec: Spec, prefix: str) -> list[BaseRoute]:
     """`{prefix}/openapi.yaml`, `{prefix}/openapi.json` and `{prefix}/docs` for one API."""
-    servers = json.dumps([s["url"] for s in spec.raw.get("servers", []) if "url" in s])
-    page = PAGE.format(title=html.escape(spec.title), spec_url=f"{prefix}/openapi.json", servers=html.escape(servers))
+    page = docs_page_html(spec, prefix)
     yaml_body, json_body = spec.yaml_text.encode(), spec.json_text.encode()
 
     async def openapi_yaml(request: Request) -> Response:

@@ -109,7 +109,7 @@ def test_cors_preflight_allows_auth_headers(client: TestClient) -> None:
     allowed = response.headers["access-control-allow-headers"].lower()
     assert "authorization" in allowed and "x-api-key" in allowed
     simple = client.get("/api/health", headers={"Origin": "http://localhost:5173"})
-    assert simple.headers["access-control-allow-origin"] == "*"
+    assert simple.headers["access-control-allow-origin"] == "http://localhost:5173"  # echoed: credentials work
 
 
 def test_cors_origins_are_configurable() -> None:
