@@ -145,6 +145,7 @@ class RunResult:
     seconds: float = 0.0
     schemathesis_version: str = ""
     fatal: bool = False  # the run could not be carried out (exit 2)
+    target_gone: bool = False  # the target stopped answering mid-run and did not come back (exit 1)
     reports: dict[str, str] = field(default_factory=dict)  # format -> path, once written
 
     @property

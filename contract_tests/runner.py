@@ -1,10 +1,13 @@
 """One contract run, start to finish: reach the target, establish who we are, select, test, clean up, judge.
 
     reachable? -> credentials verified -> operations selected (filters, safety) -> Schemathesis phases
-    -> scenario tests -> clean-up -> credentials still accepted? -> RunResult (exit code 0, 1 or 2)
+    -> scenario tests -> clean-up -> credentials still accepted? -> findings ranked -> RunResult (exit 0, 1 or 2)
 
-A target that does not answer, or refuses the credentials, gives a fatal result (exit 2) that says why; it is
-never a pass. Nothing here prints: progress goes to the `notify` callback, results to `contract_tests.report`.
+A target that does not answer at the start, or refuses the credentials, gives a fatal result (exit 2) that says
+why; it is never a pass. A target that stops answering later is a finding (`contract_tests.outage`): the run waits
+for it, goes on or finishes, keeps every result and exits 1. Findings are ranked by the provenance of the rule they
+break (`contract_tests.provenance`): only errors change the exit code. Nothing here prints: progress goes to the
+`notify` callback, results to `contract_tests.report`.
 """
 
 from __future__ import annotations
@@ -211,7 +214,7 @@ def _run(spec: ApiSpec, options: RunOptions, chosen: list[OperationInfo], client
             if "stateful" in options.phases:
                 result.scenarios.append(stateful)
         except properties.TargetDown:
-            down = True
+            down = result.target_gone = True
     else:
         for op in tested:
             operations[op.operation_id].skip_reason = "property phases not selected"
@@ -224,7 +227,7 @@ def _run(spec: ApiSpec, options: RunOptions, chosen: list[OperationInfo], client
         else:
             notify("stage", "scenarios", "")
             result.scenarios.extend(_scenarios(spec, options, principal, chosen, client, result, notify, operations))
-    if not down:
+    if not result.target_gone:
         try:
             _recheck_credentials(client, spec, principal, result)
         except TargetUnreachable as exc:
@@ -278,7 +281,8 @@ def _scenarios(spec: ApiSpec, options: RunOptions, principal: auth.Principal, ch
                                               skip_reason=reason))  # fmt: skip
             notify("scenario", item.name, SKIPPED)
     finally:
-        left = ctx.cleanup()
+        result.target_gone = result.target_gone or gone
+        left = ctx.cleanup()  # (on a target that is gone, each fails at once and is listed as left over)
         result.warnings.extend(ctx.warnings)
         result.warnings.extend(f"could not clean up {item}" for item in left)
     return ctx.results

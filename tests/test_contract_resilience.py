@@ -171,6 +171,21 @@ def test_a_target_that_dies_and_comes_back_is_tested_to_the_end(tmp_path: Path) 
     assert scenarios["public: healthCheck"] == PASSED, scenarios  # the scenarios ran after the comeback
 
 
+def test_a_target_that_dies_during_the_scenarios_fails_that_request(tmp_path: Path) -> None:
+    with DyingTarget(tmp_path, die_after=25) as target:
+        done = run_cli(target.url, tmp_path / "r", "--phases", "scenarios", "--outage-wait", "0.5")
+        killer = target.killer()
+    assert done.returncode == 1, done.stdout + done.stderr
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    found = outage_findings(report)
+    assert found and all(killer["path"] in f["curl"] for f in found), found
+    assert "during the scenario" in found[0]["message"]
+    failed = [s for s in report["scenarios"] if s["status"] == FAILED]
+    assert failed and any(f["check"] == OUTAGE_CHECK for s in failed for f in s["findings"])
+    assert any(s["skip_reason"] == "the target stopped responding" for s in report["scenarios"])
+    assert (tmp_path / "r" / "summary.md").read_text().count("XC503") >= 1
+
+
 def test_a_target_never_reachable_is_still_exit_2(tmp_path: Path) -> None:
     done = run_cli(f"http://127.0.0.1:{free_port()}", tmp_path / "r", "--outage-wait", "0")
     assert done.returncode == 2 and "is unreachable" in done.stdout
