@@ -339,3 +339,14 @@ def test_chunked_floods_do_not_grow_the_servers_memory(server_factory: type[Serv
         assert status.startswith(b"HTTP/1.1 413"), status
     assert _rss_mib(server.proc.pid) - idle < 32  # three bodies of 64 MiB each: no trace of them
     assert httpx.get(f"{server.url}/api/health").status_code == 200
+
+
+@pytest.mark.parametrize("value", [1e308, 365 * 86400 + 1, -1, True, "5", None])
+def test_a_processing_delay_out_of_range_is_400_and_the_setting_unchanged(value: object) -> None:
+    """`1e308` was accepted, and the next event crashed with an OverflowError."""
+    with make_client(api="xentree,xp-ledger") as client:
+        name = "/__mock__/settings/xp-ledger.processing-delay-seconds"
+        refused = client.put(name, json={"value": value})
+        assert refused.status_code == 400, refused.text
+        assert client.get("/__mock__/settings").json()["xp-ledger.processing-delay-seconds"]["value"] == 0.0
+        assert client.put(name, json={"value": 365 * 86400}).status_code == 200

@@ -149,6 +149,9 @@ def _iso_us(value: int) -> str:
 
 
 # settings --------------------------------------------------------------------------------------------------------
+MAX_DELAY_SECONDS = 365 * 86400  # a year: larger values overflow the date arithmetic of visibility
+
+
 def processing_delay(store: Any) -> float:
     row = store.one("SELECT value FROM xp_ledger_settings WHERE key = ?", (DELAY_KEY,))
     return float(row["value"]) if row else 0.0
@@ -156,8 +159,9 @@ def processing_delay(store: Any) -> float:
 
 def set_processing_delay(store: Any, seconds: float) -> None:
     """Change how long new XP entries stay invisible after their event is received (mock clock seconds)."""
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"processing delay must be a finite number of seconds >= 0, not {seconds!r}")
+    numeric = isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
+    if not numeric or not math.isfinite(seconds) or not 0 <= seconds <= MAX_DELAY_SECONDS:
+        raise ValueError(f"processing delay must be a number of seconds from 0 to {MAX_DELAY_SECONDS}, not {seconds!r}")
     store.run("INSERT INTO xp_ledger_settings (key, value) VALUES (?, ?)"
               " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (DELAY_KEY, str(float(seconds))))  # fmt: skip
 
