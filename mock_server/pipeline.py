@@ -294,5 +294,7 @@ def _echo_input(value: dict[str, Any], body: dict[str, Any], validator: Any) -> 
 def _render(answer: Answer) -> Response:
     if answer.body is None or answer.status == 204:
         return Response(status_code=answer.status, headers=answer.headers)
-    content = json.dumps(answer.body, separators=(",", ":"), ensure_ascii=False).encode()
+    # A body may carry its encoding already (a domain's kept answer): the same bytes, without encoding them again.
+    content = getattr(answer.body, "json_bytes", None) or json.dumps(answer.body, separators=(",", ":"),
+                                                                     ensure_ascii=False).encode()  # fmt: skip
     return Response(content, status_code=answer.status, headers=answer.headers, media_type="application/json")

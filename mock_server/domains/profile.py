@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from functools import wraps
 from math import isqrt
 from typing import Any
 
@@ -36,6 +38,7 @@ from mock_server.domains.xp import (
     user_streaks,
     zone,
 )
+from mock_server.domains.xp_cache import cached_view
 from mock_server.errors import bad_request, not_found, unauthorized
 
 LEVEL_STEP = 100  # XP from level n to n+1 = LEVEL_STEP * n
@@ -90,8 +93,19 @@ def _level_fields(total_xp: int) -> dict[str, Any]:
             "progress_percent": round(100 * into / span, 1)}  # fmt: skip
 
 
+def kept(view: Callable[[Call], dict[str, Any]]) -> Callable[[Call], Any]:
+    """A view of the caller whose answer xp_cache keeps until something it reads can change."""
+
+    @wraps(view)
+    def handler(call: Call) -> Any:
+        return cached_view(call, call.user_id, view.__name__, lambda: view(call))
+
+    return handler
+
+
 # handlers --------------------------------------------------------------------------------------------------------
 @handles("getXpProfile")
+@kept
 def xp_profile(call: Call) -> dict[str, Any]:
     user = _user(call, call.user_id)
     ledger = load_ledger(call, user["id"], since=only_today)
@@ -112,11 +126,15 @@ def xp_profile(call: Call) -> dict[str, Any]:
 
 
 @handles("getPublicXpProfile")
-def public_profile(call: Call) -> dict[str, Any]:
+def public_profile(call: Call) -> Any:
     """Public-safe: no email, no ids, no token data. Usernames match case-insensitively, like at login."""
     user = call.store.one("SELECT * FROM users WHERE username = ?", (call.path["username"],))
     if user is None:
         raise not_found(f"No user named {call.path['username']!r}")
+    return cached_view(call, user["id"], "public_profile", lambda: _public_profile(call, user))
+
+
+def _public_profile(call: Call, user: dict[str, Any]) -> dict[str, Any]:
     ledger = load_ledger(call, user["id"], since=only_today)
     streak = user_streaks(call, user["id"], ledger)
     level = _level_fields(ledger.total_xp)
@@ -132,6 +150,7 @@ def public_profile(call: Call) -> dict[str, Any]:
 
 
 @handles("getStreakStatus")
+@kept
 def streak_status(call: Call) -> dict[str, Any]:
     ledger = load_ledger(call, call.user_id, since=only_today)
     streak = user_streaks(call, call.user_id, ledger)
@@ -148,6 +167,7 @@ def streak_status(call: Call) -> dict[str, Any]:
 
 
 @handles("getWeeklyXpActivity")
+@kept
 def weekly_activity(call: Call) -> dict[str, Any]:
     ledger = load_ledger(call, call.user_id, since=lambda today: week_of(today)[0])
     week = week_of(ledger.today)
@@ -164,6 +184,7 @@ def weekly_activity(call: Call) -> dict[str, Any]:
 
 
 @handles("getLearningPulse")
+@kept
 def learning_pulse(call: Call) -> dict[str, Any]:
     """The 365 local days ending today, oldest first."""
     ledger = load_ledger(call, call.user_id, since=lambda today: today - timedelta(days=PULSE_DAYS - 1))
@@ -187,6 +208,7 @@ def _pulse_entry(day: date, stats: Day) -> dict[str, Any]:
 
 
 @handles("getDailyQuests")
+@kept
 def daily_quests(call: Call) -> dict[str, Any]:
     ledger = load_ledger(call, call.user_id, since=only_today)
     quests = quests_for_day(call, call.user_id, ledger, ledger.today)
@@ -195,13 +217,18 @@ def daily_quests(call: Call) -> dict[str, Any]:
 
 
 @handles("getLearningTimeAnalytics")
-def learning_time(call: Call) -> dict[str, Any]:
+def learning_time(call: Call) -> Any:
     """Inclusive local-date range; either bound may be omitted (open-ended), both omitted = all time."""
     start, end = call.query.get("from"), call.query.get("to")
     low, high = _date_param("from", start), _date_param("to", end)
     if low and high and low > high:
         raise bad_request(f"query.from ({start}) is after query.to ({end}); the range is inclusive and must not be "
                           "reversed", "invalid_date_range")  # fmt: skip
+    return cached_view(call, call.user_id, "learning_time", lambda: _learning_time(call, start, end, low, high),
+                       start, end)  # fmt: skip
+
+
+def _learning_time(call: Call, start: str | None, end: str | None, low: date | None, high: date | None) -> dict[str, Any]:
     ledger = load_ledger(call, call.user_id, since=low)
     days = sorted(d for d, v in ledger.days.items() if v.sessions and (not low or d >= low) and (not high or d <= high))
     breakdown = [{"date": d.isoformat(), "learningTime": ledger.days[d].learning_time,
@@ -223,14 +250,13 @@ def _date_param(name: str, value: str | None) -> date | None:
 
 # generated history: the demo user's year, and `history_days` of any fixture user ---------------------------------
 HISTORY_USER = "demo"  # gets PULSE_DAYS of history unless its fixture entry says otherwise
-MAX_HISTORY_DAYS = 36_600  # a century: the bound for a fixture's `history_days`
 SESSION_KINDS = ("conversation", "xel", "xel", "live")
 TASKS = ("reading", "writing", "listening", "speaking")
 
 
 def history_days(spec: dict[str, Any]) -> int:
     """A fixture user's `history_days` (the demo user's default is a year, everyone else's none); the fixture
-    loader has checked it is an integer from 0 to MAX_HISTORY_DAYS."""
+    loader has checked it is a whole number of days in range."""
     return int(spec.get("history_days", PULSE_DAYS if spec.get("username") == HISTORY_USER else 0))
 
 

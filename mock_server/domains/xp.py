@@ -41,6 +41,7 @@ from mock_server.domains.xp_aggregates import (  # re-exported: the XP views and
     load_ledger,
     local_day,
     streaks,
+    touch,
     user_streaks,
     user_zone,
     within_day,
@@ -209,6 +210,7 @@ def start_booster(
     call.store.insert("token_spends", spend)
     row = {"id": call.store.new_id(), "user_id": user_id, "multiplier": float(multiplier),
            "starts_at": iso(starts_at), "ends_at": iso(ends_at)}  # fmt: skip
+    touch(call, user_id)
     return call.store.insert("xp_boosters", row)
 
 

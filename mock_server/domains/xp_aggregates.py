@@ -24,7 +24,9 @@ Time zones: days are the user's local days (`users.timezone`; a name zoneinfo do
 
 from __future__ import annotations
 
+import itertools
 import json
+import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta
@@ -38,6 +40,13 @@ from mock_server.domains import Call, tables
 QUIZ_SOURCES = ("task_submission", "evaluation")  # today_xp.quiz_xp; every other source is segments_xp
 FREEZE_EVERY = 7  # streak days per earned freeze
 MAX_FREEZES = 2
+_versions = itertools.count(random.SystemRandom().getrandbits(62))
+
+
+def next_version() -> int:
+    """A number no earlier write in this process got: `xp_totals.version`, what kept view answers are checked
+    against (mock_server.domains.xp_cache)."""
+    return next(_versions)
 
 tables("""
 -- Aggregates kept by add_activity (module docstring): per user and local day of `xp_totals.tz`, and per user.
@@ -60,6 +69,7 @@ CREATE TABLE IF NOT EXISTS xp_totals (
     xp INTEGER NOT NULL,
     xel_seconds INTEGER NOT NULL,
     latest INTEGER NOT NULL,
+    version INTEGER NOT NULL,
     streak_day TEXT,
     streak_state TEXT
 );
@@ -213,9 +223,9 @@ def rebuild(call: Call, user_id: str, tz: ZoneInfo) -> Totals:
     with call.store.transaction():
         call.store.run("DELETE FROM xp_days WHERE user_id = ?", (user_id,))
         call.store.db.executemany(_UPSERT_DAY, [(user_id, d.isoformat(), *v.values()) for d, v in days.items()])
-        call.store.run("INSERT OR REPLACE INTO xp_totals (user_id, tz, xp, xel_seconds, latest, streak_day, "
-                       "streak_state) VALUES (?, ?, ?, ?, ?, NULL, NULL)",
-                       (user_id, tz.key, totals.xp, totals.xel_seconds, totals.latest))  # fmt: skip
+        call.store.run("INSERT OR REPLACE INTO xp_totals (user_id, tz, xp, xel_seconds, latest, version, streak_day, "
+                       "streak_state) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)",
+                       (user_id, tz.key, totals.xp, totals.xel_seconds, totals.latest, next_version()))  # fmt: skip
     return totals
 
 
@@ -226,6 +236,12 @@ def user_totals(call: Call, user_id: str, tz: ZoneInfo) -> Totals:
     if row is None or row["tz"] != tz.key:
         return rebuild(call, user_id, tz)
     return Totals(**row)
+
+
+def touch(call: Call, user_id: str) -> None:
+    """A write the views read besides the ledger (a booster, a token spend): kept answers no longer hold."""
+    user_totals(call, user_id, user_zone(call, user_id))
+    call.store.run("UPDATE xp_totals SET version = ? WHERE user_id = ?", (next_version(), user_id))
 
 
 def add_activity(
@@ -249,10 +265,10 @@ def add_activity(
             return
         call.store.db.executemany(_UPSERT_DAY, [(user_id, d.isoformat(), *v.values()) for d, v in days.items()])
         call.store.run(
-            "UPDATE xp_totals SET xp = xp + ?, xel_seconds = xel_seconds + ?, latest = MAX(latest, ?), "
+            "UPDATE xp_totals SET xp = xp + ?, xel_seconds = xel_seconds + ?, latest = MAX(latest, ?), version = ?, "
             "streak_day = CASE WHEN streak_day >= ? THEN NULL ELSE streak_day END WHERE user_id = ?",
-            (sum(t["amount"] for t in txs), _xel_seconds(sessions), _latest(txs, sessions), min(days).isoformat(),
-             user_id),
+            (sum(t["amount"] for t in txs), _xel_seconds(sessions), _latest(txs, sessions), next_version(),
+             min(days).isoformat(), user_id),
         )  # fmt: skip
 
 
