@@ -66,7 +66,9 @@ INSTANT = {"type": "string", "minLength": 1, "maxLength": 64}
 RESET = _object({"seed": {"type": "integer", "minimum": 0, "maximum": 2**53 - 1},  # exact in every JSON client
                  "fixture": {"type": "string", "minLength": 1, "maxLength": 4096}})  # fmt: skip
 FREEZE, SET = _object({"at": INSTANT}), _object({"at": INSTANT}, ("at",))
-ADVANCE = _object({unit: {"type": "number", "minimum": 0, "maximum": MAX_ADVANCE_SECONDS // factor}
+# Either direction: a negative amount moves the clock back (a test replaying "yesterday").
+ADVANCE = _object({unit: {"type": "number", "minimum": -(MAX_ADVANCE_SECONDS // factor),
+                          "maximum": MAX_ADVANCE_SECONDS // factor}
                    for unit, factor in UNITS.items()}, minProperties=1)  # fmt: skip
 FAULT = _object({"latency_ms": {"type": "integer", "minimum": 0, "maximum": 60_000},
                  "error_rate": {"type": "number", "minimum": 0, "maximum": 1},
@@ -269,8 +271,8 @@ async def clock_set(request: Request, mock: Mock) -> Any:
 async def clock_advance(request: Request, mock: Mock) -> Any:
     body = await _json(request, ADVANCE)
     seconds = sum(UNITS[unit] * value for unit, value in body.items())
-    if seconds > MAX_ADVANCE_SECONDS:
-        raise bad_request(f"body: advance at most {MAX_ADVANCE_SECONDS} seconds (a century) at once")
+    if abs(seconds) > MAX_ADVANCE_SECONDS:
+        raise bad_request(f"body: move the clock at most {MAX_ADVANCE_SECONDS} seconds (a century) at once")
     if not _clock_range(mock.clock.timestamp() + seconds):
         raise bad_request(f"body: the mock clock stays between {CLOCK_RANGE_TEXT}")
     mock.clock.advance(seconds)

@@ -49,12 +49,13 @@ def server() -> object:
     [
         ("/clock/advance", {"minutes": 5}),
         ("/clock/advance", {"days": 1}),
+        ("/clock/advance", {"days": -2}),
         ("/clock/set", {"at": "2031-06-01T08:00:00Z"}),
         ("/clock/set", {"at": "2019-03-01T08:00:00Z"}),
         ("/clock/freeze", {"at": "2030-01-01T00:00:00Z"}),
         ("/clock/freeze", {"at": "2020-01-01T00:00:00Z"}),
     ],
-    ids=["advance-5-minutes", "advance-1-day", "set-future", "set-past", "freeze-future", "freeze-past"],
+    ids=["advance-5-minutes", "advance-1-day", "advance-back-2-days", "set-future", "set-past", "freeze-future", "freeze-past"],
 )
 def test_a_fresh_login_works_wherever_the_clock_is_moved(server: Server, move: tuple[str, dict[str, object]]) -> None:
     _control(server.url, "/reset", {})
