@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mock_server import control, docs, domains, fixtures
+from mock_server import control, docs, domains, fixtures, worlds
 from mock_server.clock import Clock, iso
 from mock_server.domains import Call
 from mock_server.errors import ApiError
@@ -105,6 +105,10 @@ class Mock:
 LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
 
 
+def _seed_secret(seed: int) -> str:
+    return hashlib.sha256(f"xentree-mock-jwt:{seed}".encode()).hexdigest()
+
+
 def signing_secret(settings: Settings, store: Store) -> str:
     """The tokens' HS256 secret. Derived from the seed (so tokens are reproducible) only where nobody else can
     reach the mock: on loopback by default, or when asked with --deterministic-tokens. Beyond loopback it is
@@ -115,7 +119,7 @@ def signing_secret(settings: Settings, store: Store) -> str:
     if deterministic is None:
         deterministic = settings.host in LOOPBACK_HOSTS
     if deterministic:
-        return hashlib.sha256(f"xentree-mock-jwt:{settings.seed}".encode()).hexdigest()
+        return _seed_secret(settings.seed)
     secret = store.meta("jwt_secret")
     if secret is None:
         secret = secrets.token_hex(32)
@@ -138,13 +142,21 @@ def build_mock(settings: Settings) -> Mock:
         specs=list(specs.values()), auth_failures=RateLimiter(RateLimit.parse(settings.auth_failure_limit)),
     )  # fmt: skip
     mock = Mock(settings, spec, specs, store, clock, tokens, pipeline, journal=deque(maxlen=settings.journal_size))
+    reusable = settings.state is None and tokens.secret == _seed_secret(settings.seed)
+    world = worlds.key(settings.apis, settings.seed, settings.fixture, settings.frozen_at) if reusable else None
     if existing_state and store.counts().get("users"):
         # A persisted state file is reused as it is; ids continue on a stream of their own for this start.
         store.next_boot(settings.seed)
         saved = store.meta("credentials")
         mock.credentials = fixtures.Credentials(**json.loads(saved)) if saved else fixtures.Credentials()
+    elif world is not None and worlds.restore(world, store):
+        mock.credentials = fixtures.Credentials(**json.loads(store.meta("credentials") or "{}"))
+        for rebuild in domains.COPY_HOOKS:
+            rebuild(store)
     else:
         mock.load_fixture(settings.fixture)
+        if world is not None:
+            worlds.remember(world, store, domains.SCHEMAS)
     return mock
 
 

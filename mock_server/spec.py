@@ -10,7 +10,7 @@ import copy
 import json
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +226,14 @@ def _operation(
 
 
 def load_spec(path: Path) -> Spec:
+    """The compiled spec, built once per file version: compiled operations are read-only, so every mock of a process
+    (a test suite builds hundreds) shares them."""
+    stat = path.stat()
+    return _load_spec(path.resolve(), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=16)
+def _load_spec(path: Path, mtime_ns: int, size: int) -> Spec:
     text = path.read_text(encoding="utf-8")
     raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: 10x faster startup
     resolved = resolve_refs(raw)

@@ -113,6 +113,11 @@ class Store:
         self.reseed(seed, f":boot{boot}")
         return boot
 
+    def copy_from(self, other: Store) -> None:
+        """Become a copy of `other`: every table of its main database and the position of its id stream."""
+        other.db.backup(self.db)
+        self._rng.setstate(other._rng.getstate())
+
     # the mock's bookkeeping ------------------------------------------------------------------------------------
     def meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM mock_meta WHERE key = ?", (key,)).fetchone()

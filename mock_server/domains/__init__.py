@@ -79,6 +79,7 @@ HANDLERS: dict[str, Handler] = {}
 SCHEMAS: list[str] = []
 SEEDERS: list[Seeder] = []
 SETTINGS: dict[str, Setting] = {}
+COPY_HOOKS: list[Callable[[Store], None]] = []
 
 
 def handles(operation_id: str) -> Callable[[Handler], Handler]:
@@ -105,6 +106,14 @@ def tables(ddl: str) -> None:
 
 def setting(name: str, description: str, get: Callable[[Store], Any], set: Callable[[Store, Any], None]) -> None:
     SETTINGS[name] = Setting(description, get, set)
+
+
+def on_copy(fn: Callable[[Store], None]) -> Callable[[Store], None]:
+    """Run `fn(store)` after a seeded world is copied into a new store (mock_server.worlds): for state a domain keeps
+    outside the main database, which a copy does not carry (the search index lives in TEMP)."""
+    if fn not in COPY_HOOKS:
+        COPY_HOOKS.append(fn)
+    return fn
 
 
 def seeder(fn: Seeder) -> Seeder:

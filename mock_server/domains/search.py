@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mock_server.clock import iso
-from mock_server.domains import Call, handles, tables
+from mock_server.domains import Call, handles, on_copy, tables
 from mock_server.domains import conversations as _conversations  # noqa: F401  (their tables come first: triggers)
 from mock_server.domains import notes as _notes  # noqa: F401
 from mock_server.store import Store
@@ -127,6 +127,7 @@ def rebuild(store: Store, c: Collection) -> int:
     return indexed(store, c)
 
 
+@on_copy
 def ensure_index(store: Store) -> None:
     """Rebuild any collection whose size differs from its table (the triggers keep it equal once built)."""
     for c in COLLECTIONS:
