@@ -24,6 +24,8 @@ def test_the_full_suite_finds_zero_failures_in_the_mock(server_factory: type[Ser
     assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-2000:]
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["score"] == 100.0 and report["counts"]["failed"] == 0 and report["counts"]["errored"] == 0
+    assert report["findings"] == {"errors": 0, "warnings": 0}, [  # warnings (inferred rules) count here too
+        (op["operation_id"], f["message"][:200]) for op in report["operations"] for f in op["findings"]]
     operations = {op["operation_id"]: op for op in report["operations"]}
     assert all(op["status"] == "passed" for op in operations.values()), [
         (k, op["status"], op["skip_reason"]) for k, op in operations.items() if op["status"] != "passed"

@@ -109,6 +109,7 @@ def test_the_full_ledger_run_finds_zero_failures_in_the_mock(ledger_server: Serv
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env={**_env(), **env})
     assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-2000:]
     assert "conformant (exit 0), conformance score 100.0%" in done.stdout
+    assert "0 errors, 0 warnings" in done.stdout  # warnings (inferred rules) count against the mock too
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["api"] == "xp-ledger" and report["counts"]["failed"] == report["counts"]["errored"] == 0
     assert report["identity"] == {"kind": "client", "client_id": client["client_id"],
