@@ -79,6 +79,7 @@ class Mock:
     credentials: fixtures.Credentials = field(default_factory=fixtures.Credentials)
     journal: deque[dict[str, Any]] = field(default_factory=deque)
     started: float = field(default_factory=time.time)
+    reusable: bool = False  # an in-memory world with seed-derived tokens: may be copied from a seeded template
 
     def load_fixture(self, name: str) -> None:
         call = Call({}, {}, {}, None, None, self.store, self.clock, self.tokens, seed=self.settings.seed)
@@ -94,12 +95,26 @@ class Mock:
         if seed is not None:
             self.settings.seed = seed
         self.clock.restart()
-        self.store.clear()
-        self.store.reseed(self.settings.seed)
-        self.tokens.new_epoch()
         self.pipeline.reset(self.settings.seed)
         self.journal.clear()
-        self.load_fixture(fixture or self.settings.fixture)
+        self.seed_world(fixture or self.settings.fixture)
+        self.tokens.new_epoch()  # after the copy, which brings the template's bookkeeping
+
+    def seed_world(self, fixture: str) -> None:
+        """The fixture world in the store: copied when this process seeded it before, else seeded (and kept)."""
+        world = worlds.key(self.settings.apis, self.settings.seed, fixture, self.clock.now() if self.clock.frozen
+                           else None) if self.reusable else None  # fmt: skip
+        if world is not None and worlds.restore(world, self.store):
+            self.credentials = fixtures.Credentials(**json.loads(self.store.meta("credentials") or "{}"))
+            self.settings.fixture = fixture
+            for rebuild in domains.COPY_HOOKS:
+                rebuild(self.store)
+            return
+        self.store.clear()
+        self.store.reseed(self.settings.seed)
+        self.load_fixture(fixture)
+        if world is not None:
+            worlds.remember(world, self.store, domains.SCHEMAS)
 
 
 LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
@@ -142,21 +157,14 @@ def build_mock(settings: Settings) -> Mock:
         specs=list(specs.values()), auth_failures=RateLimiter(RateLimit.parse(settings.auth_failure_limit)),
     )  # fmt: skip
     mock = Mock(settings, spec, specs, store, clock, tokens, pipeline, journal=deque(maxlen=settings.journal_size))
-    reusable = settings.state is None and tokens.secret == _seed_secret(settings.seed)
-    world = worlds.key(settings.apis, settings.seed, settings.fixture, settings.frozen_at) if reusable else None
+    mock.reusable = settings.state is None and tokens.secret == _seed_secret(settings.seed)
     if existing_state and store.counts().get("users"):
         # A persisted state file is reused as it is; ids continue on a stream of their own for this start.
         store.next_boot(settings.seed)
         saved = store.meta("credentials")
         mock.credentials = fixtures.Credentials(**json.loads(saved)) if saved else fixtures.Credentials()
-    elif world is not None and worlds.restore(world, store):
-        mock.credentials = fixtures.Credentials(**json.loads(store.meta("credentials") or "{}"))
-        for rebuild in domains.COPY_HOOKS:
-            rebuild(store)
     else:
-        mock.load_fixture(settings.fixture)
-        if world is not None:
-            worlds.remember(world, store, domains.SCHEMAS)
+        mock.seed_world(settings.fixture)
     return mock
 
 

@@ -69,3 +69,18 @@ def test_state_files_and_random_secrets_are_never_copied(tmp_path: Path) -> None
     build_mock(_settings(state=tmp_path / "a.sqlite"))
     build_mock(_settings(host="0.0.0.0"))
     assert not worlds._worlds
+
+
+def test_a_reset_copies_the_world_back_and_the_search_index_with_it() -> None:
+    mock = build_mock(_settings())
+    counts = mock.store.counts()
+    with TestClient(create_app(mock=mock), client=LOCAL) as client:
+        headers = bearer(login(client))
+        client.post("/api/core/notes", json={"title": "zyxwordunique", "content": "x"}, headers=headers)
+        assert client.get("/api/core/search", params={"q": "zyxwordunique"}, headers=headers).json()["total"] == 1
+        assert client.post("/__mock__/reset", json={}).status_code == 200
+        assert {k: v for k, v in mock.store.counts().items() if k != "refresh_tokens"} == {
+            k: v for k, v in counts.items() if k != "refresh_tokens"
+        }
+        headers = bearer(login(client))
+        assert client.get("/api/core/search", params={"q": "zyxwordunique"}, headers=headers).json()["total"] == 0

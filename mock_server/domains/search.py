@@ -128,6 +128,12 @@ def rebuild(store: Store, c: Collection) -> int:
 
 
 @on_copy
+def rebuild_all(store: Store) -> None:
+    """After a world was copied in: the TEMP index still holds the previous world's documents."""
+    for c in COLLECTIONS:
+        rebuild(store, c)
+
+
 def ensure_index(store: Store) -> None:
     """Rebuild any collection whose size differs from its table (the triggers keep it equal once built)."""
     for c in COLLECTIONS:
