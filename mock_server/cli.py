@@ -10,8 +10,10 @@ import socket
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import uvicorn
+from starlette.applications import Starlette
 
 from mock_server import __version__, fixtures
 from mock_server.app import Settings, build_mock, create_app
@@ -151,14 +153,14 @@ def banner(url: str, mock_settings: Settings, credentials: Credentials) -> str:
     return "\n".join(lines)
 
 
-def app_from_env():  # used by uvicorn --reload (factory)
+def app_from_env() -> Starlette:  # used by uvicorn --reload (factory)
     data = json.loads(os.environ[ENV_SETTINGS])
     data["state"] = Path(data["state"]) if data["state"] else None
     data["frozen_at"] = parse_instant(data["frozen_at"]) if data["frozen_at"] else None
     return create_app(Settings(**data))
 
 
-def _proxy_options(args: argparse.Namespace) -> dict[str, object]:
+def _proxy_options(args: argparse.Namespace) -> dict[str, Any]:
     """uvicorn trusts X-Forwarded-For from loopback by default, which lets any local caller pick its address (and
     dodge IP allow-lists and per-address limits); the mock trusts forwarded headers only from named proxies."""
     if args.forwarded_allow_ips:
@@ -200,7 +202,7 @@ def serve(args: argparse.Namespace) -> int:
         return 0
     sock = bind(args.host, args.port)
     mock = build_mock(settings)
-    config = uvicorn.Config(create_app(mock=mock), log_config=None, access_log=False, **_proxy_options(args))  # type: ignore[arg-type]
+    config = uvicorn.Config(create_app(mock=mock), log_config=None, access_log=False, **_proxy_options(args))
     print(banner(url, settings, mock.credentials), flush=True)
     uvicorn.Server(config).run(sockets=[sock])
     return 0

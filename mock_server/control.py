@@ -142,7 +142,8 @@ def _serves(name: str, served: set[str]) -> bool:
 
 
 def _check_query(request: Request, validator: Draft202012Validator) -> None:
-    props = validator.schema.get("properties", {})
+    schema = validator.schema
+    props = schema.get("properties", {}) if isinstance(schema, dict) else {}
     values = {key: coerce(value, props.get(key, {})) for key, value in request.query_params.items()}
     check(validator, values, "query")
 
@@ -162,7 +163,7 @@ async def index(request: Request, mock: Mock) -> Any:
         "fixture": mock.settings.fixture,
         "strict": mock.settings.strict,
         "clock": mock.clock.state(),
-        "controls": [f"{', '.join(sorted(r.methods or []))} {r.path}" for r in routes()],
+        "controls": [f"{', '.join(sorted(r.methods or []))} {r.path}" for r in routes() if isinstance(r, Route)],
     }
 
 
@@ -310,7 +311,7 @@ async def journal(request: Request, mock: Mock) -> Any:
 
 
 def routes() -> list[BaseRoute]:
-    queries = {state_table: STATE_QUERY, journal: JOURNAL_QUERY}
+    queries: dict[View, Draft202012Validator] = {state_table: STATE_QUERY, journal: JOURNAL_QUERY}
     table: list[tuple[str, View, list[str]]] = [
         ("/__mock__", index, ["GET"]),
         ("/__mock__/reset", reset, ["POST"]),

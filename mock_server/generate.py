@@ -80,8 +80,8 @@ class Generator:
             return f.random_element(schema["enum"])
         for key in ("oneOf", "anyOf"):
             if key in schema:
-                merged = {k: v for k, v in schema.items() if k != key}
-                return self._gen({**merged, **schema[key][0]}, name)
+                rest = {k: v for k, v in schema.items() if k != key}
+                return self._gen({**rest, **schema[key][0]}, name)
         if "allOf" in schema:
             merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
             for part in schema["allOf"]:
@@ -140,7 +140,7 @@ class Generator:
         if fmt in DATE_RULES:
             return DATE_RULES[fmt](f, self._now)
         if fmt in FORMAT_RULES:
-            return FORMAT_RULES[fmt](f)
+            return str(FORMAT_RULES[fmt](f))
         value = next((g(f) for rx, g in self._name_rules if rx.search(name)), None)
         if value is None:
             value = f.word()
@@ -159,9 +159,9 @@ def _type(schema: dict[str, Any]) -> str:
     t = schema.get("type")
     if isinstance(t, list):
         non_null = [x for x in t if x != "null"]
-        return non_null[0] if non_null else "null"
+        return str(non_null[0]) if non_null else "null"
     if t:
-        return t
+        return str(t)
     if "properties" in schema:
         return "object"
     if "items" in schema:
@@ -171,7 +171,7 @@ def _type(schema: dict[str, Any]) -> str:
 
 def _bounded_float(f: Faker, schema: dict[str, Any]) -> float:
     low, high = float(schema.get("minimum", 0)), float(schema["maximum"])
-    return round(low + (high - low) * f.random.random(), 2)
+    return round(low + (high - low) * float(f.random.random()), 2)
 
 
 def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

@@ -170,7 +170,7 @@ class Pipeline:
             call = Call(params["path"], params["query"], params["header"], body, identity, self.store, self.clock,
                         self.tokens, client, seed=self.seed)  # fmt: skip
             if "basic" in self.auth[op.api].accepted(op):
-                call.extra["basic"] = basic_credentials(request.headers.get("authorization"))
+                call.basic = basic_credentials(request.headers.get("authorization"))
             answer = self._respond(op, call, prefer, request)
         except ApiError as exc:
             if exc.status == 401 and failure_key and self._presented_credentials(op, request):

@@ -202,7 +202,7 @@ def scheme_kind(scheme: dict[str, Any]) -> str:
     kind = scheme.get("type", "")
     if kind == "http":
         return str(scheme.get("scheme", "")).lower()
-    return {"apiKey": "api_key"}.get(kind, kind)
+    return {"apiKey": "api_key"}.get(str(kind), str(kind))
 
 
 def basic_credentials(header: str | None) -> tuple[str, str] | None:

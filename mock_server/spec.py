@@ -116,11 +116,12 @@ class Spec:
 
     @property
     def title(self) -> str:
-        return self.raw.get("info", {}).get("title", "API")
+        return str(self.raw.get("info", {}).get("title", "API"))
 
     @property
     def schemes(self) -> dict[str, dict[str, Any]]:
-        return self.raw.get("components", {}).get("securitySchemes", {})
+        schemes: dict[str, dict[str, Any]] = self.raw.get("components", {}).get("securitySchemes", {})
+        return schemes
 
     @cached_property
     def error_shape(self) -> ErrorShape:
@@ -153,7 +154,8 @@ def resolve_refs(document: dict[str, Any]) -> dict[str, Any]:
             return [walk(v, seen) for v in node]
         return node
 
-    return walk(document, ())
+    resolved: dict[str, Any] = walk(document, ())
+    return resolved
 
 
 def _media(name: str, media: dict[str, Any]) -> MediaType:

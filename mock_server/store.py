@@ -154,6 +154,10 @@ class Store:
         row = self.db.execute(sql, params).fetchone()
         return dict(row) if row else None
 
+    def count(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        """The integer a `SELECT COUNT(*) ...` query answers."""
+        return int(self.db.execute(sql, params).fetchone()[0])
+
     def all(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         return [dict(r) for r in self.db.execute(sql, params).fetchall()]
 

@@ -97,7 +97,7 @@ def _discriminated(error: ValidationError, branches: dict[int, list[ValidationEr
     if prop is None or not isinstance(error.instance, dict) or prop not in error.instance:
         return None
     value, accepted = error.instance[prop], []
-    for i, branch in enumerate(error.schema[str(error.validator)]):
+    for i, branch in enumerate(error.schema[str(error.validator)]):  # type: ignore[index]  # a dict, checked above
         allowed = branch.get("properties", {}).get(prop, {})
         values = [allowed["const"]] if "const" in allowed else list(allowed.get("enum", []))
         if value in values:

@@ -119,7 +119,8 @@ class Provider:
 
 @lru_cache(maxsize=1)
 def catalog() -> dict[str, Any]:
-    return yaml.safe_load((fixtures_dir() / "catalog" / "conversations.yaml").read_text(encoding="utf-8"))
+    data: dict[str, Any] = yaml.safe_load((fixtures_dir() / "catalog" / "conversations.yaml").read_text(encoding="utf-8"))
+    return data
 
 
 @lru_cache(maxsize=1)
@@ -163,7 +164,8 @@ def pick_model(provider: Provider, seed: int, message: str) -> str:
 def phrasebook(language: str | None) -> dict[str, Any]:
     books = catalog()["replies"]
     primary = (language or "en").split("-")[0].lower()
-    return books.get(primary) or books["en"]
+    book: dict[str, Any] = books.get(primary) or books["en"]
+    return book
 
 
 def topic_of(message: str, fallback: str) -> str:

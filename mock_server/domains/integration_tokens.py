@@ -144,7 +144,7 @@ def _tenant_for(call: Call, requested: str | None) -> str:
     )
     if row is None:
         raise forbidden("You belong to no organization, so there is no tenant to issue for", "no_tenant")
-    return row["organization_id"]
+    return str(row["organization_id"])
 
 
 # tokens --------------------------------------------------------------------------------------------------------

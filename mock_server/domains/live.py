@@ -304,7 +304,9 @@ def instant(where: str, text: str) -> datetime:
         raise bad_request(f"{where}: {text!r} is outside the supported date-time range", "invalid_date_time") from None
 
 
-def save_transcript(call: Call, user_id: str, body: dict[str, Any], transcript_id: str, created: datetime) -> dict:
+def save_transcript(
+    call: Call, user_id: str, body: dict[str, Any], transcript_id: str, created: datetime
+) -> dict[str, Any]:
     """Store one session's transcript (also used by the seeder, so demo transcripts look like saved ones).
     Times are stored and returned in UTC."""
     started = instant("body.session_started_at", body["session_started_at"])

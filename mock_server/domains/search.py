@@ -225,7 +225,7 @@ def status(call: Call) -> dict[str, Any]:
 def reindex(call: Call) -> dict[str, Any]:
     wanted = set(call.body.get("collections") or BY_NAME)
     force = bool(call.body.get("force", False))
-    rebuilt = []
+    rebuilt: list[dict[str, Any]] = []
     for c in COLLECTIONS:
         if c.name in wanted and (force or not (intact(call.store, c) and indexed(call.store, c) ==
                                                stored(call.store, c))):  # fmt: skip

@@ -178,7 +178,7 @@ def secret_hash(client_id: str, secret: str) -> str:
 
 def _client_credentials(call: Call) -> tuple[str, str]:
     """The client id and secret from the Basic header or the body: exactly one of the two (RFC 6749 2.3)."""
-    basic = call.extra.get("basic")
+    basic = call.basic
     body = call.body if isinstance(call.body, dict) else {}
     in_body = "client_id" in body or "client_secret" in body
     if basic is not None and in_body:
@@ -218,7 +218,8 @@ def _events(body: dict[str, Any]) -> list[Any]:
     data = body.get("data")
     envelope_keys = {"sensor", "sendTime", "dataVersion"} <= body.keys() and isinstance(data, list)
     bare_keys = {"@context", "type", "actor"} <= body.keys()
-    if envelope_keys and (not bare_keys or all(isinstance(e, dict) and "type" in e for e in data)):
+    if isinstance(data, list) and envelope_keys and (not bare_keys or all(isinstance(e, dict) and "type" in e
+                                                                            for e in data)):  # fmt: skip
         return list(data)
     return [body]
 
@@ -370,7 +371,7 @@ def list_user_xp_entries(call: Call) -> dict[str, Any]:
             params.append(value)
     clause = " AND ".join(where)
     offset, limit = int(call.query.get("offset", 0)), int(call.query.get("limit", 50))
-    total = call.store.one(f"SELECT COUNT(*) AS n FROM xp_ledger_entries WHERE {clause}", tuple(params))["n"]
+    total = call.store.count(f"SELECT COUNT(*) FROM xp_ledger_entries WHERE {clause}", tuple(params))
     rows = call.store.all(
         f"SELECT * FROM xp_ledger_entries WHERE {clause} ORDER BY date_us DESC, source_event_id, id LIMIT ? OFFSET ?",
         (*params, limit, offset),
