@@ -246,7 +246,7 @@ def activate(spec: ApiSpec) -> None:
     register()
 
 
-def _context(case: Case) -> tuple[ApiSpec, OperationInfo] | None:
+def _context(case: Case[Any]) -> tuple[ApiSpec, OperationInfo] | None:
     spec = _ACTIVE.get("spec")
     if spec is None:
         return None
@@ -271,11 +271,11 @@ def register() -> None:
 
     classes = {name: failure_class(name) for name in SCHEMATHESIS_CHECKS}
 
-    def fail(name: str, case: Case, problems: list[str]) -> None:
+    def fail(name: str, case: Case[Any], problems: list[str]) -> None:
         raise classes[name](operation=case.operation.label, title=TITLES[name], message="\n".join(problems))
 
     @schemathesis.check
-    def auth_error_shape(ctx: Any, response: Response, case: Case) -> bool | None:
+    def auth_error_shape(ctx: Any, response: Response, case: Case[Any]) -> bool | None:
         found = _context(case)
         if found and (problems := auth_error_problems(found[0], response.status_code, _headers(response),
                                                       response.content, found[1])):  # fmt: skip
@@ -283,21 +283,21 @@ def register() -> None:
         return None
 
     @schemathesis.check
-    def rate_limit_headers(ctx: Any, response: Response, case: Case) -> bool | None:
+    def rate_limit_headers(ctx: Any, response: Response, case: Case[Any]) -> bool | None:
         found = _context(case)
         if found and (problems := rate_limit_problems(found[0], found[1], response.status_code, _headers(response))):
             fail("rate_limit_headers", case, problems)
         return None
 
     @schemathesis.check
-    def secrets_exposure(ctx: Any, response: Response, case: Case) -> bool | None:
+    def secrets_exposure(ctx: Any, response: Response, case: Case[Any]) -> bool | None:
         found = _context(case)
         if found and (problems := secret_problems(found[0], found[1], response.status_code, response.content)):
             fail("secrets_exposure", case, problems)
         return None
 
     @schemathesis.check
-    def public_profile_privacy(ctx: Any, response: Response, case: Case) -> bool | None:
+    def public_profile_privacy(ctx: Any, response: Response, case: Case[Any]) -> bool | None:
         found = _context(case)
         if found and is_privacy_operation(found[1]) and response.status_code < 300:
             if problems := privacy_problems(response.content):

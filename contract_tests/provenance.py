@@ -116,8 +116,9 @@ def schema_mark(spec: ApiSpec, op: OperationInfo | None, status: int | None, ins
     if op is None or status is None:
         return base
     _, response = _response_node(spec, op, status)
-    content = (response or {}).get("content", {})
-    node: Any = next(iter(content.values()), {}).get("schema") if content else None
+    content: dict[str, Any] = (response or {}).get("content", {})
+    first: dict[str, Any] = next(iter(content.values()), {})
+    node: Any = first.get("schema")
     marks = [mark(node)]
     for part in instance_path:
         node = _child(node, part)

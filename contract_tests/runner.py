@@ -20,6 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from contract_tests import auth, outage, properties, provenance, scenarios
 from contract_tests.http import Client, Exchange, Pacer, TargetUnreachable, reachable
+from contract_tests.resources import spec_path
 from contract_tests.options import SCHEMATHESIS_PHASES, RunOptions, UsageError
 from contract_tests.results import (
     ERRORED,
@@ -45,10 +46,6 @@ def spec_file(options: RunOptions) -> ApiSpec:
     if options.spec is not None:
         path = options.spec
     else:
-        from mock_server.resources import (
-            spec_path,  # only to find the packaged spec file
-        )
-
         path = spec_path(options.api)
     if not path.is_file():
         raise UsageError(f"no spec for --api {options.api!r} at {path}")

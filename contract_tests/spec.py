@@ -245,7 +245,8 @@ class ApiSpec:
         responses = op.raw.get("responses", {})
         for key in (str(status), f"{str(status)[0]}XX", f"{str(status)[0]}xx", "default"):
             if key in responses:
-                return self.resolve(responses[key])
+                resolved: dict[str, Any] = self.resolve(responses[key])
+                return resolved
         return None
 
     def declared_headers(self, op: OperationInfo | None, status: int, fallback: str) -> dict[str, dict[str, Any]]:

@@ -45,6 +45,7 @@ def test_wheel_ships_every_spec_every_fixture_and_the_console_scripts(wheel: Pat
     assert {s.name for s in specs} >= {"xentree.yaml", "xp-ledger.yaml"}
     for spec in specs:
         assert f"{RESOURCES}/openapi/{spec.name}" in names, spec.name
+        assert f"contract_tests/_resources/openapi/{spec.name}" in names, spec.name  # the suite's own copy
     fixtures = [p.relative_to(ROOT).as_posix() for p in (ROOT / "fixtures").rglob("*") if p.is_file()]
     assert "fixtures/demo.yaml" in fixtures and any(f.startswith("fixtures/catalog/") for f in fixtures)
     assert not [f for f in fixtures if f"{RESOURCES}/{f}" not in names]
@@ -168,3 +169,22 @@ def test_a_fresh_venv_with_the_wheel_serves_both_apis_from_outside_the_checkout(
         assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
     finally:
         server.stop()
+
+
+def test_the_contract_suite_imports_the_mock_only_in_its_pytest_plugin() -> None:
+    """The suite checks any URL from a bare install: only the plugin (which may start a mock) imports mock_server."""
+    offenders = []
+    for path in sorted((ROOT / "contract_tests").rglob("*.py")):
+        if path.name == "plugin.py":
+            continue
+        if "mock_server" in imported_top_levels_of_file(path):
+            offenders.append(path.relative_to(ROOT).as_posix())
+    assert not offenders
+
+
+def imported_top_levels_of_file(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    names |= {node.module.split(".")[0] for node in ast.walk(tree)
+              if isinstance(node, ast.ImportFrom) and node.module and node.level == 0}  # fmt: skip
+    return names

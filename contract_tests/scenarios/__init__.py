@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from contract_tests import checks, outage
 from contract_tests.auth import (
@@ -96,7 +96,7 @@ class Case:
             self.fail(message, exchange, **kwargs)
         return condition
 
-    def skip(self, reason: str) -> None:
+    def skip(self, reason: str) -> NoReturn:
         raise Skip(reason)
 
 

@@ -37,7 +37,7 @@ def _number(value: str | None) -> int | None:
 def probe_rate_limit(ctx: ScenarioContext) -> None:
     op = cheap_read(ctx.spec)
     who = None if op is None or op.public else ctx.principal
-    with ctx.case(NAME, group="rate-limit", rule="rate_limit_probe", operation=op and op.operation_id) as case:
+    with ctx.case(NAME, group="rate-limit", rule="rate_limit_probe", operation=op.operation_id if op else None) as case:
         if op is None:
             case.skip("the spec has no GET without parameters that documents 429")
             return

@@ -42,7 +42,7 @@ def safe_request(ctx: ScenarioContext, op: OperationInfo) -> dict[str, Any]:
 
 
 def refused_for_scope(answer: Any) -> bool:
-    return answer.status == 403 and answer.error_code == SCOPE_ERROR
+    return bool(answer.status == 403 and answer.error_code == SCOPE_ERROR)
 
 
 def check_denied(case: Case, op: OperationInfo, answer: Any, key_scopes: list[str]) -> None:

@@ -185,7 +185,7 @@ def send(ctx: ScenarioContext, case: Case, event: dict[str, Any], headers: dict[
     return answer
 
 
-def read(ctx: ScenarioContext, who: str, headers: dict[str, str] | None = None, **params: Any) -> Exchange:
+def read(ctx: ScenarioContext, who: str, *, headers: dict[str, str] | None = None, **params: object) -> Exchange:
     return ctx.call(LIST, headers if headers is not None else run_token(ctx), path={"userId": who},
                     params={k: v for k, v in params.items() if v is not None})  # fmt: skip
 
@@ -242,7 +242,7 @@ def unauthenticated(ctx: ScenarioContext) -> None:
                                score_type="QUESTION_RESULT")  # creates no XP entry, whatever the target does
         for label, headers in (("no token", {}), ("a garbage token", bearer("not-a-token")),
                                ("a malformed JWT", bearer("eyJhbGciOiJIUzI1NiJ9.e30.c2ln"))):  # fmt: skip
-            calls = ((LIST, read(ctx, who, headers)), (SEND, ctx.call(SEND, headers, body=harmless)))
+            calls = ((LIST, read(ctx, who, headers=headers)), (SEND, ctx.call(SEND, headers, body=harmless)))
             for operation_id, answer in calls:
                 case.expect(answer.status == 401, f"{operation_id} with {label}: expected 401, got {answer.summary()}",
                             answer)  # fmt: skip
@@ -312,7 +312,7 @@ def scope_enforcement(ctx: ScenarioContext) -> None:
         if read_scope is None:
             case.skip("listUserXpEntries names no scope")
         token, granted = narrower_token(ctx, case, read_scope)
-        check_insufficient_scope(case, read(ctx, who, bearer(token)), LIST, read_scope, granted)
+        check_insufficient_scope(case, read(ctx, who, headers=bearer(token)), LIST, read_scope, granted)
         if write_scope in granted:
             event = grade_event(who, event_id=new_event_id(), event_time=iso(now()), value=1,
                                 score_type="QUESTION_RESULT")  # fmt: skip
@@ -329,7 +329,7 @@ def scope_enforcement(ctx: ScenarioContext) -> None:
         event = grade_event(who, event_id=new_event_id(), event_time=iso(now()), value=1, score_type="QUESTION_RESULT")
         check_insufficient_scope(case, ctx.call(SEND, bearer(token), body=event), SEND, write_scope, granted)
         if read_scope in granted:
-            answer = read(ctx, who, bearer(token))
+            answer = read(ctx, who, headers=bearer(token))
             case.expect(answer.status not in (401, 403), f"a token with {read_scope} could not read the ledger: "
                         f"{answer.summary()}", answer)  # fmt: skip
 
@@ -426,7 +426,8 @@ def paging(ctx: ScenarioContext) -> None:
                   rule="ledger_paging", operation=LIST,
                   description="limit=101, limit=0 and offset=-1 are refused with 400 and the Error shape") as case:
         who = student(ctx)
-        for params in ({"limit": MAX_LIMIT + 1}, {"limit": 0}, {"offset": -1}):
+        bad: tuple[dict[str, Any], ...] = ({"limit": MAX_LIMIT + 1}, {"limit": 0}, {"offset": -1})
+        for params in bad:
             answer = read(ctx, who, **params)
             shown = "&".join(f"{k}={v}" for k, v in params.items())
             if case.expect(answer.status == 400, f"{shown}: expected 400, got {answer.summary()}", answer):
@@ -462,13 +463,14 @@ def filters(ctx: ScenarioContext) -> None:
             case.fail(f"entry {entry.get('id')} has dateGenerated {stamp!r}, not a date-time")
             return
         one_ms = timedelta(milliseconds=1)
-        for label, params, listed in (
+        bounds: tuple[tuple[str, dict[str, Any], bool], ...] = (
             ("startDate=endDate=its dateGenerated", {"startDate": stamp, "endDate": stamp}, True),
             ("startDate=its dateGenerated", {"startDate": stamp}, True),
             ("endDate=its dateGenerated", {"endDate": stamp}, True),
             ("startDate=1 ms after it", {"startDate": plus(stamp, one_ms)}, False),
             ("endDate=1 ms before it", {"endDate": plus(stamp, -one_ms)}, False),
-        ):
+        )
+        for label, params, listed in bounds:
             answer = read(ctx, who, limit=MAX_LIMIT, **params)
             got = page_of(answer)
             if not case.expect(got is not None, f"{label}: {answer.summary()}", answer):
@@ -530,7 +532,8 @@ def filters(ctx: ScenarioContext) -> None:
                   "the Error shape, naming the parameter") as case:  # fmt: skip
         who = student(ctx)
         for name, value in (("startDate", "not-a-date"), ("endDate", "2026-02-30T25:61:00Z")):
-            answer = read(ctx, who, **{name: value})
+            query: dict[str, Any] = {name: value}
+            answer = read(ctx, who, **query)
             if not case.expect(answer.status == 400, f"{name}={value}: expected 400, got {answer.summary()}", answer):
                 continue
             for problem in error_shape_problems(ctx, answer):
