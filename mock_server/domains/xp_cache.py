@@ -9,8 +9,9 @@ midnight or when a booster starts or ends. So a view's answer is kept (per proce
 - the interval of clock instants it holds for: from the later of today's local midnight, the newest ledger row and
   the last booster boundary, to the earlier of the next local midnight and the next booster boundary.
 Nothing is kept while rows dated after now exist (the clock was moved back) or the aggregates need a rebuild: those
-reads are computed afresh. The encoded bytes are what the pipeline would have produced (`json_bytes`, see
-pipeline._render); strict mode still validates the body, which is the same dict.
+reads are computed afresh. At most CACHE_BYTES of encoded answers are kept (least recently read dropped first).
+The encoded bytes are what the pipeline would have produced (`json_bytes`, see pipeline._render); strict mode still
+validates the body, which is the same dict.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from mock_server.clock import parse_instant
 from mock_server.domains import Call
 from mock_server.domains.xp_aggregates import day_start, local_day, micros, zone
 
-CACHE_SIZE = 4096
+CACHE_BYTES = 8 * 1024 * 1024  # encoded bytes kept (the dicts beside them cost a few times more); LRU beyond
 
 
 class Encoded(dict):  # type: ignore[type-arg]
@@ -45,6 +46,7 @@ class Entry:
 
 
 _cache: OrderedDict[tuple[Hashable, ...], Entry] = OrderedDict()
+_kept_bytes = 0
 
 
 def encoded(body: dict[str, Any]) -> Encoded:
@@ -72,10 +74,19 @@ def cached_view(call: Call, user_id: str, view: str, compute: Callable[[], dict[
     if after is None or after["version"] != row["version"]:  # compute wrote (a rebuild): keep nothing
         return body
     low, high = _window(call, user_id, now_at, row["timezone"], row["latest"])
-    _cache[key] = Entry(row["version"], user, low, high, body)
-    if len(_cache) > CACHE_SIZE:
-        _cache.popitem(last=False)
+    _keep(key, Entry(row["version"], user, low, high, body))
     return body
+
+
+def _keep(key: tuple[Hashable, ...], entry: Entry) -> None:
+    """Keep `entry` under `key`, dropping the least recently read answers beyond CACHE_BYTES."""
+    global _kept_bytes
+    old = _cache.pop(key, None)
+    _kept_bytes += len(entry.body.json_bytes) - (len(old.body.json_bytes) if old else 0)
+    _cache[key] = entry
+    while _kept_bytes > CACHE_BYTES and len(_cache) > 1:
+        _, dropped = _cache.popitem(last=False)
+        _kept_bytes -= len(dropped.body.json_bytes)
 
 
 def _window(call: Call, user_id: str, now: datetime, timezone: str, latest: int) -> tuple[int, int]:
