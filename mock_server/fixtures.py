@@ -70,7 +70,7 @@ def read(name: str) -> dict[str, Any]:
         raise FileNotFoundError(f"no fixture set {name!r} (available: {', '.join(available())}, or a path to a "
                                 f"{'/'.join(YAML_SUFFIXES)} file)")  # fmt: skip
     try:
-        world = yaml.safe_load(path.read_text(encoding="utf-8"))
+        world = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise FixtureError(f"{path.name}: not a readable YAML file in UTF-8 ({type(exc).__name__})") from None
     world = {} if world is None else world

@@ -192,7 +192,8 @@ class Module:
 
 @lru_cache(maxsize=1)
 def catalog() -> dict[str, Module]:
-    data = yaml.safe_load((fixtures_dir() / "catalog" / "xel-modules.yaml").read_text(encoding="utf-8"))
+    text = (fixtures_dir() / "catalog" / "xel-modules.yaml").read_text(encoding="utf-8")
+    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: ~10x faster at startup
     return parse_catalog(data)
 
 
