@@ -43,7 +43,8 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 SHOTS = Path("/tmp/xentree-mock-browser")
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
-WAIT = 20
+WAIT = 20  # seconds an explicit wait may take at most (a page is drawn in about 3 s)
+FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000")
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +60,11 @@ def mock() -> Iterator[Server]:
 def browser() -> Iterator[WebDriver]:
     if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
         message = "chromium and chromedriver are needed (make test installs them with apt)"
-        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     options = webdriver.ChromeOptions()
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+    for flag in FLAGS:
         options.add_argument(flag)
     options.binary_location = CHROMIUM
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -188,7 +191,7 @@ run().catch((e) => { out.error = String(e); }).finally(() => {
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """No access log on stderr."""
 
 
@@ -210,9 +213,7 @@ def other_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def test_a_page_on_another_origin_uses_the_api(browser: WebDriver, mock: Server, other_origin: str) -> None:
     browser.get(f"{other_origin}/index.html?mock={mock.url}")
-    done = WebDriverWait(browser, WAIT).until(
-        lambda d: (t := d.find_element(By.ID, "result").text) != "running" and t  # noqa: B023
-    )
+    done = WebDriverWait(browser, WAIT).until(lambda d: (t := d.find_element(By.ID, "result").text) != "running" and t)
     browser.save_screenshot(str(SHOTS / "other-origin.png"))
     result = json.loads(done)
     assert "error" not in result, result
