@@ -1,6 +1,7 @@
 # Two commands on a fresh machine with Python 3.11 and pip:
 #   make serve   install into .venv and start the mock on http://127.0.0.1:4010
-#   make test    install the test dependencies (and the pinned Redocly linter when npm exists) and run all tests
+#   make test    install the test dependencies (Redocly, openapi-typescript and TypeScript when npm exists, Debian's
+#                chromium when missing and root), check formatting, lint and types, and run all tests
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,7 @@ REDOCLY_VERSION := 2.77.0
 OPENAPI_TS_VERSION := 7.13.0
 TYPESCRIPT_VERSION := 5.9.3
 
-.PHONY: serve test clean
+.PHONY: serve test check clean
 
 HOST ?= 127.0.0.1
 PORT ?= 4010
@@ -17,8 +18,14 @@ PORT ?= 4010
 serve: $(VENV)/.installed
 	$(BIN)/xentree-mock serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed-test .tools/.redocly
+test: $(VENV)/.installed-test .tools/.redocly check
 	$(BIN)/python -m pytest
+
+# The gate, first in `make test`: formatting, lint and strict types (configured in pyproject.toml).
+check: $(VENV)/.installed-test
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -31,8 +31,21 @@ def free_port() -> int:
 
 
 def start_mock(port: int, log: Path, api: str) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "mock_server", "serve", "--port", str(port), "--api", api, "--strict",
-           "--rate-limit", "off", "--seed", "3"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "mock_server",
+        "serve",
+        "--port",
+        str(port),
+        "--api",
+        api,
+        "--strict",
+        "--rate-limit",
+        "off",
+        "--seed",
+        "3",
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     for _ in range(200):
         try:
@@ -47,8 +60,11 @@ def start_mock(port: int, log: Path, api: str) -> subprocess.Popen[bytes]:
 def auth_header(url: str, api: str) -> str:
     if api == "xp-ledger":
         creds = httpx.get(f"{url}/__mock__/credentials").json()["applications"][0]
-        token = httpx.post(f"{url}/auth/1.0/token", data={"grant_type": "client_credentials"},
-                           auth=(creds["client_id"], creds["client_secret"])).json()["access_token"]  # fmt: skip
+        token = httpx.post(
+            f"{url}/auth/1.0/token",
+            data={"grant_type": "client_credentials"},
+            auth=(creds["client_id"], creds["client_secret"]),
+        ).json()["access_token"]
     else:
         token = httpx.post(f"{url}/api/auth/login", data={"username": "admin", "password": "admin-password"}).json()[
             "access_token"
@@ -68,18 +84,36 @@ def main() -> int:
     started = time.monotonic()
     try:
         cmd = [
-            sys.executable, "-m", "schemathesis.cli", "run", f"openapi/{opts.api}.yaml", "--url", url,
-            "--header", auth_header(url, opts.api), "--checks", "all",
-            "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", opts.max_examples, "--seed", "1",
-            "--no-color", "--exclude-operation-id", "logoutUser",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "run",
+            f"openapi/{opts.api}.yaml",
+            "--url",
+            url,
+            "--header",
+            auth_header(url, opts.api),
+            "--checks",
+            "all",
+            "--phases",
+            "examples,coverage,fuzzing,stateful",
+            "--max-examples",
+            opts.max_examples,
+            "--seed",
+            "1",
+            "--no-color",
+            "--exclude-operation-id",
+            "logoutUser",
+        ]
         run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     finally:
         mock.terminate()
         mock.wait(timeout=10)
     elapsed = time.monotonic() - started
     summary = run.stdout[run.stdout.rfind("SUMMARY") :] if "SUMMARY" in run.stdout else run.stdout[-3000:]
-    cases = re.search(r"Test cases:\s*\n?\s*(\d[\d,]*) generated", summary) or re.search(r"(\d[\d,]*) generated", summary)
+    cases = re.search(r"Test cases:\s*\n?\s*(\d[\d,]*) generated", summary) or re.search(
+        r"(\d[\d,]*) generated", summary
+    )
     statuses: Counter[int] = Counter()
     server_errors: list[str] = []
     for line in log.read_text(errors="replace").splitlines():
@@ -91,9 +125,12 @@ def main() -> int:
                 server_errors.append(line)
     print(summary.strip())
     print()
-    print(f"api {opts.api}: schemathesis exit {run.returncode}, {cases.group(1) if cases else '?'} test cases, "
-          f"{sum(statuses.values())} requests answered ({', '.join(f'{k // 100}xx {v}' for k, v in sorted(statuses.items()))}), "
-          f"{len(server_errors)} responses >= 500, {elapsed:.0f} s")  # fmt: skip
+    by_class = ", ".join(f"{k // 100}xx {v}" for k, v in sorted(statuses.items()))
+    print(
+        f"api {opts.api}: schemathesis exit {run.returncode}, {cases.group(1) if cases else '?'} test cases, "
+        f"{sum(statuses.values())} requests answered ({by_class}), "
+        f"{len(server_errors)} responses >= 500, {elapsed:.0f} s"
+    )
     for line in server_errors[:20]:
         print("  ", line)
     return 0 if not server_errors and run.returncode == 0 else 1

@@ -58,8 +58,10 @@ def start(tree: Path, port: int) -> subprocess.Popen[bytes]:
 def flood(port: int, path: str, content_type: str, total: int) -> tuple[str, int]:
     """Send `total` bytes chunked, whatever the server answers; returns (status line, bytes sent)."""
     frame = f"{FRAME_BYTES:x}\r\n".encode() + b"a" * FRAME_BYTES + b"\r\n"
-    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\n"
-            "Transfer-Encoding: chunked\r\n\r\n").encode()  # fmt: skip
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+    ).encode()
     sent = 0
     with socket.create_connection(("127.0.0.1", port), timeout=120) as sock:
         try:
@@ -125,11 +127,15 @@ def main() -> None:
     sent = sum(n for _, n in results)
     statuses = sorted({s for s, _ in results})
     print(f"tree      {args.tree}")
-    print(f"requests  {len(results)} chunked bodies of {args.mib} MiB ({args.parallel} at a time) to "
-          f"{', '.join(t for t, _ in TARGETS)}; {sent / 2**20:.0f} MiB sent in {elapsed:.1f} s")  # fmt: skip
+    print(
+        f"requests  {len(results)} chunked bodies of {args.mib} MiB ({args.parallel} at a time) to "
+        f"{', '.join(t for t, _ in TARGETS)}; {sent / 2**20:.0f} MiB sent in {elapsed:.1f} s"
+    )
     print(f"answers   {', '.join(statuses)}")
-    print(f"RSS       idle {idle:.1f} MiB, peak {peak:.1f} MiB (+{peak - idle:.1f}), after {after:.1f} MiB; "
-          f"health afterwards {healthy}")  # fmt: skip
+    print(
+        f"RSS       idle {idle:.1f} MiB, peak {peak:.1f} MiB (+{peak - idle:.1f}), after {after:.1f} MiB; "
+        f"health afterwards {healthy}"
+    )
 
 
 if __name__ == "__main__":

@@ -66,8 +66,11 @@ def startup_seconds(runs: int = 3) -> float:
     times = []
     for _ in range(runs):
         port = free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "mock_server", "serve", "--port", str(port), "--quiet"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mock_server", "serve", "--port", str(port), "--quiet"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             times.append(wait_ready(f"http://127.0.0.1:{port}/api/health"))
         finally:
@@ -106,7 +109,7 @@ def main() -> int:
     proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], cwd=Path(__file__).resolve().parent.parent)
     try:
         wait_ready(f"{base}/api/health")
-        body = "username=demo&password=demo-password".encode()
+        body = b"username=demo&password=demo-password"
         with urllib.request.urlopen(urllib.request.Request(f"{base}/api/auth/login", data=body)) as response:
             token = json.load(response)["access_token"]
         auth = [f"Authorization: Bearer {token}"]
@@ -127,8 +130,10 @@ def main() -> int:
     print("| endpoint | req/s | % of bare | p50 ms | p99 ms | non-2xx |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, r in rows.items():
-        print(f"| {name} | {r['rps']:,.0f} | {100 * r['rps'] / bare:.0f}% | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} "
-              f"| {r['non_2xx']} |")  # fmt: skip
+        print(
+            f"| {name} | {r['rps']:,.0f} | {100 * r['rps'] / bare:.0f}% | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} "
+            f"| {r['non_2xx']} |"
+        )
     return 0
 
 

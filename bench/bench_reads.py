@@ -63,8 +63,19 @@ def ensure_tools() -> None:
             raise SystemExit("wrk is not installed (apt-get install wrk)")
         subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, stdout=subprocess.DEVNULL)
     if not PRISM.exists():
-        subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(PRISM.parents[2]),
-                        f"@stoplight/prism-cli@{PRISM_VERSION}"], check=True)  # fmt: skip
+        subprocess.run(
+            [
+                "npm",
+                "install",
+                "--silent",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(PRISM.parents[2]),
+                f"@stoplight/prism-cli@{PRISM_VERSION}",
+            ],
+            check=True,
+        )
 
 
 def wrk(url: str, duration: int, connections: int, headers: list[str]) -> dict[str, float]:
@@ -74,8 +85,11 @@ def wrk(url: str, duration: int, connections: int, headers: list[str]) -> dict[s
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     p99 = re.search(r"\s99%\s+([\d.]+)(us|ms|s)", out)
     assert p99, out
-    return {"rps": rps, "p99_ms": float(p99.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)],
-            "non_2xx": int(bad.group(1)) if bad else 0}  # fmt: skip
+    return {
+        "rps": rps,
+        "p99_ms": float(p99.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[p99.group(2)],
+        "non_2xx": int(bad.group(1)) if bad else 0,
+    }
 
 
 @contextmanager
@@ -145,8 +159,17 @@ def main() -> int:
         wrk(f"http://127.0.0.1:{port}/bare", 1, c, [])
         bare = wrk(f"http://127.0.0.1:{port}/bare", d, c, [])
     port = free_port()
-    prism_cmd = [str(PRISM), "mock", "openapi/xentree.yaml", "--port", str(port), "--host", "127.0.0.1", "--errors",
-                 "false"]  # fmt: skip
+    prism_cmd = [
+        str(PRISM),
+        "mock",
+        "openapi/xentree.yaml",
+        "--port",
+        str(port),
+        "--host",
+        "127.0.0.1",
+        "--errors",
+        "false",
+    ]
     with process(prism_cmd, f"http://127.0.0.1:{port}/api/health", timeout=120):
         auth = ["Authorization: Bearer prism-accepts-any-token"]
         wrk(f"http://127.0.0.1:{port}/api/auth/me", 1, c, auth)
@@ -157,24 +180,30 @@ def main() -> int:
 
     years = opts.history_days / 365.25
     print(f"wrk -t2 -c{c} -d{d}s; bare Starlette + uvicorn: {bare['rps']:,.0f} req/s (p99 {bare['p99_ms']:.2f} ms)\n")
-    print(f"| endpoint | Prism {PRISM_VERSION} | mock, demo | × Prism | % of bare | mock, {years:.0f}-year user "
-          "| demo ÷ long | p99 ms demo / long | non-2xx |")  # fmt: skip
+    print(
+        f"| endpoint | Prism {PRISM_VERSION} | mock, demo | × Prism | % of bare | mock, {years:.0f}-year user "
+        "| demo ÷ long | p99 ms demo / long | non-2xx |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     verdicts = []
     for path in PATHS:
         p, m, h = prism[path], demo[path], long[path]
         ratio = m["rps"] / h["rps"]
-        print(f"| `{path}` | {p['rps']:,.0f} | {m['rps']:,.0f} | {m['rps'] / p['rps']:.1f}× | "
-              f"{100 * m['rps'] / bare['rps']:.0f}% | {h['rps']:,.0f} | {ratio:.2f} | {m['p99_ms']:.2f} / "
-              f"{h['p99_ms']:.2f} | {m['non_2xx'] + h['non_2xx']} |")  # fmt: skip
+        print(
+            f"| `{path}` | {p['rps']:,.0f} | {m['rps']:,.0f} | {m['rps'] / p['rps']:.1f}× | "
+            f"{100 * m['rps'] / bare['rps']:.0f}% | {h['rps']:,.0f} | {ratio:.2f} | {m['p99_ms']:.2f} / "
+            f"{h['p99_ms']:.2f} | {m['non_2xx'] + h['non_2xx']} |"
+        )
         verdicts.append((f"{path} demo >= 3x Prism", m["rps"] >= 3 * p["rps"]))
         verdicts.append((f"{path} demo >= 50% of bare", m["rps"] >= 0.5 * bare["rps"]))
         if path in XP_VIEWS:
             verdicts.append((f"{path} long-history user within 1.5x of demo", ratio <= 1.5))
     verdicts += [("startup < 1 s", startup < 1), ("RSS of the default world < 150 MB", peak_rss < 150)]
-    print(f"\n| what | figure |\n|---|---|\n| startup, default world (best of 3) | {startup:.2f} s |\n"
-          f"| startup, {years:.0f}-year user | {startup_long:.2f} s |\n| RSS default world: idle / peak during the run "
-          f"| {idle_rss:.0f} MB / {peak_rss:.0f} MB |\n| RSS peak, {years:.0f}-year world | {long_peak:.0f} MB |\n")
+    print(
+        f"\n| what | figure |\n|---|---|\n| startup, default world (best of 3) | {startup:.2f} s |\n"
+        f"| startup, {years:.0f}-year user | {startup_long:.2f} s |\n| RSS default world: idle / peak during the run "
+        f"| {idle_rss:.0f} MB / {peak_rss:.0f} MB |\n| RSS peak, {years:.0f}-year world | {long_peak:.0f} MB |\n"
+    )
     for name, ok in verdicts:
         print(f"- {'met' if ok else 'MISSED'}: {name}")
     return 0 if all(ok for _, ok in verdicts) else 1

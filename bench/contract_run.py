@@ -44,14 +44,36 @@ def wait_ready(url: str, timeout: float = 30) -> None:
 def one_run(extra: list[str], rate_limit: str = "off") -> dict[str, object]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    serve = [sys.executable, "-m", "mock_server", "serve", "--port", str(port), "--strict", "--quiet",
-             "--rate-limit", rate_limit]
+    serve = [
+        sys.executable,
+        "-m",
+        "mock_server",
+        "serve",
+        "--port",
+        str(port),
+        "--strict",
+        "--quiet",
+        "--rate-limit",
+        rate_limit,
+    ]
     mock = subprocess.Popen(serve, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_ready(url)
         with tempfile.TemporaryDirectory() as reports:
-            cmd = [sys.executable, "-m", "contract_tests", "run", "--base-url", url, "--register",
-                   "--allow-destructive", "--report-dir", reports, "--quiet", *extra]  # fmt: skip
+            cmd = [
+                sys.executable,
+                "-m",
+                "contract_tests",
+                "run",
+                "--base-url",
+                url,
+                "--register",
+                "--allow-destructive",
+                "--report-dir",
+                reports,
+                "--quiet",
+                *extra,
+            ]
             start = time.perf_counter()
             done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
             seconds = time.perf_counter() - start
@@ -59,10 +81,15 @@ def one_run(extra: list[str], rate_limit: str = "off") -> dict[str, object]:
     finally:
         mock.terminate()
         mock.wait(timeout=10)
-    return {"seconds": seconds, "exit": done.returncode, "score": report["score"], "counts": report["counts"],
-            "findings": report.get("findings", {"errors": "?", "warnings": "?"}),
-            "max_examples": report["options"]["max_examples"],
-            "tail": done.stdout.strip().splitlines()[0] if done.stdout.strip() else done.stderr[-500:]}  # fmt: skip
+    return {
+        "seconds": seconds,
+        "exit": done.returncode,
+        "score": report["score"],
+        "counts": report["counts"],
+        "findings": report.get("findings", {"errors": "?", "warnings": "?"}),
+        "max_examples": report["options"]["max_examples"],
+        "tail": done.stdout.strip().splitlines()[0] if done.stdout.strip() else done.stderr[-500:],
+    }
 
 
 def main() -> int:
@@ -79,8 +106,10 @@ def main() -> int:
         c: dict[str, int] = run["counts"]  # type: ignore[assignment]
         seconds: float = run["seconds"]  # type: ignore[assignment]
         f: dict[str, int] = run["findings"]  # type: ignore[assignment]
-        print(f"| {i} | {run['max_examples']} | {seconds:.1f} s | {run['exit']} | {run['score']}% | "
-              f"{c['passed']} / {c['failed']} / {c['errored']} / {c['skipped']} | {f['errors']} / {f['warnings']} |")
+        print(
+            f"| {i} | {run['max_examples']} | {seconds:.1f} s | {run['exit']} | {run['score']}% | "
+            f"{c['passed']} / {c['failed']} / {c['errored']} / {c['skipped']} | {f['errors']} / {f['warnings']} |"
+        )
     print(f"\nlast run: {runs[-1]['tail']}")
     return 0
 

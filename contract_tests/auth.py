@@ -22,8 +22,12 @@ from contract_tests.http import Client, Exchange
 from contract_tests.spec import ApiSpec, OperationInfo
 
 LOGIN, REGISTER, ME, REFRESH, LOGOUT = (
-    "loginForAccessToken", "registerUser", "getCurrentUser", "refreshAccessToken", "logoutUser",
-)  # fmt: skip
+    "loginForAccessToken",
+    "registerUser",
+    "getCurrentUser",
+    "refreshAccessToken",
+    "logoutUser",
+)
 MAX_NAME_ATTEMPTS = 20
 
 
@@ -74,8 +78,11 @@ class Principal:
 
     def describe(self) -> dict[str, Any]:
         if self.client_id or self.kind == "client":
-            return {"kind": self.kind, "client_id": self.client_id,
-                    "scopes": list(self.scopes) if self.scopes is not None else None}  # fmt: skip
+            return {
+                "kind": self.kind,
+                "client_id": self.client_id,
+                "scopes": list(self.scopes) if self.scopes is not None else None,
+            }
         return {
             "kind": self.kind,
             "username": self.username or self.user.get("username"),
@@ -113,8 +120,14 @@ def session(client: Client, spec: ApiSpec, username: str, password: str, *, regi
     tokens = answer.json if answer.status == 200 else None
     if not isinstance(tokens, dict) or not tokens.get("access_token"):
         raise CredentialsRefused(f"login as {username!r} was refused: {answer.summary()}")
-    principal = Principal("bearer", token=tokens["access_token"], username=username, password=password,
-                          refresh_token=tokens.get("refresh_token"), registered=registered)  # fmt: skip
+    principal = Principal(
+        "bearer",
+        token=tokens["access_token"],
+        username=username,
+        password=password,
+        refresh_token=tokens.get("refresh_token"),
+        registered=registered,
+    )
     if ME in spec.by_id:
         me = current_user(client, spec, principal.token or "")
         if me.status != 200:
@@ -134,8 +147,13 @@ def register_user(client: Client, spec: ApiSpec, seed: int, label: str = "u") ->
         suffix = f"{attempt}" if attempt < MAX_NAME_ATTEMPTS else secrets.token_hex(4)
         username = f"ct{seed}{label}{suffix}"
         digest = hashlib.sha256(username.encode()).hexdigest()[:8]
-        body = {"username": username, "email": f"{username}.{digest}@contract-tests.example.com", "password": password,
-                "full_name": f"Contract Test {label.upper()}{suffix}", "timezone": "UTC"}  # fmt: skip
+        body = {
+            "username": username,
+            "email": f"{username}.{digest}@contract-tests.example.com",
+            "password": password,
+            "full_name": f"Contract Test {label.upper()}{suffix}",
+            "timezone": "UTC",
+        }
         last = client.request(op.method, op.path, json_body=body, operation=REGISTER)
         if last.status == 201:
             return session(client, spec, username, password, registered=True)
@@ -160,8 +178,9 @@ def verify_api_key(client: Client, spec: ApiSpec, key: str) -> None:
         raise CredentialsRefused(f"the target refused the API key: {answer.summary()}")
 
 
-def request_token(client: Client, spec: ApiSpec, client_id: str, client_secret: str,
-                  scope: str | None = None) -> Exchange:  # fmt: skip
+def request_token(
+    client: Client, spec: ApiSpec, client_id: str, client_secret: str, scope: str | None = None
+) -> Exchange:
     """OAuth2 client credentials: Basic `client_id:client_secret`, form `grant_type=client_credentials[&scope=...]`."""
     op = spec.token_operation
     if op is None:
@@ -171,8 +190,9 @@ def request_token(client: Client, spec: ApiSpec, client_id: str, client_secret: 
     return client.request(op.method, op.path, headers=who.basic(), form=form, operation=op.operation_id)
 
 
-def client_token(client: Client, spec: ApiSpec, client_id: str, client_secret: str,
-                 scope: str | None = None) -> Principal:  # fmt: skip
+def client_token(
+    client: Client, spec: ApiSpec, client_id: str, client_secret: str, scope: str | None = None
+) -> Principal:
     """A client principal with a fresh token, or CredentialsRefused saying what the token operation answered."""
     answer = request_token(client, spec, client_id, client_secret, scope)
     body = answer.json if answer.status == 200 and isinstance(answer.json, dict) else {}
@@ -219,9 +239,20 @@ def verify_token(client: Client, spec: ApiSpec, principal: Principal) -> None:
         raise CredentialsRefused(f"the target refused the bearer token: {answer.summary()}")
 
 
-def establish(client: Client, spec: ApiSpec, *, token: str | None, api_key: str | None, username: str | None,
-              password: str | None, register: bool, seed: int, client_id: str | None = None,
-              client_secret: str | None = None, scope: str | None = None) -> Principal:  # fmt: skip
+def establish(
+    client: Client,
+    spec: ApiSpec,
+    *,
+    token: str | None,
+    api_key: str | None,
+    username: str | None,
+    password: str | None,
+    register: bool,
+    seed: int,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    scope: str | None = None,
+) -> Principal:
     """The run's identity, verified. Order: --client-id/--client-secret, --register, --username/--password, then
     --token; --api-key adds."""
     if client_id and client_secret:

@@ -80,12 +80,16 @@ JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 API_KEY = re.compile(r"\bxntr-[A-Za-z0-9_-]{20,}")
 FULL_API_KEY = re.compile(r"xntr-[A-Za-z0-9_-]{86}(?![A-Za-z0-9_-])")
 PASSWORD_KEY = re.compile(r"password|passwd|^pwd$|(^|_)hash$|^hashed_", re.IGNORECASE)
-PASSWORD_HASH = re.compile(r"^\$(2[abxy]?|argon2(id|i|d)?|scrypt|pbkdf2[-_a-z0-9]*|[56])\$"
-                           r"|^(scrypt|pbkdf2[^:]*|bcrypt):", re.IGNORECASE)  # fmt: skip
+PASSWORD_HASH = re.compile(
+    r"^\$(2[abxy]?|argon2(id|i|d)?|scrypt|pbkdf2[-_a-z0-9]*|[56])\$"
+    r"|^(scrypt|pbkdf2[^:]*|bcrypt):",
+    re.IGNORECASE,
+)
 PEM_PRIVATE = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
 JWK_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi")
-PRIVATE_KEY = re.compile(r"(e-?mail|password|passwd|token|secret|api_?key|credential|hash|phone|^id$|_id$|_ids$|uuid)",
-                         re.IGNORECASE)  # fmt: skip
+PRIVATE_KEY = re.compile(
+    r"(e-?mail|password|passwd|token|secret|api_?key|credential|hash|phone|^id$|_id$|_ids$|uuid)", re.IGNORECASE
+)
 
 
 def _json(content: bytes | str | None) -> Any:
@@ -102,8 +106,9 @@ def _text(content: bytes | str | None, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def auth_error_problems(spec: ApiSpec, status: int, headers: dict[str, str], content: bytes | str | None,
-                        op: OperationInfo | None = None) -> list[str]:  # fmt: skip
+def auth_error_problems(
+    spec: ApiSpec, status: int, headers: dict[str, str], content: bytes | str | None, op: OperationInfo | None = None
+) -> list[str]:
     """Rule 2: a 401 or 403 has the spec's Error shape; a 401 has WWW-Authenticate (of the declared form)."""
     if status not in (401, 403):
         return []
@@ -122,8 +127,10 @@ def auth_error_problems(spec: ApiSpec, status: int, headers: dict[str, str], con
         declared = spec.declared_headers(op, 401, "Unauthorized").get("www-authenticate", {})
         pattern = declared.get("schema", {}).get("pattern")
         if pattern and re.search(pattern, challenge) is None:
-            problems.append(f"401 response of {op.operation_id} has WWW-Authenticate {challenge!r}, which does not "
-                            f"match the declared pattern {pattern!r}")  # fmt: skip
+            problems.append(
+                f"401 response of {op.operation_id} has WWW-Authenticate {challenge!r}, which does not "
+                f"match the declared pattern {pattern!r}"
+            )
     return problems
 
 
@@ -277,8 +284,11 @@ def register() -> None:
     @schemathesis.check
     def auth_error_shape(ctx: Any, response: Response, case: Case[Any]) -> bool | None:
         found = _context(case)
-        if found and (problems := auth_error_problems(found[0], response.status_code, _headers(response),
-                                                      response.content, found[1])):  # fmt: skip
+        if found and (
+            problems := auth_error_problems(
+                found[0], response.status_code, _headers(response), response.content, found[1]
+            )
+        ):
             fail("auth_error_shape", case, problems)
         return None
 

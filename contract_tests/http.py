@@ -161,8 +161,15 @@ Observer = Callable[[Exchange], None]
 
 
 class Client:
-    def __init__(self, base_url: str, *, pacer: Pacer | None = None, timeout: float = 10.0, sanitize: bool = True,
-                 tls_verify: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        pacer: Pacer | None = None,
+        timeout: float = 10.0,
+        sanitize: bool = True,
+        tls_verify: bool = True,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
         self.session.verify = tls_verify
@@ -206,9 +213,17 @@ class Client:
             retries -= 1
             time.sleep(min(delay, MAX_RETRY_WAIT))
 
-    def _send(self, method: str, path: str, headers: dict[str, str] | None, json_body: Any,
-              form: dict[str, Any] | None, files: dict[str, Any] | None, params: dict[str, Any] | None,
-              operation: str | None) -> Exchange:  # fmt: skip
+    def _send(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str] | None,
+        json_body: Any,
+        form: dict[str, Any] | None,
+        files: dict[str, Any] | None,
+        params: dict[str, Any] | None,
+        operation: str | None,
+    ) -> Exchange:
         self.pacer.wait()
         url = self.base_url + path
         kwargs: dict[str, Any] = {"headers": headers or {}, "params": params, "timeout": self.timeout}
@@ -222,8 +237,12 @@ class Client:
         try:
             response = self.session.request(method, url, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise TargetUnreachable(f"{method} {url}: {type(exc).__name__}: {exc}", curl=self._curl_of(exc),
-                                    operation=operation, label=f"{method} {url}") from exc  # fmt: skip
+            raise TargetUnreachable(
+                f"{method} {url}: {type(exc).__name__}: {exc}",
+                curl=self._curl_of(exc),
+                operation=operation,
+                label=f"{method} {url}",
+            ) from exc
         self.count += 1
         prepared = response.request
         body = prepared.body.encode() if isinstance(prepared.body, str) else prepared.body
@@ -240,15 +259,23 @@ class Client:
             sanitize=self.sanitize,
         )
 
-
     def _curl_of(self, exc: requests.RequestException) -> str:
         """The unanswered request as curl (secrets masked like every reproduction)."""
         prepared = exc.request if isinstance(exc.request, requests.PreparedRequest) else None
         if prepared is None:
             return ""
         body = prepared.body.encode() if isinstance(prepared.body, str) else prepared.body
-        unanswered = Exchange(prepared.method or "GET", prepared.url or "", dict(prepared.headers),
-                              body if isinstance(body, bytes) else None, 0, {}, b"", 0.0, sanitize=self.sanitize)
+        unanswered = Exchange(
+            prepared.method or "GET",
+            prepared.url or "",
+            dict(prepared.headers),
+            body if isinstance(body, bytes) else None,
+            0,
+            {},
+            b"",
+            0.0,
+            sanitize=self.sanitize,
+        )
         return unanswered.curl()
 
 

@@ -43,7 +43,8 @@ def _code(key: str) -> str:
 def columns(operations: Iterable[OperationResult]) -> list[str]:
     """Every status documented or seen, concrete codes first in order, then ranges and `default`."""
     keys = {_code(s) for op in operations for s in op.documented_statuses} | {
-        str(s) for op in operations for s in op.statuses_seen}  # fmt: skip
+        str(s) for op in operations for s in op.statuses_seen
+    }
     return sorted(keys, key=lambda k: (not k.isdigit(), k))
 
 
@@ -80,9 +81,11 @@ def svg(operations: list[OperationResult]) -> str:
     tags = list(dict.fromkeys(r.tag for r in table))
     height = HEADER + ROW * (len(table) + len(tags)) + 34
     width = max(LABEL_WIDTH + CELL * max(1, len(cols)) + 10, 720)  # the legend needs 720
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" id="status-matrix" class="matrix" '
-             f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="system-ui,sans-serif" '
-             f'font-size="11"><title>Operation × status code matrix</title>']  # fmt: skip
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" id="status-matrix" class="matrix" '
+        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="system-ui,sans-serif" '
+        f'font-size="11"><title>Operation × status code matrix</title>'
+    ]
     for i, column in enumerate(cols):
         x = LABEL_WIDTH + i * CELL + CELL / 2
         parts.append(f'<text x="{x}" y="{HEADER - 10}" text-anchor="middle" font-weight="600">{_e(column)}</text>')
@@ -96,11 +99,15 @@ def svg(operations: list[OperationResult]) -> str:
     legend = [(SEEN, "documented, seen"), (UNSEEN, "documented, never seen"), (UNDOCUMENTED, "seen, undocumented")]
     x = 4
     for state, text in legend:
-        parts.append(f'<rect x="{x}" y="{y + 12}" width="12" height="12" rx="2" fill="{COLOURS[state]}"/>'
-                     f'<text x="{x + 16}" y="{y + 22}">{_e(text)}</text>')  # fmt: skip
+        parts.append(
+            f'<rect x="{x}" y="{y + 12}" width="12" height="12" rx="2" fill="{COLOURS[state]}"/>'
+            f'<text x="{x + 16}" y="{y + 22}">{_e(text)}</text>'
+        )
         x += 170
-    parts.append(f'<text x="{x}" y="{y + 22}" fill="#9b1c1c">● error</text>'
-                 f'<text x="{x + 60}" y="{y + 22}" fill="#b86e00">● warning</text>')  # fmt: skip
+    parts.append(
+        f'<text x="{x}" y="{y + 22}" fill="#9b1c1c">● error</text>'
+        f'<text x="{x + 60}" y="{y + 22}" fill="#b86e00">● warning</text>'
+    )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -113,16 +120,20 @@ def _row(row: Row, cols: list[str], y: int) -> str:
     if dot:
         parts.append(f'<circle cx="10" cy="{y + 9}" r="4" fill="{dot}"/>')
     label = op.label if len(op.label) <= 52 else op.label[:51] + "…"
-    parts.append(f'<text x="18" y="{y + 13}" fill="{fill}"><title>{_e(op.operation_id)}: {_e(op.status)}</title>'
-                 f'{_e(label)}</text>')  # fmt: skip
+    parts.append(
+        f'<text x="18" y="{y + 13}" fill="{fill}"><title>{_e(op.operation_id)}: {_e(op.status)}</title>'
+        f"{_e(label)}</text>"
+    )
     for i, state in enumerate(row.cells):
         if state == NONE:
             continue
         x = LABEL_WIDTH + i * CELL + 3
         seen = op.statuses_seen.get(int(cols[i]), 0) if cols[i].isdigit() else 0
         tip = f"{op.operation_id} {cols[i]}: {state}" + (f" ({seen} responses)" if seen else "")
-        parts.append(f'<rect class="cell {state}" x="{x}" y="{y + 2}" width="{CELL - 6}" height="{ROW - 4}" rx="2" '
-                     f'fill="{COLOURS[state]}"><title>{_e(tip)}</title></rect>')  # fmt: skip
+        parts.append(
+            f'<rect class="cell {state}" x="{x}" y="{y + 2}" width="{CELL - 6}" height="{ROW - 4}" rx="2" '
+            f'fill="{COLOURS[state]}"><title>{_e(tip)}</title></rect>'
+        )
     parts.append("</g>")
     return "".join(parts)
 

@@ -18,8 +18,16 @@ DEFAULT_REPORT_DIR = Path("contract-report")
 DEFAULT_OUTAGE_WAIT = 60.0  # seconds a run waits, backing off, for a target that stopped answering
 DEFAULT_PROBE_MAX_REQUESTS = 10_000
 DEFAULT_PROBE_MAX_WAIT = 60.0  # seconds the rate-limit probe waits for the limit to reset
-SELECTION = ("include_tags", "operations", "exclude_tags", "exclude_operations", "include_path_regex",
-             "exclude_path_regex", "include_methods", "exclude_methods")  # fmt: skip
+SELECTION = (
+    "include_tags",
+    "operations",
+    "exclude_tags",
+    "exclude_operations",
+    "include_path_regex",
+    "exclude_path_regex",
+    "include_methods",
+    "exclude_methods",
+)
 
 # option name -> environment variable
 ENV = {
@@ -54,8 +62,19 @@ DEFAULT_SETTLE_SECONDS = 5.0
 
 # Which credential options each API takes (the others are refused when given as flags and ignored when they only
 # come from the environment, so one environment can serve runs against both APIs).
-CREDENTIALS = ("token", "api_key", "username", "password", "register", "second_username", "second_password",
-               "client_id", "client_secret", "scope", "student_id")  # fmt: skip
+CREDENTIALS = (
+    "token",
+    "api_key",
+    "username",
+    "password",
+    "register",
+    "second_username",
+    "second_password",
+    "client_id",
+    "client_secret",
+    "scope",
+    "student_id",
+)
 API_CREDENTIALS = {
     "xentree": ("token", "api_key", "username", "password", "register", "second_username", "second_password"),
     "xp-ledger": ("token", "client_id", "client_secret", "scope", "student_id"),
@@ -119,8 +138,9 @@ class RunOptions:
             raise UsageError(f"--base-url must start with http:// or https://, got {self.base_url!r}")
         unknown = [p for p in self.phases if p not in PHASES]
         if unknown or not self.phases:
-            raise UsageError(f"--phases: unknown phase(s) {', '.join(unknown) or '(none)'}; "
-                             f"choose from {', '.join(PHASES)}")
+            raise UsageError(
+                f"--phases: unknown phase(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(PHASES)}"
+            )
         if bool(self.username) != bool(self.password):
             raise UsageError("--username and --password go together")
         if bool(self.second_username) != bool(self.second_password):

@@ -37,15 +37,24 @@ class Unanswered:
 
 def finding(request: Unanswered, where: str) -> Finding:
     """The failure recorded for the operation whose request preceded the outage."""
-    how = ("it was answered, and the next request found the target gone" if request.answered
-           else f"it got no answer ({request.detail})")  # fmt: skip
-    return Finding(check=RULE, title="The target stopped responding", code="XC503", curl=request.curl,
-                   operation=request.operation,
-                   message=f"{STOPPED} after this request during {where}: {request.label}; {how}")  # fmt: skip
+    how = (
+        "it was answered, and the next request found the target gone"
+        if request.answered
+        else f"it got no answer ({request.detail})"
+    )
+    return Finding(
+        check=RULE,
+        title="The target stopped responding",
+        code="XC503",
+        curl=request.curl,
+        operation=request.operation,
+        message=f"{STOPPED} after this request during {where}: {request.label}; {how}",
+    )
 
 
-def wait_for_target(base_url: str, max_wait: float, *, tls_verify: bool = True,
-                    sleep: Callable[[float], None] = time.sleep) -> float | None:  # fmt: skip
+def wait_for_target(
+    base_url: str, max_wait: float, *, tls_verify: bool = True, sleep: Callable[[float], None] = time.sleep
+) -> float | None:
     """Seconds until the target answered HTTP again (any status), or None when it did not within `max_wait`."""
     start = time.monotonic()
     delay = FIRST_DELAY
@@ -62,7 +71,11 @@ def wait_for_target(base_url: str, max_wait: float, *, tls_verify: bool = True,
 def summary(request: Unanswered, where: str, waited: float | None, max_wait: float) -> str:
     """The run-level line: what broke, and whether the run went on."""
     if waited is None:
-        return (f"{STOPPED} during {where} after {request.label} ({request.operation or 'no operation'}) and did "
-                f"not answer again within {max_wait:g} s; the rest of the run was skipped")  # fmt: skip
-    return (f"{STOPPED} during {where} after {request.label} ({request.operation or 'no operation'}); it answered "
-            f"again after {waited:.1f} s and the run went on")  # fmt: skip
+        return (
+            f"{STOPPED} during {where} after {request.label} ({request.operation or 'no operation'}) and did "
+            f"not answer again within {max_wait:g} s; the rest of the run was skipped"
+        )
+    return (
+        f"{STOPPED} during {where} after {request.label} ({request.operation or 'no operation'}); it answered "
+        f"again after {waited:.1f} s and the run went on"
+    )

@@ -60,8 +60,9 @@ class ThreadServer:
 
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False,
-                                lifespan="off")  # fmt: skip
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False, lifespan="off"
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name=f"uvicorn-{self.port}", daemon=True)
 
@@ -131,8 +132,9 @@ class XentreeMock:
         return response.json() if response.content else None
 
     def reset(self, seed: int | None = None, fixture: str | None = None) -> Any:
-        body = {k: v for k, v in {"seed": self.seed if seed is None else seed, "fixture": fixture}.items()
-                if v is not None}  # fmt: skip
+        body = {
+            k: v for k, v in {"seed": self.seed if seed is None else seed, "fixture": fixture}.items() if v is not None
+        }
         self.clear_faults()
         self.unfreeze()
         return self.control("POST", "/reset", body)
@@ -173,12 +175,20 @@ class XentreeMock:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("xentree", "Xentree mock and contract suite")
     group.addoption("--xentree-seed", type=int, default=None, help="seed of the xentree_mock fixture (default 0)")
-    group.addoption("--xentree-mock", choices=("thread", "process"), default=None,
-                    help="serve the mock in a thread of the test process (default) or as a separate process")
-    group.addoption("--xentree-base-url", default=None,
-                    help="run xentree_base_url / xentree_contract against this deployment instead of the mock")
-    group.addoption("--xentree-rate-limit", default=None,
-                    help=f"the mock's rate limit N/SECONDS or off (default {MOCK_RATE_LIMIT})")
+    group.addoption(
+        "--xentree-mock",
+        choices=("thread", "process"),
+        default=None,
+        help="serve the mock in a thread of the test process (default) or as a separate process",
+    )
+    group.addoption(
+        "--xentree-base-url",
+        default=None,
+        help="run xentree_base_url / xentree_contract against this deployment instead of the mock",
+    )
+    group.addoption(
+        "--xentree-rate-limit", default=None, help=f"the mock's rate limit N/SECONDS or off (default {MOCK_RATE_LIMIT})"
+    )
 
 
 def _option(config: pytest.Config, name: str, env: str, default: Any) -> Any:
@@ -232,10 +242,15 @@ def xentree_contract(xentree_base_url: str, tmp_path: Path, request: pytest.Fixt
 
     def run(*, write_reports: bool = True, **options: Any) -> Any:
         defaults: dict[str, Any] = {
-            "base_url": xentree_base_url, "register": on_mock, "allow_destructive": on_mock, "max_examples": 5,
-            "progress": False, "report_dir": tmp_path / "contract-report", "probe_rate_limit": on_mock,
+            "base_url": xentree_base_url,
+            "register": on_mock,
+            "allow_destructive": on_mock,
+            "max_examples": 5,
+            "progress": False,
+            "report_dir": tmp_path / "contract-report",
+            "probe_rate_limit": on_mock,
             "probe_max_wait": 10.0,
-        }  # fmt: skip
+        }
         merged = {**defaults, **options}
         for key in (*SELECTION, "phases"):
             if isinstance(merged.get(key), list):

@@ -35,8 +35,13 @@ from contract_tests.spec import ApiSpec, OperationInfo
 # 413 is how the platform refuses an oversized body: a rejection like 400 (the project's schemathesis.toml agrees).
 NEGATIVE_DATA_REJECTION = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx"]
 POSITIVE_DATA_ACCEPTANCE = ["2xx", "401", "403", "404", "409", "429", "5xx"]  # Schemathesis' default, plus 429
-PHASE_STATUS = {Status.SUCCESS: PASSED, Status.FAILURE: FAILED, Status.ERROR: ERRORED, Status.SKIP: SKIPPED,
-                Status.INTERRUPTED: ERRORED}  # fmt: skip
+PHASE_STATUS = {
+    Status.SUCCESS: PASSED,
+    Status.FAILURE: FAILED,
+    Status.ERROR: ERRORED,
+    Status.SKIP: SKIPPED,
+    Status.INTERRUPTED: ERRORED,
+}
 STATEFUL = "stateful: sequences following the spec's links"
 
 
@@ -48,8 +53,9 @@ def _masked(headers: dict[str, Any]) -> dict[str, Any]:
     return {k: "[Filtered]" if k.lower() in SECRET_HEADERS else v for k, v in headers.items()}
 
 
-def config_for(options: RunOptions, spec: ApiSpec | None = None,
-               only_phases: tuple[str, ...] | None = None) -> SchemathesisConfig:  # fmt: skip
+def config_for(
+    options: RunOptions, spec: ApiSpec | None = None, only_phases: tuple[str, ...] | None = None
+) -> SchemathesisConfig:
     """The engine's configuration; `only_phases` narrows the phases (a run resumed after an outage)."""
     enabled = options.phases if only_phases is None else only_phases
     phases: dict[str, Any] = {name: {"enabled": name in enabled} for name in SCHEMATHESIS_PHASES}
@@ -75,11 +81,16 @@ def config_for(options: RunOptions, spec: ApiSpec | None = None,
         if rejected:
             overrides[op.operation_id] = [*POSITIVE_DATA_ACCEPTANCE, *rejected]
     if overrides:
-        data["operations"] = [{
-            "include-operation-id": operation_id,
-            "checks": {"positive_data_acceptance": {"expected-statuses": statuses},
-                       "negative_data_rejection": {"expected-statuses": NEGATIVE_DATA_REJECTION}},
-        } for operation_id, statuses in overrides.items()]  # fmt: skip
+        data["operations"] = [
+            {
+                "include-operation-id": operation_id,
+                "checks": {
+                    "positive_data_acceptance": {"expected-statuses": statuses},
+                    "negative_data_rejection": {"expected-statuses": NEGATIVE_DATA_REJECTION},
+                },
+            }
+            for operation_id, statuses in overrides.items()
+        ]
     return SchemathesisConfig.from_dict(data)
 
 
@@ -110,8 +121,13 @@ class Collector:
         self.spec = spec
         self.results = results  # by operationId
         self.notify = notify
-        self.stateful = ScenarioResult(STATEFUL, "stateful", "Schemathesis state machine over the spec's links",
-                                       status=SKIPPED, skip_reason="stateful phase not run")  # fmt: skip
+        self.stateful = ScenarioResult(
+            STATEFUL,
+            "stateful",
+            "Schemathesis state machine over the spec's links",
+            status=SKIPPED,
+            skip_reason="stateful phase not run",
+        )
         self.stop_reason: StopReason | None = None
         self.warnings: list[str] = []
         self.sequences = 0
@@ -131,8 +147,9 @@ class Collector:
             except Exception:  # a reproduction that cannot be built must not hide the outage
                 curl = ""
             op = self.spec.by_label.get(case.operation.label)
-            return outage.Unanswered(f"{case.method.upper()} {case.formatted_path}", curl,
-                                     op.operation_id if op else None, detail, answered)  # fmt: skip
+            return outage.Unanswered(
+                f"{case.method.upper()} {case.formatted_path}", curl, op.operation_id if op else None, detail, answered
+            )
 
         def after_network_error(context: Any, case: Any, request: Any) -> None:
             self.last_sent = remember(case, dict(request.headers), "connection refused, reset or timed out", False)
@@ -162,8 +179,10 @@ class Collector:
             self.notify("phase", event.phase.name.value, "")
             if event.payload is not None:
                 p = event.payload
-                self.links = (f"links: {p.transitions_selected} selected of {p.transitions_total} "
-                              f"({p.inferred_transitions} inferred by Schemathesis)")  # fmt: skip
+                self.links = (
+                    f"links: {p.transitions_selected} selected of {p.transitions_total} "
+                    f"({p.inferred_transitions} inferred by Schemathesis)"
+                )
         elif isinstance(event, events.PhaseFinished) and event.phase.name.value == "stateful":
             if event.phase.skip_reason is not None and self.stateful.status == SKIPPED:
                 self.stateful.skip_reason = f"stateful phase skipped: {event.phase.skip_reason.value}"
@@ -208,13 +227,21 @@ class Collector:
                     continue
                 failure = check.failure_info.failure
                 finding = Finding(
-                    check=check.name, title=failure.title, message=failure.message, code=failure.code,
-                    curl=check.failure_info.code_sample, status=status, operation=result.operation_id,
-                )  # fmt: skip
+                    check=check.name,
+                    title=failure.title,
+                    message=failure.message,
+                    code=failure.code,
+                    curl=check.failure_info.code_sample,
+                    status=status,
+                    operation=result.operation_id,
+                )
                 instance_path = getattr(failure, "instance_path", None)
                 finding.provenance, finding.subject = provenance.finding_mark(
-                    self.spec, finding, list(instance_path) if instance_path is not None else None,
-                    getattr(failure, "missing_headers", None) or ())  # fmt: skip
+                    self.spec,
+                    finding,
+                    list(instance_path) if instance_path is not None else None,
+                    getattr(failure, "missing_headers", None) or (),
+                )
                 result.add_finding(finding)
                 if phase == "stateful":
                     self.stateful.fail(finding)
@@ -239,12 +266,17 @@ def refused_everywhere(result: OperationResult, credentials: dict[str, str]) -> 
     """Plain Schemathesis only warns when every answer is 401; with credentials sent, that is a failure here."""
     answers = {status for status in result.statuses_seen if status != 405}  # 405: probes with other methods
     if credentials and answers == {401}:
-        result.add_finding(Finding(
-            check="credentials", title="Valid credentials refused", code=checks.CODES["credentials"],
-            message=f"every response of {result.operation_id} was 401 although the run's "
-                    f"{' / '.join(credentials)} credentials were sent (verified before the run)",
-            status=401, operation=result.operation_id,
-        ))  # fmt: skip
+        result.add_finding(
+            Finding(
+                check="credentials",
+                title="Valid credentials refused",
+                code=checks.CODES["credentials"],
+                message=f"every response of {result.operation_id} was 401 although the run's "
+                f"{' / '.join(credentials)} credentials were sent (verified before the run)",
+                status=401,
+                operation=result.operation_id,
+            )
+        )
 
 
 def only(schema: Any, spec: ApiSpec, tested: list[OperationInfo]) -> Any:
@@ -255,8 +287,15 @@ def only(schema: Any, spec: ApiSpec, tested: list[OperationInfo]) -> Any:
     return schema.exclude(operation_id=[op.operation_id for op in spec.operations if op.operation_id not in keep])
 
 
-def _engine(spec: ApiSpec, options: RunOptions, principal: Principal, tested: list[OperationInfo],
-            phases: tuple[str, ...], collector: Collector, fresh_token: Callable[[], str | None]) -> None:  # fmt: skip
+def _engine(
+    spec: ApiSpec,
+    options: RunOptions,
+    principal: Principal,
+    tested: list[OperationInfo],
+    phases: tuple[str, ...],
+    collector: Collector,
+    fresh_token: Callable[[], str | None],
+) -> None:
     schema = schemathesis.openapi.from_path(str(spec.path), config=config_for(options, spec, phases))
     schema.config.checks.update(included_check_names=["all"])
     _install_auth(schema, spec, principal, fresh_token)
@@ -313,7 +352,7 @@ def run(
                     entry.skip_reason = outage.STOPPED
             raise TargetDown(line)
         if collector.phase in phases:
-            phases = phases[phases.index(collector.phase):]
+            phases = phases[phases.index(collector.phase) :]
         remaining = [op for op in remaining if op.operation_id != request.operation]
     for op in tested:
         refused_everywhere(results[op.operation_id], principal.headers_for(op))
@@ -321,7 +360,8 @@ def run(
     if collector.sequences:
         collector.stateful.steps = [
             f"{collector.sequences} sequences, {sum(collector.calls.values())} calls over {len(collector.calls)} "
-            f"operations", *([collector.links] if collector.links else []),
+            f"operations",
+            *([collector.links] if collector.links else []),
             *[f"{label}: {count} calls" for label, count in collector.calls.most_common()],
-        ]  # fmt: skip
+        ]
     return collector.stateful, collector.warnings

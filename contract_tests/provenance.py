@@ -63,8 +63,9 @@ def status_mark(spec: ApiSpec, op: OperationInfo | None, status: int | None) -> 
     target = spec.document
     if isinstance(raw, dict) and "$ref" in raw:
         target = _ref_target(spec, raw["$ref"])
-    return _deepest((mark(resolved), mark(target) if target is not spec.document else None, mark(raw)),
-                    operation_mark(op))  # fmt: skip
+    return _deepest(
+        (mark(resolved), mark(target) if target is not spec.document else None, mark(raw)), operation_mark(op)
+    )
 
 
 def _ref_target(spec: ApiSpec, ref: str) -> Any:
@@ -107,8 +108,9 @@ def _child(node: Any, key: Any, depth: int = 0) -> Any:
     return extra if isinstance(extra, dict) else None
 
 
-def schema_mark(spec: ApiSpec, op: OperationInfo | None, status: int | None, instance_path: list[Any],
-                message: str = "") -> str:  # fmt: skip
+def schema_mark(
+    spec: ApiSpec, op: OperationInfo | None, status: int | None, instance_path: list[Any], message: str = ""
+) -> str:
     """The deepest mark on the way from the response body schema to the failing value (by the value's place in the
     body); the subschema the message names (`Schema at /components/...`) and, for a missing required property, that
     property's own mark count as deeper still."""
@@ -134,8 +136,9 @@ def schema_mark(spec: ApiSpec, op: OperationInfo | None, status: int | None, ins
     return _deepest(marks, base)
 
 
-def finding_mark(spec: ApiSpec, finding: Finding, instance_path: list[Any] | None = None,
-                 headers: Iterable[str] = ()) -> tuple[str, str]:  # fmt: skip
+def finding_mark(
+    spec: ApiSpec, finding: Finding, instance_path: list[Any] | None = None, headers: Iterable[str] = ()
+) -> tuple[str, str]:
     """(provenance, subject) of a finding: the failing value's place in the body, the headers it names (each
     problem line is judged on its own: one documented problem makes the finding documented), else its status, else
     its operation."""

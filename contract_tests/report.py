@@ -74,16 +74,29 @@ def _testcase(suite: ET.Element, classname: str, name: str, unit: OperationResul
 
 def _suite(root: ET.Element, name: str, units: list[OperationResult] | list[ScenarioResult]) -> ET.Element:
     counts = {s: sum(1 for u in units if u.status == s) for s in (FAILED, ERRORED, SKIPPED)}
-    return ET.SubElement(root, "testsuite", name=name, tests=str(len(units)), failures=str(counts[FAILED]),
-                         errors=str(counts[ERRORED]), skipped=str(counts[SKIPPED]),
-                         time=f"{sum(u.seconds for u in units):.3f}")  # fmt: skip
+    return ET.SubElement(
+        root,
+        "testsuite",
+        name=name,
+        tests=str(len(units)),
+        failures=str(counts[FAILED]),
+        errors=str(counts[ERRORED]),
+        skipped=str(counts[SKIPPED]),
+        time=f"{sum(u.seconds for u in units):.3f}",
+    )
 
 
 def junit_xml(result: RunResult) -> str:
     counts = result.counts()
-    root = ET.Element("testsuites", name=f"xentree-contract {result.api}", tests=str(len(result.units)),
-                      failures=str(counts[FAILED]), errors=str(counts[ERRORED] + len(result.errors)),
-                      skipped=str(counts[SKIPPED]), time=f"{result.seconds:.3f}")  # fmt: skip
+    root = ET.Element(
+        "testsuites",
+        name=f"xentree-contract {result.api}",
+        tests=str(len(result.units)),
+        failures=str(counts[FAILED]),
+        errors=str(counts[ERRORED] + len(result.errors)),
+        skipped=str(counts[SKIPPED]),
+        time=f"{result.seconds:.3f}",
+    )
     operations = _suite(root, "operations", result.operations)
     for op in result.operations:
         _testcase(operations, f"operations.{(op.tags or ['untagged'])[0]}", f"{op.label} ({op.operation_id})", op)
@@ -117,11 +130,18 @@ def summary_lines(result: RunResult) -> list[str]:
         f"in {result.seconds:.1f}s against {result.base_url}; {_plural(severities['errors'], 'error')}, "
         f"{_plural(severities['warnings'], 'warning')}",
         *[f"  error: {e}" for e in result.errors],
-        *[f"  {'FAIL' if u.status == FAILED else 'ERROR'} {_name(u)}: {_first_problem(u)}"
-          for u in result.units if u.status in (FAILED, ERRORED)],
-        *[f"  WARN {_name(u)}: [{f.code or f.check}] {f.title} ({f.provenance})"
-          for u in result.units for f in u.findings if not f.is_error],
-    ]  # fmt: skip
+        *[
+            f"  {'FAIL' if u.status == FAILED else 'ERROR'} {_name(u)}: {_first_problem(u)}"
+            for u in result.units
+            if u.status in (FAILED, ERRORED)
+        ],
+        *[
+            f"  WARN {_name(u)}: [{f.code or f.check}] {f.title} ({f.provenance})"
+            for u in result.units
+            for f in u.findings
+            if not f.is_error
+        ],
+    ]
 
 
 def _plural(n: int, word: str) -> str:
@@ -163,9 +183,12 @@ def markdown_summary(result: RunResult) -> str:
         "",
     ]
     severities = result.severity_counts()
-    lines += [f"**{_plural(severities['errors'], 'error')}** (documented rules) · "
-              f"**{_plural(severities['warnings'], 'warning')}** (inferred rules"
-              f"{'; --strict-inferred makes them errors' if severities['warnings'] else ''})", ""]  # fmt: skip
+    lines += [
+        f"**{_plural(severities['errors'], 'error')}** (documented rules) · "
+        f"**{_plural(severities['warnings'], 'warning')}** (inferred rules"
+        f"{'; --strict-inferred makes them errors' if severities['warnings'] else ''})",
+        "",
+    ]
     if result.errors:
         lines += ["### Run errors", "", *[f"- {e}" for e in result.errors], ""]
     broken = [u for u in result.units if u.status in (FAILED, ERRORED)]
@@ -178,20 +201,36 @@ def markdown_summary(result: RunResult) -> str:
     warned = [(u, f) for u in result.units for f in u.findings if not f.is_error]
     if warned:
         lines += ["### Warnings", "", "| test | inferred rule | problem |", "|---|---|---|"]
-        lines += [f"| {_md(_name(u))} | {_md(f.subject or f.check)} | [{f.code or f.check}] {_md(f.title)}: "
-                  f"{_md(f.message.splitlines()[0][:160] if f.message else '')} |" for u, f in warned[:50]]  # fmt: skip
+        lines += [
+            f"| {_md(_name(u))} | {_md(f.subject or f.check)} | [{f.code or f.check}] {_md(f.title)}: "
+            f"{_md(f.message.splitlines()[0][:160] if f.message else '')} |"
+            for u, f in warned[:50]
+        ]
         lines.append("")
     table = matrix.markdown(result.operations)
     if table:
-        lines += ["<details><summary>Status codes: ✓ documented and seen, · documented but never seen, ✗ seen but "
-                  "undocumented</summary>", "", *table, "", "</details>", ""]  # fmt: skip
+        lines += [
+            "<details><summary>Status codes: ✓ documented and seen, · documented but never seen, ✗ seen but "
+            "undocumented</summary>",
+            "",
+            *table,
+            "",
+            "</details>",
+            "",
+        ]
     skipped = [u for u in result.units if u.status == SKIPPED]
     if skipped:
         reasons: dict[str, int] = {}
         for unit in skipped:
             reasons[unit.skip_reason or "skipped"] = reasons.get(unit.skip_reason or "skipped", 0) + 1
-        lines += ["<details><summary>Skipped</summary>", "", *[f"- {n} × {_md(r)}" for r, n in reasons.items()],
-                  "", "</details>", ""]  # fmt: skip
+        lines += [
+            "<details><summary>Skipped</summary>",
+            "",
+            *[f"- {n} × {_md(r)}" for r, n in reasons.items()],
+            "",
+            "</details>",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -234,19 +273,25 @@ def _checks_cell(op: OperationResult) -> str:
     for name, tally in sorted(op.checks.items()):
         failed = tally.get("failed", 0)
         css = "undoc" if failed else ""
-        parts.append(f'<span class="{css}" title="{tally.get("passed", 0)} passed, {failed} failed">{_e(name)}'
-                     f'{" ✗" + str(failed) if failed else ""}</span>')  # fmt: skip
+        parts.append(
+            f'<span class="{css}" title="{tally.get("passed", 0)} passed, {failed} failed">{_e(name)}'
+            f"{' ✗' + str(failed) if failed else ''}</span>"
+        )
     return ", ".join(parts)
 
 
 def _statuses_cell(op: OperationResult) -> str:
     undocumented = set(op.undocumented_statuses)
-    seen = [f'<span class="{"undoc" if s in undocumented else ""}" title="{n} responses">{s}×{n}</span>'
-            for s, n in sorted(op.statuses_seen.items())]  # fmt: skip
+    seen = [
+        f'<span class="{"undoc" if s in undocumented else ""}" title="{n} responses">{s}×{n}</span>'
+        for s, n in sorted(op.statuses_seen.items())
+    ]
     unseen = [f'<span class="unseen">{_e(s)}</span>' for s in op.documented_not_seen]
-    return (f"seen: {' '.join(seen) or '-'}<br>"
-            f"<span class='muted'>documented:</span> {' '.join(_e(s) for s in op.documented_statuses)}"
-            + (f"<br><span class='muted'>never seen:</span> {' '.join(unseen)}" if unseen else ""))  # fmt: skip
+    return (
+        f"seen: {' '.join(seen) or '-'}<br>"
+        f"<span class='muted'>documented:</span> {' '.join(_e(s) for s in op.documented_statuses)}"
+        + (f"<br><span class='muted'>never seen:</span> {' '.join(unseen)}" if unseen else "")
+    )
 
 
 def _provenance(value: str) -> str:
@@ -260,8 +305,10 @@ def _findings_html(findings: list[Finding], errors: list[str]) -> str:
         status = f", status {_e(f.status)}" if f.status is not None else ""
         curl = f"<div class='muted'>Reproduce:</div><pre>{_e(f.curl)}</pre>" if f.curl else ""
         rank = f" · {_e(f.severity or 'error')}, {_e(f.provenance or 'documented')}"
-        parts.append(f"<div><b>[{_e(f.code or f.check)}] {_e(f.title)}</b> <span class='muted'>check {_e(f.check)}"
-                     f"{status}{rank}</span><pre>{_e(f.message)}</pre>{curl}</div>")  # fmt: skip
+        parts.append(
+            f"<div><b>[{_e(f.code or f.check)}] {_e(f.title)}</b> <span class='muted'>check {_e(f.check)}"
+            f"{status}{rank}</span><pre>{_e(f.message)}</pre>{curl}</div>"
+        )
     parts += [f"<div><b>error</b><pre>{_e(e)}</pre></div>" for e in errors]
     return "".join(parts)
 
@@ -274,25 +321,34 @@ def _severity_group(result: RunResult, errors: bool) -> str:
             anchor = f"#op-{_e(unit.operation_id)}" if isinstance(unit, OperationResult) else "#scenarios"
             subject = f" · {_e(f.subject)}" if f.subject else ""
             curl = f"<pre>{_e(f.curl)}</pre>" if f.curl else ""
-            items.append(f"<li class='finding {'error' if errors else 'warning'}'><a href='{anchor}'>{_e(_name(unit))}"
-                         f"</a> <b>[{_e(f.code or f.check)}] {_e(f.title)}</b> {_provenance(f.provenance)}"
-                         f"<span class='muted'>{subject}{', status ' + _e(f.status) if f.status else ''}</span>"
-                         f"<pre>{_e(f.message)}</pre>{curl}</li>")  # fmt: skip
+            items.append(
+                f"<li class='finding {'error' if errors else 'warning'}'><a href='{anchor}'>{_e(_name(unit))}"
+                f"</a> <b>[{_e(f.code or f.check)}] {_e(f.title)}</b> {_provenance(f.provenance)}"
+                f"<span class='muted'>{subject}{', status ' + _e(f.status) if f.status else ''}</span>"
+                f"<pre>{_e(f.message)}</pre>{curl}</li>"
+            )
     if not items:
         return ""
-    title = ("Errors: documented rules broken" if errors
-             else "Warnings: inferred rules broken (errors with --strict-inferred)")  # fmt: skip
-    return f"<h2 id='{'errors' if errors else 'warnings'}'>{title} ({len(items)})</h2><ul class='findings'>" \
-           f"{''.join(items)}</ul>"  # fmt: skip
+    title = (
+        "Errors: documented rules broken"
+        if errors
+        else "Warnings: inferred rules broken (errors with --strict-inferred)"
+    )
+    return (
+        f"<h2 id='{'errors' if errors else 'warnings'}'>{title} ({len(items)})</h2><ul class='findings'>"
+        f"{''.join(items)}</ul>"
+    )
 
 
 def _matrix_section(result: RunResult) -> str:
     if not result.operations:
         return ""
     cells = matrix.counts(matrix.rows(result.operations)[1])
-    return (f"<h2 id='matrix'>Status codes by operation</h2><div class='muted'>{cells[matrix.SEEN]} documented and "
-            f"seen · {cells[matrix.UNSEEN]} documented, never seen · {cells[matrix.UNDOCUMENTED]} seen, "
-            f"undocumented</div><div class='matrix-wrap'>{matrix.svg(result.operations)}</div>")  # fmt: skip
+    return (
+        f"<h2 id='matrix'>Status codes by operation</h2><div class='muted'>{cells[matrix.SEEN]} documented and "
+        f"seen · {cells[matrix.UNSEEN]} documented, never seen · {cells[matrix.UNDOCUMENTED]} seen, "
+        f"undocumented</div><div class='matrix-wrap'>{matrix.svg(result.operations)}</div>"
+    )
 
 
 def _operation_row(op: OperationResult) -> str:
@@ -301,10 +357,12 @@ def _operation_row(op: OperationResult) -> str:
     failures = f"<details><summary>{problems} problem(s)</summary>{detail}</details>" if detail else "-"
     phases = " ".join(f"{_e(k)}:{_badge(v)}" for k, v in op.phases.items())
     skip = f"<br><span class='muted'>{_e(op.skip_reason)}</span>" if op.skip_reason else ""
-    return (f"<tr id='op-{_e(op.operation_id)}'><td>{_badge(op.status)}</td><td><code>{_e(op.label)}</code><br>"
-            f"<span class='muted'>{_e(op.operation_id)} · {_e(', '.join(op.tags))}</span>{skip}</td>"
-            f"<td>{_provenance(op.provenance)}</td><td>{_checks_cell(op)}<br><span class='muted'>{phases}</span></td>"
-            f"<td>{_statuses_cell(op)}</td><td>{op.cases}</td><td>{failures}</td></tr>")  # fmt: skip
+    return (
+        f"<tr id='op-{_e(op.operation_id)}'><td>{_badge(op.status)}</td><td><code>{_e(op.label)}</code><br>"
+        f"<span class='muted'>{_e(op.operation_id)} · {_e(', '.join(op.tags))}</span>{skip}</td>"
+        f"<td>{_provenance(op.provenance)}</td><td>{_checks_cell(op)}<br><span class='muted'>{phases}</span></td>"
+        f"<td>{_statuses_cell(op)}</td><td>{op.cases}</td><td>{failures}</td></tr>"
+    )
 
 
 def _scenario_row(sc: ScenarioResult) -> str:
@@ -313,8 +371,10 @@ def _scenario_row(sc: ScenarioResult) -> str:
     steps_html = f"<details><summary>steps</summary><code>{steps}</code></details>" if steps else ""
     rule = sc.skip_reason or (sc.description.splitlines()[0] if sc.description else "")
     where = f" · {_e(sc.operation)}" if sc.operation else ""
-    return (f"<tr><td>{_badge(sc.status)}</td><td>{_e(sc.name)}<br><span class='muted'>{_e(sc.group)}{where}</span>"
-            f"</td><td>{_e(rule)}</td><td>{detail or '-'}{steps_html}</td></tr>")  # fmt: skip
+    return (
+        f"<tr><td>{_badge(sc.status)}</td><td>{_e(sc.name)}<br><span class='muted'>{_e(sc.group)}{where}</span>"
+        f"</td><td>{_e(rule)}</td><td>{detail or '-'}{steps_html}</td></tr>"
+    )
 
 
 def html_report(result: RunResult) -> str:
@@ -334,9 +394,9 @@ def html_report(result: RunResult) -> str:
 <h1>{_e(_title(result))} contract report {_badge({0: PASSED, 1: FAILED, 2: ERRORED}[result.exit_code])}</h1>
 <div class="muted">{_e(result.base_url)} · spec {_e(Path(result.spec).name)} · seed {result.seed} ·
 started {_e(result.started_at)} · {result.seconds:.1f}s · Schemathesis {_e(result.schemathesis_version)}
-{(' · identity ' + identity) if identity else ''}</div>
-<p><b>{severities['errors']} error(s)</b> · <b>{severities['warnings']} warning(s)</b></p>
-{f'<h2>Run errors</h2><ul>{errors}</ul>' if errors else ''}
+{(" · identity " + identity) if identity else ""}</div>
+<p><b>{severities["errors"]} error(s)</b> · <b>{severities["warnings"]} warning(s)</b></p>
+{f"<h2>Run errors</h2><ul>{errors}</ul>" if errors else ""}
 {_severity_group(result, True)}
 {_severity_group(result, False)}
 {_matrix_section(result)}
@@ -348,18 +408,18 @@ started {_e(result.started_at)} · {result.seconds:.1f}s · Schemathesis {_e(res
 <div class="card">{_badge(PASSED)} {counts[PASSED]}<br>{_badge(FAILED)} {counts[FAILED]}<br>
 {_badge(ERRORED)} {counts[ERRORED]}<br>{_badge(SKIPPED)} {counts[SKIPPED]}</div>
 <div class="card"><div class="muted">operations by provenance</div>
-<span class="doc">documented</span> {provenance['documented']}<br>
-<span class="inf">inferred</span> {provenance['inferred']}</div>
+<span class="doc">documented</span> {provenance["documented"]}<br>
+<span class="inf">inferred</span> {provenance["inferred"]}</div>
 </div>
-{f'<h2>Run warnings</h2><ul>{warnings}</ul>' if warnings else ''}
+{f"<h2>Run warnings</h2><ul>{warnings}</ul>" if warnings else ""}
 <h2>Operations ({len(result.operations)})</h2>
 <table><thead><tr><th>result</th><th>operation</th><th>provenance</th><th>checks run</th>
 <th>status codes</th><th>cases</th><th>failures</th></tr></thead><tbody>
-{''.join(rows)}
+{"".join(rows)}
 </tbody></table>
 <h2 id="scenarios">Scenarios ({len(result.scenarios)})</h2>
 <table><thead><tr><th>result</th><th>scenario</th><th>rule</th><th>details</th></tr></thead><tbody>
-{''.join(scenario_rows)}
+{"".join(scenario_rows)}
 </tbody></table>
 <h2>Failure codes of the suite's own rules</h2>
 <table><tbody>{codes}</tbody></table>

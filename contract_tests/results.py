@@ -86,9 +86,10 @@ class OperationResult:
     def undocumented_statuses(self) -> list[int]:
         documented = {s.upper() for s in self.documented_statuses}
         return sorted(
-            s for s in self.statuses_seen if str(s) not in documented and f"{str(s)[0]}XX" not in documented
-            and "DEFAULT" not in documented
-        )  # fmt: skip
+            s
+            for s in self.statuses_seen
+            if str(s) not in documented and f"{str(s)[0]}XX" not in documented and "DEFAULT" not in documented
+        )
 
     @property
     def documented_not_seen(self) -> list[str]:

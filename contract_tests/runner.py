@@ -20,8 +20,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from contract_tests import auth, outage, properties, provenance, scenarios
 from contract_tests.http import Client, Exchange, Pacer, TargetUnreachable, reachable
-from contract_tests.resources import spec_path
 from contract_tests.options import SCHEMATHESIS_PHASES, RunOptions, UsageError
+from contract_tests.resources import spec_path
 from contract_tests.results import (
     ERRORED,
     FAILED,
@@ -33,9 +33,19 @@ from contract_tests.results import (
 from contract_tests.spec import ACCOUNT_OPERATIONS, HTTP_METHODS, ApiSpec, OperationInfo
 
 Notify = Callable[[str, str, str], None]
-SCENARIO_ORDER = ("public", "scopes", "isolation", "sessions", "live-quota",
-                  "ledger-auth", "ledger-scopes", "ledger-idempotency", "ledger-paging", "ledger-filters",
-                  "rate-limit")  # fmt: skip
+SCENARIO_ORDER = (
+    "public",
+    "scopes",
+    "isolation",
+    "sessions",
+    "live-quota",
+    "ledger-auth",
+    "ledger-scopes",
+    "ledger-idempotency",
+    "ledger-paging",
+    "ledger-filters",
+    "rate-limit",
+)
 
 
 def _quiet(kind: str, name: str, status: str) -> None:
@@ -66,8 +76,10 @@ def _known(spec: ApiSpec, options: RunOptions) -> None:
         unknown = [t for t in values if t.lower() not in tags]
         if unknown:
             raise UsageError(f"{flag}: unknown tag(s) {', '.join(unknown)}; tags: {', '.join(spec.tags)}")
-    for flag, values in (("--include-operation-id", options.operations),
-                         ("--exclude-operation-id", options.exclude_operations)):  # fmt: skip
+    for flag, values in (
+        ("--include-operation-id", options.operations),
+        ("--exclude-operation-id", options.exclude_operations),
+    ):
         unknown = [o for o in values if o not in spec.by_id]
         if unknown:
             raise UsageError(f"{flag}: unknown operationId(s) {', '.join(unknown)}")
@@ -97,8 +109,12 @@ def choose(spec: ApiSpec, options: RunOptions) -> list[OperationInfo]:
             return False
         if methods and op.method not in methods:
             return False
-        return not (op.operation_id in options.exclude_operations or tags & unwanted_tags
-                    or any(p.search(op.path) for p in exclude_paths) or op.method in unwanted_methods)  # fmt: skip
+        return not (
+            op.operation_id in options.exclude_operations
+            or tags & unwanted_tags
+            or any(p.search(op.path) for p in exclude_paths)
+            or op.method in unwanted_methods
+        )
 
     return [op for op in spec.operations if selected(op)]
 
@@ -146,12 +162,23 @@ def run(options: RunOptions, notify: Notify = _quiet) -> RunResult:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     chosen = choose(spec, options)
-    result = RunResult(options.api, options.base_url, str(spec.path), options.seed, options.public_dict(),
-                       started_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                       schemathesis_version=_schemathesis_version())  # fmt: skip
+    result = RunResult(
+        options.api,
+        options.base_url,
+        str(spec.path),
+        options.seed,
+        options.public_dict(),
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        schemathesis_version=_schemathesis_version(),
+    )
     start = time.perf_counter()
-    client = Client(options.base_url, pacer=pacer, timeout=options.request_timeout, sanitize=options.sanitize,
-                    tls_verify=options.tls_verify)  # fmt: skip
+    client = Client(
+        options.base_url,
+        pacer=pacer,
+        timeout=options.request_timeout,
+        sanitize=options.sanitize,
+        tls_verify=options.tls_verify,
+    )
     try:
         _run(spec, options, chosen, client, result, notify)
     except TargetUnreachable as exc:  # before the credentials were verified: the run could not start
@@ -166,29 +193,45 @@ def run(options: RunOptions, notify: Notify = _quiet) -> RunResult:
     return result
 
 
-def _run(spec: ApiSpec, options: RunOptions, chosen: list[OperationInfo], client: Client, result: RunResult,
-         notify: Notify) -> None:  # fmt: skip
+def _run(
+    spec: ApiSpec, options: RunOptions, chosen: list[OperationInfo], client: Client, result: RunResult, notify: Notify
+) -> None:
     problem = reachable(options.base_url, tls_verify=options.tls_verify)
     if problem:
         result.fatal = True
         result.errors.append(f"the target {options.base_url} is unreachable: {problem}")
         return
     try:
-        principal = auth.establish(client, spec, token=options.token, api_key=options.api_key,
-                                   username=options.username, password=options.password, register=options.register,
-                                   seed=options.seed, client_id=options.client_id,
-                                   client_secret=options.client_secret, scope=options.scope)  # fmt: skip
+        principal = auth.establish(
+            client,
+            spec,
+            token=options.token,
+            api_key=options.api_key,
+            username=options.username,
+            password=options.password,
+            register=options.register,
+            seed=options.seed,
+            client_id=options.client_id,
+            client_secret=options.client_secret,
+            scope=options.scope,
+        )
     except auth.CredentialsRefused as exc:
         result.fatal = True
         result.errors.append(f"credentials refused: {exc}")
         return
     result.identity = principal.describe()
     if principal.kind == "anonymous":
-        flags = {"token": "--token", "api_key": "--api-key", "username": "--username/--password",
-                 "register": "--register", "client_id": "--client-id/--client-secret"}  # fmt: skip
+        flags = {
+            "token": "--token",
+            "api_key": "--api-key",
+            "username": "--username/--password",
+            "register": "--register",
+            "client_id": "--client-id/--client-secret",
+        }
         hint = ", ".join(flag for name, flag in flags.items() if name in options.credential_options)
-        result.warnings.append("no credentials given: protected operations are only tested for refusing anonymous "
-                               f"callers (pass {hint})")  # fmt: skip
+        result.warnings.append(
+            f"no credentials given: protected operations are only tested for refusing anonymous callers (pass {hint})"
+        )
     operations = _new_results(spec)
     chosen_ids = {op.operation_id for op in chosen}
     tested: list[OperationInfo] = []
@@ -204,9 +247,16 @@ def _run(spec: ApiSpec, options: RunOptions, chosen: list[OperationInfo], client
     if any(p in options.phases for p in SCHEMATHESIS_PHASES) and tested:
         notify("stage", "property tests", f"{len(tested)} operations")
         try:
-            stateful, warnings = properties.run(spec, options, principal, tested, operations,
-                                                fresh_token=lambda: _fresh_token(client, spec, principal),
-                                                notify=notify, outages=result.errors)  # fmt: skip
+            stateful, warnings = properties.run(
+                spec,
+                options,
+                principal,
+                tested,
+                operations,
+                fresh_token=lambda: _fresh_token(client, spec, principal),
+                notify=notify,
+                outages=result.errors,
+            )
             result.warnings.extend(warnings)
             if "stateful" in options.phases:
                 result.scenarios.append(stateful)
@@ -219,8 +269,9 @@ def _run(spec: ApiSpec, options: RunOptions, chosen: list[OperationInfo], client
         entry.finish()
     if "scenarios" in options.phases:
         if down:
-            result.scenarios.append(ScenarioResult("scenarios", "scenarios", status=SKIPPED,
-                                                   skip_reason=outage.STOPPED))  # fmt: skip
+            result.scenarios.append(
+                ScenarioResult("scenarios", "scenarios", status=SKIPPED, skip_reason=outage.STOPPED)
+            )
         else:
             notify("stage", "scenarios", "")
             result.scenarios.extend(_scenarios(spec, options, principal, chosen, client, result, notify, operations))
@@ -238,9 +289,16 @@ def _fresh_token(client: Client, spec: ApiSpec, principal: auth.Principal) -> st
     return (answer.json or {}).get("access_token") if answer.status == 200 else None
 
 
-def _scenarios(spec: ApiSpec, options: RunOptions, principal: auth.Principal, chosen: list[OperationInfo],
-               client: Client, result: RunResult, notify: Notify,
-               operations: dict[str, OperationResult]) -> list[ScenarioResult]:  # fmt: skip
+def _scenarios(
+    spec: ApiSpec,
+    options: RunOptions,
+    principal: auth.Principal,
+    chosen: list[OperationInfo],
+    client: Client,
+    result: RunResult,
+    notify: Notify,
+    operations: dict[str, OperationResult],
+) -> list[ScenarioResult]:
     scenarios.load()
     ctx = scenarios.ScenarioContext(spec, client, principal, options, chosen, notify=notify)
     chosen_ids = {op.operation_id for op in chosen}
@@ -274,8 +332,9 @@ def _scenarios(spec: ApiSpec, options: RunOptions, principal: auth.Principal, ch
                     ctx.results.append(broken)
                     notify("scenario", item.name, ERRORED)
                     continue
-            ctx.results.append(ScenarioResult(item.name, item.group, item.description, status=SKIPPED,
-                                              skip_reason=reason))  # fmt: skip
+            ctx.results.append(
+                ScenarioResult(item.name, item.group, item.description, status=SKIPPED, skip_reason=reason)
+            )
             notify("scenario", item.name, SKIPPED)
     finally:
         result.target_gone = result.target_gone or gone
@@ -285,8 +344,14 @@ def _scenarios(spec: ApiSpec, options: RunOptions, principal: auth.Principal, ch
     return ctx.results
 
 
-def _survive(exc: TargetUnreachable, item: scenarios.Scenario, ctx: scenarios.ScenarioContext, options: RunOptions,
-             result: RunResult, operations: dict[str, OperationResult]) -> bool:  # fmt: skip
+def _survive(
+    exc: TargetUnreachable,
+    item: scenarios.Scenario,
+    ctx: scenarios.ScenarioContext,
+    options: RunOptions,
+    result: RunResult,
+    operations: dict[str, OperationResult],
+) -> bool:
     """A scenario's request got no answer: fail the request's operation (and the case, when one was open), wait
     for the target; True when it answers again and the scenarios go on."""
     request = outage.Unanswered(exc.label, exc.curl, exc.operation, str(exc).split(": ", 1)[-1])

@@ -108,8 +108,11 @@ class OperationInfo:
 
     @property
     def destructive(self) -> bool:
-        return (self.method == "DELETE" or self.operation_id in ACCOUNT_OPERATIONS | SHARED_STATE_OPERATIONS
-                or self.irreversible)  # fmt: skip
+        return (
+            self.method == "DELETE"
+            or self.operation_id in ACCOUNT_OPERATIONS | SHARED_STATE_OPERATIONS
+            or self.irreversible
+        )
 
     @property
     def admin_only(self) -> bool:
@@ -133,10 +136,17 @@ class ApiSpec:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
         global_security = document.get("security", [])
         schemes = document.get("components", {}).get("securitySchemes", {})
-        bearer = frozenset(name for name, scheme in schemes.items() if scheme.get("type") in ("oauth2", "openIdConnect")
-                           or (scheme.get("type") == "http" and str(scheme.get("scheme", "")).lower() == "bearer"))
-        basic = frozenset(name for name, scheme in schemes.items()
-                          if scheme.get("type") == "http" and str(scheme.get("scheme", "")).lower() == "basic")
+        bearer = frozenset(
+            name
+            for name, scheme in schemes.items()
+            if scheme.get("type") in ("oauth2", "openIdConnect")
+            or (scheme.get("type") == "http" and str(scheme.get("scheme", "")).lower() == "bearer")
+        )
+        basic = frozenset(
+            name
+            for name, scheme in schemes.items()
+            if scheme.get("type") == "http" and str(scheme.get("scheme", "")).lower() == "basic"
+        )
         operations: list[OperationInfo] = []
         for route, item in document.get("paths", {}).items():
             for method in HTTP_METHODS:

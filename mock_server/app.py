@@ -8,6 +8,7 @@ import logging
 import secrets
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -36,8 +37,15 @@ from mock_server.store import Store
 
 log = logging.getLogger("xentree.mock")
 
-EXPOSED_HEADERS = ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After", "WWW-Authenticate",
-                   "Preference-Applied", "X-Mock-Warning"]  # fmt: skip
+EXPOSED_HEADERS = [
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "Retry-After",
+    "WWW-Authenticate",
+    "Preference-Applied",
+    "X-Mock-Warning",
+]
 
 
 @dataclass
@@ -102,8 +110,11 @@ class Mock:
 
     def seed_world(self, fixture: str) -> None:
         """The fixture world in the store: copied when this process seeded it before, else seeded (and kept)."""
-        world = worlds.key(self.settings.apis, self.settings.seed, fixture, self.clock.now() if self.clock.frozen
-                           else None) if self.reusable else None  # fmt: skip
+        world = (
+            worlds.key(self.settings.apis, self.settings.seed, fixture, self.clock.now() if self.clock.frozen else None)
+            if self.reusable
+            else None
+        )
         if world is not None and worlds.restore(world, self.store):
             self.credentials = fixtures.Credentials(**json.loads(self.store.meta("credentials") or "{}"))
             self.settings.fixture = fixture
@@ -152,10 +163,17 @@ def build_mock(settings: Settings) -> Mock:
     tokens = Tokens(signing_secret(settings, store), clock, store)
     handlers = {k: v for k, v in domains.HANDLERS.items() if any(k in s.by_id for s in specs.values())}
     pipeline = Pipeline(
-        store=store, clock=clock, tokens=tokens, limiter=RateLimiter(RateLimit.parse(settings.rate_limit)),
-        generator=Generator(settings.seed, clock.now), handlers=handlers, strict=settings.strict, seed=settings.seed,
-        specs=list(specs.values()), auth_failures=RateLimiter(RateLimit.parse(settings.auth_failure_limit)),
-    )  # fmt: skip
+        store=store,
+        clock=clock,
+        tokens=tokens,
+        limiter=RateLimiter(RateLimit.parse(settings.rate_limit)),
+        generator=Generator(settings.seed, clock.now),
+        handlers=handlers,
+        strict=settings.strict,
+        seed=settings.seed,
+        specs=list(specs.values()),
+        auth_failures=RateLimiter(RateLimit.parse(settings.auth_failure_limit)),
+    )
     mock = Mock(settings, spec, specs, store, clock, tokens, pipeline, journal=deque(maxlen=settings.journal_size))
     mock.reusable = settings.state is None and tokens.secret == _seed_secret(settings.seed)
     if existing_state and store.counts().get("users"):
@@ -168,7 +186,7 @@ def build_mock(settings: Settings) -> Mock:
     return mock
 
 
-def _endpoint(pipeline: Pipeline, by_method: dict[str, Operation]):
+def _endpoint(pipeline: Pipeline, by_method: dict[str, Operation]) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         op = by_method[request.method if request.method != "HEAD" else "GET"]
         return await pipeline(op, request)
@@ -180,7 +198,7 @@ class SpecRoute(Route):
     """A spec path. A URL that a more concrete spec path matches belongs to that path only, so
     `DELETE /api/api-keys/tenants` is a 405 of `/api/api-keys/tenants`, not `deleteApiKey(key_id="tenants")`."""
 
-    def __init__(self, path: str, endpoint: Any, methods: list[str], shadowed_by: list[Route]) -> None:
+    def __init__(self, path: str, endpoint: Any, methods: list[str], shadowed_by: Sequence[Route]) -> None:
         super().__init__(path, endpoint, methods=methods, name=path)
         self.shadowed_by = shadowed_by
 
@@ -213,8 +231,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     messages = {404: f"No operation at {request.url.path}", 405: f"Method {request.method} is not allowed here"}
     errors = {404: "not_found", 405: "method_not_allowed"}
-    error = ApiError(exc.status_code, errors.get(exc.status_code, "http_error"),
-                     messages.get(exc.status_code, str(exc.detail)))  # fmt: skip
+    error = ApiError(
+        exc.status_code, errors.get(exc.status_code, "http_error"), messages.get(exc.status_code, str(exc.detail))
+    )
     body = error.body(request.app.state.mock.spec.error_shape)
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
@@ -251,11 +270,18 @@ class AccessLog:
             millis = (time.perf_counter() - start) * 1000
             op = scope.get("xentree.operation", "-")
             who = scope.get("xentree.identity", "-")
-            self.mock.journal.append({
-                "at": iso(self.mock.clock.now()), "method": scope["method"], "path": scope["path"],
-                "query": scope.get("query_string", b"").decode(), "operation_id": op, "status": status,
-                "duration_ms": round(millis, 2), "identity": who,
-            })  # fmt: skip
+            self.mock.journal.append(
+                {
+                    "at": iso(self.mock.clock.now()),
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "query": scope.get("query_string", b"").decode(),
+                    "operation_id": op,
+                    "status": status,
+                    "duration_ms": round(millis, 2),
+                    "identity": who,
+                }
+            )
             if self.mock.settings.access_log:
                 log.info("%s %s -> %d  %s  %.1fms  %s", scope["method"], scope["path"], status, op, millis, who)
 

@@ -54,8 +54,12 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="xentree-mock", description="Stateful, spec-driven mock of the Xentree API")
     p.add_argument("--version", action="version", version=f"xentree-mock {__version__}")
     sub = p.add_subparsers(dest="command")
-    s = sub.add_parser("serve", help="start the mock server", formatter_class=HelpFormatter,
-                       description="Start the mock. Every option can also be set by its environment variable.")  # fmt: skip
+    s = sub.add_parser(
+        "serve",
+        help="start the mock server",
+        formatter_class=HelpFormatter,
+        description="Start the mock. Every option can also be set by its environment variable.",
+    )
 
     def option(name: str, help: str, default: str | None = None, **kwargs: object) -> None:
         env = ENV_PREFIX + name.upper().replace("-", "_")
@@ -75,16 +79,26 @@ def parser() -> argparse.ArgumentParser:
     option("control-hosts", "extra Host names /__mock__ answers to, comma-separated (loopback, IPs, --host always)")
     option("control-origins", "extra browser origins that may drive /__mock__, comma-separated (the mock's own always)")
     option("rate-limit", "per-user limit N/SECONDS, or 'off'", "6000/60")
-    option("auth-failure-limit", "failed authentications per client address N/SECONDS (loopback exempt), or 'off'",
-           "10/60")  # fmt: skip
-    s.add_argument("--cors-origin", action="append", dest="cors_origins",
-                   default=[o for o in (_env("cors-origin", "") or "").split(",") if o] or None,
-                   help="allowed browser origin, repeatable (default: any origin) [env XENTREE_MOCK_CORS_ORIGIN, "
-                        "comma-separated]")  # fmt: skip
-    option("forwarded-allow-ips", "proxies whose X-Forwarded-For/-Proto are trusted (comma-separated IPs or *); "
-           "by default no forwarded header is trusted")  # fmt: skip
-    option("jwt-secret", "secret that signs bearer tokens (default: derived from the seed on loopback, random and kept "
-           "in the state file beyond it)")  # fmt: skip
+    option(
+        "auth-failure-limit", "failed authentications per client address N/SECONDS (loopback exempt), or 'off'", "10/60"
+    )
+    s.add_argument(
+        "--cors-origin",
+        action="append",
+        dest="cors_origins",
+        default=[o for o in (_env("cors-origin", "") or "").split(",") if o] or None,
+        help="allowed browser origin, repeatable (default: any origin) [env XENTREE_MOCK_CORS_ORIGIN, comma-separated]",
+    )
+    option(
+        "forwarded-allow-ips",
+        "proxies whose X-Forwarded-For/-Proto are trusted (comma-separated IPs or *); "
+        "by default no forwarded header is trusted",
+    )
+    option(
+        "jwt-secret",
+        "secret that signs bearer tokens (default: derived from the seed on loopback, random and kept "
+        "in the state file beyond it)",
+    )
     switch("deterministic-tokens", "sign tokens with the seed-derived secret even when bound beyond loopback")
     option("fixture", "fixture set to load at start: a name in fixtures/ or a path to a .yaml file", "demo")
     option("freeze-at", "start with the clock frozen at this ISO 8601 instant")
@@ -121,7 +135,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         jwt_secret=args.jwt_secret,
         deterministic_tokens=True if args.deterministic_tokens else None,
         auth_failure_limit=args.auth_failure_limit,
-        control_hosts=_csv(args.control_hosts), control_origins=_csv(args.control_origins),
+        control_hosts=_csv(args.control_hosts),
+        control_origins=_csv(args.control_origins),
     )
 
 
@@ -148,7 +163,10 @@ def banner(url: str, mock_settings: Settings, credentials: Credentials) -> str:
     if "xp-ledger" in apis:
         lines += [
             "  XP ledger clients (POST /auth/1.0/token, grant_type=client_credentials, Basic id:secret):",
-            *[f"    {a['client_id']:<28} {a['client_secret']:<24} {' '.join(a['scopes'])}" for a in credentials.applications],
+            *[
+                f"    {a['client_id']:<28} {a['client_secret']:<24} {' '.join(a['scopes'])}"
+                for a in credentials.applications
+            ],
         ]
     return "\n".join(lines)
 
@@ -195,10 +213,17 @@ def serve(args: argparse.Namespace) -> int:
         bind(args.host, args.port).close()  # a busy port fails here, before uvicorn's reloader starts
         print(f"xentree-mock: serving {url} with reload (watching the spec, fixtures and code)", flush=True)
         uvicorn.run(
-            "mock_server.cli:app_from_env", factory=True, host=args.host, port=args.port, reload=True,
+            "mock_server.cli:app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            reload=True,
             reload_dirs=[str(spec_path().parent), str(fixtures_dir()), str(Path(__file__).parent)],
-            reload_includes=["*.yaml", "*.json", "*.py"], log_config=None, access_log=False, **_proxy_options(args),
-        )  # fmt: skip
+            reload_includes=["*.yaml", "*.json", "*.py"],
+            log_config=None,
+            access_log=False,
+            **_proxy_options(args),
+        )
         return 0
     sock = bind(args.host, args.port)
     mock = build_mock(settings)

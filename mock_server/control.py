@@ -63,16 +63,28 @@ def _limit(maximum: int) -> Draft202012Validator:
 
 
 INSTANT = {"type": "string", "minLength": 1, "maxLength": 64}
-RESET = _object({"seed": {"type": "integer", "minimum": 0, "maximum": 2**53 - 1},  # exact in every JSON client
-                 "fixture": {"type": "string", "minLength": 1, "maxLength": 4096}})  # fmt: skip
+RESET = _object(
+    {
+        "seed": {"type": "integer", "minimum": 0, "maximum": 2**53 - 1},  # exact in every JSON client
+        "fixture": {"type": "string", "minLength": 1, "maxLength": 4096},
+    }
+)
 FREEZE, SET = _object({"at": INSTANT}), _object({"at": INSTANT}, ("at",))
 # Either direction: a negative amount moves the clock back (a test replaying "yesterday").
-ADVANCE = _object({unit: {"type": "number", "minimum": -(MAX_ADVANCE_SECONDS // factor),
-                          "maximum": MAX_ADVANCE_SECONDS // factor}
-                   for unit, factor in UNITS.items()}, minProperties=1)  # fmt: skip
-FAULT = _object({"latency_ms": {"type": "integer", "minimum": 0, "maximum": 60_000},
-                 "error_rate": {"type": "number", "minimum": 0, "maximum": 1},
-                 "status": {"type": "integer", "minimum": 400, "maximum": 599}})  # fmt: skip
+ADVANCE = _object(
+    {
+        unit: {"type": "number", "minimum": -(MAX_ADVANCE_SECONDS // factor), "maximum": MAX_ADVANCE_SECONDS // factor}
+        for unit, factor in UNITS.items()
+    },
+    minProperties=1,
+)
+FAULT = _object(
+    {
+        "latency_ms": {"type": "integer", "minimum": 0, "maximum": 60_000},
+        "error_rate": {"type": "number", "minimum": 0, "maximum": 1},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+    }
+)
 SETTING = _object({"value": {}}, ("value",))
 NO_QUERY, STATE_QUERY, JOURNAL_QUERY = _object({}), _limit(10_000), _limit(100_000)
 
@@ -104,22 +116,26 @@ def _admitted(request: Request, mock: Mock) -> None:
     server = request.scope.get("server") or ("", None)
     served = {*LOOPBACK, settings.host, str(server[0]), *settings.control_hosts}
     if host and not _serves(_host_name(host), {name.lower().rstrip(".") for name in served}):
-        raise forbidden(f"Host {host[:100]!a} is not a name this mock serves; add it with --control-hosts",
-                        "control_host_refused")  # fmt: skip
+        raise forbidden(
+            f"Host {host[:100]!a} is not a name this mock serves; add it with --control-hosts", "control_host_refused"
+        )
     origin = request.headers.get("origin")
     if origin is not None:
         allowed = {f"{request.url.scheme}://{host}".lower(), *(o.lower().rstrip("/") for o in settings.control_origins)}
         if origin.lower().rstrip("/") not in allowed:
-            raise forbidden(f"Origin {origin[:100]!a} may not drive the mock control API; add it with "
-                            "--control-origins", "control_origin_refused")  # fmt: skip
+            raise forbidden(
+                f"Origin {origin[:100]!a} may not drive the mock control API; add it with --control-origins",
+                "control_origin_refused",
+            )
     if request.method in STATE_CHANGING:
         declared = request.headers.get("content-type")
         has_body = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
         media = (declared or "").split(";")[0].strip().lower()
         if (declared is not None or has_body) and media != "application/json":
             shown = ascii((declared or "(none)")[:100])
-            raise ApiError(415, "unsupported_media_type", f"Control requests with a body must be application/json, "
-                           f"not {shown}")  # fmt: skip
+            raise ApiError(
+                415, "unsupported_media_type", f"Control requests with a body must be application/json, not {shown}"
+            )
 
 
 def _host_name(host: str) -> str:
@@ -289,8 +305,11 @@ async def fault_put(request: Request, mock: Mock) -> Any:
     if not any(op in spec.by_id for spec in mock.specs.values()):
         raise not_found(f"No operation {op!r} in the spec")
     body = await _json(request, FAULT)
-    fault = Fault(latency_ms=int(body.get("latency_ms", 0)), error_rate=float(body.get("error_rate", 0.0)),
-                  status=int(body.get("status", 500)))  # fmt: skip
+    fault = Fault(
+        latency_ms=int(body.get("latency_ms", 0)),
+        error_rate=float(body.get("error_rate", 0.0)),
+        status=int(body.get("status", 500)),
+    )
     mock.pipeline.faults[op] = fault
     return {op: vars(fault)}
 
@@ -333,5 +352,7 @@ def routes() -> list[BaseRoute]:
         ("/__mock__/settings", settings_get, ["GET"]),
         ("/__mock__/settings/{name}", setting_put, ["PUT"]),
     ]
-    return [Route(path, _guard(view, queries.get(view, NO_QUERY)), methods=methods, include_in_schema=False)
-            for path, view, methods in table]  # fmt: skip
+    return [
+        Route(path, _guard(view, queries.get(view, NO_QUERY)), methods=methods, include_in_schema=False)
+        for path, view, methods in table
+    ]

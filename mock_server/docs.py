@@ -51,8 +51,9 @@ def script_json(value: object) -> str:
 def docs_page_html(spec: Spec, prefix: str) -> str:
     """The Swagger UI page for one API: the title in HTML context, the spec URL and server list in script context."""
     servers = [s["url"] for s in spec.raw.get("servers", []) if isinstance(s, dict) and "url" in s]
-    return PAGE.format(title=html.escape(spec.title), spec_url=script_json(f"{prefix}/openapi.json"),
-                       servers=script_json(servers))  # fmt: skip
+    return PAGE.format(
+        title=html.escape(spec.title), spec_url=script_json(f"{prefix}/openapi.json"), servers=script_json(servers)
+    )
 
 
 def _spec_routes(spec: Spec, prefix: str) -> list[BaseRoute]:

@@ -24,10 +24,24 @@ from mock_server.resources import fixtures_dir
 from mock_server.security import hash_api_key, make_api_key
 
 ALL_SCOPES = (
-    "conversations:read", "conversations:write", "rag:read", "rag:write", "quiz:read", "quiz:write",
-    "live:read", "live:write", "organizations:read", "organizations:write", "integrations:read",
-    "integrations:write", "xel:read", "xel:write", "api:read", "api:write", "api:admin",
-)  # fmt: skip
+    "conversations:read",
+    "conversations:write",
+    "rag:read",
+    "rag:write",
+    "quiz:read",
+    "quiz:write",
+    "live:read",
+    "live:write",
+    "organizations:read",
+    "organizations:write",
+    "integrations:read",
+    "integrations:write",
+    "xel:read",
+    "xel:write",
+    "api:read",
+    "api:write",
+    "api:admin",
+)
 
 
 @dataclass
@@ -67,8 +81,10 @@ def read(name: str) -> dict[str, Any]:
     for a file that is not a loadable world."""
     path = find(name)
     if path is None:
-        raise FileNotFoundError(f"no fixture set {name!r} (available: {', '.join(available())}, or a path to a "
-                                f"{'/'.join(YAML_SUFFIXES)} file)")  # fmt: skip
+        raise FileNotFoundError(
+            f"no fixture set {name!r} (available: {', '.join(available())}, or a path to a "
+            f"{'/'.join(YAML_SUFFIXES)} file)"
+        )
     try:
         world = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -77,13 +93,17 @@ def read(name: str) -> dict[str, Any]:
     if not isinstance(world, dict):
         raise FixtureError(f"{path.name}: a fixture set is a mapping (users, organizations, api_keys, ...)")
     users = world.get("users", [])
-    if not isinstance(users, list) or not all(isinstance(u, dict) and isinstance(u.get("username"), str) for u in users):
+    if not isinstance(users, list) or not all(
+        isinstance(u, dict) and isinstance(u.get("username"), str) for u in users
+    ):
         raise FixtureError(f"{path.name}: `users` must be a list of mappings, each with a username")
     for user in users:
         days = user.get("history_days", 0)
         if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_HISTORY_DAYS:
-            raise FixtureError(f"{path.name}: user {user['username'][:100]!r}: history_days must be a whole number "
-                               f"of days from 0 to {MAX_HISTORY_DAYS}")  # fmt: skip
+            raise FixtureError(
+                f"{path.name}: user {user['username'][:100]!r}: history_days must be a whole number "
+                f"of days from 0 to {MAX_HISTORY_DAYS}"
+            )
     return world
 
 
@@ -93,30 +113,61 @@ def load(call: Call, name: str = "demo", seed: int = 0) -> Credentials:
     users: dict[str, dict[str, Any]] = {}
     for spec in world.get("users", []):
         users[spec["username"]] = create_user(call, spec)
-        creds.users.append({"username": spec["username"], "password": spec["password"], "role": spec.get("role", "user")})
+        creds.users.append(
+            {"username": spec["username"], "password": spec["password"], "role": spec.get("role", "user")}
+        )
     orgs: dict[str, dict[str, Any]] = {}
     now = iso(call.clock.now())
     for spec in world.get("organizations", []):
-        org = {"id": call.store.new_id(), "name": spec["name"], "slug": spec["slug"],
-               "description": spec.get("description"), "created_at": now, "updated_at": now}  # fmt: skip
+        org = {
+            "id": call.store.new_id(),
+            "name": spec["name"],
+            "slug": spec["slug"],
+            "description": spec.get("description"),
+            "created_at": now,
+            "updated_at": now,
+        }
         orgs[spec["slug"]] = call.store.insert("organizations", org)
         for member in spec.get("members", []):
-            call.store.insert("memberships", {
-                "organization_id": org["id"], "user_id": users[member["username"]]["id"],
-                "role": member["role"], "team": member.get("team"), "joined_at": now,
-            })  # fmt: skip
+            call.store.insert(
+                "memberships",
+                {
+                    "organization_id": org["id"],
+                    "user_id": users[member["username"]]["id"],
+                    "role": member["role"],
+                    "team": member.get("team"),
+                    "joined_at": now,
+                },
+            )
     for spec in world.get("api_keys", []):
         key = make_api_key(call.store.token(64))
         scopes = list(ALL_SCOPES) if spec["scopes"] == "all" else list(spec["scopes"])
-        call.store.insert("api_keys", {
-            "id": call.store.new_id(), "name": spec["name"], "prefix": key[:11], "key_hash": hash_api_key(key),
-            "user_id": users[spec["owner"]]["id"], "organization_id": orgs[spec["organization"]]["id"],
-            "scopes": scopes, "allowed_ips": spec.get("allowed_ips", []), "expires_at": spec.get("expires_at"),
-            "created_at": now,
-        })  # fmt: skip
+        call.store.insert(
+            "api_keys",
+            {
+                "id": call.store.new_id(),
+                "name": spec["name"],
+                "prefix": key[:11],
+                "key_hash": hash_api_key(key),
+                "user_id": users[spec["owner"]]["id"],
+                "organization_id": orgs[spec["organization"]]["id"],
+                "scopes": scopes,
+                "allowed_ips": spec.get("allowed_ips", []),
+                "expires_at": spec.get("expires_at"),
+                "created_at": now,
+            },
+        )
         limits = {k: spec[k] for k in ("expires_at", "allowed_ips") if spec.get(k)}
-        creds.api_keys.append({"name": spec["name"], "owner": spec["owner"], "organization": spec["organization"],
-                               "key": key, "scopes": scopes, **limits})  # fmt: skip
+        creds.api_keys.append(
+            {
+                "name": spec["name"],
+                "owner": spec["owner"],
+                "organization": spec["organization"],
+                "key": key,
+                "scopes": scopes,
+                **limits,
+            }
+        )
     for app in world.get("xp_ledger", {}).get("applications", []):
         creds.applications.append({k: app[k] for k in ("name", "client_id", "client_secret", "scopes")})
     world_view = World(world, users, orgs, seed)

@@ -33,8 +33,10 @@ NAME_RULES: list[tuple[str, Gen]] = [
     (r"origin", lambda f: f"https://{f.domain_name()}"),
     (r"version", lambda f: "0.1.0"),
     (r"token|jwt", lambda f: f.sha256()),
-    (r"description|content|text|message|snippet|feedback|prompt|answer|preview|excerpt|response|summary|reason",
-     lambda f: f.sentence(nb_words=10)),
+    (
+        r"description|content|text|message|snippet|feedback|prompt|answer|preview|excerpt|response|summary|reason",
+        lambda f: f.sentence(nb_words=10),
+    ),
 ]
 FORMAT_RULES: dict[str, Gen] = {
     "uuid": lambda f: f.uuid4(),
@@ -49,7 +51,9 @@ FORMAT_RULES: dict[str, Gen] = {
 # Dates come from the year before the mock clock's "now", so a frozen clock gives the same dates every run.
 DATE_RULES: dict[str, DateGen] = {
     "date": lambda f, now: f.date_between(start_date=now.date() - timedelta(days=365), end_date=now.date()).isoformat(),
-    "date-time": lambda f, now: _iso(f.date_time_between(start_date=now - timedelta(days=365), end_date=now, tzinfo=UTC)),
+    "date-time": lambda f, now: _iso(
+        f.date_time_between(start_date=now - timedelta(days=365), end_date=now, tzinfo=UTC)
+    ),
 }
 
 
@@ -98,7 +102,11 @@ class Generator:
         if kind == "integer":
             return self._integer(schema, name)
         if kind == "number":
-            return round(self._integer(schema, name) + f.random.random(), 2) if "maximum" not in schema else _bounded_float(f, schema)
+            return (
+                round(self._integer(schema, name) + f.random.random(), 2)
+                if "maximum" not in schema
+                else _bounded_float(f, schema)
+            )
         if kind == "boolean":
             return f.boolean()
         if kind == "null":

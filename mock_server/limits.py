@@ -48,7 +48,9 @@ class RateLimiter:
         if tokens < 1:
             retry = max(1, math.ceil((1 - tokens) / rate))
             headers = self._headers(capacity, 0, math.ceil((capacity - tokens) / rate))
-            raise ApiError(429, error, f"{message}; retry after {retry} s", headers={**headers, "Retry-After": str(retry)})
+            raise ApiError(
+                429, error, f"{message}; retry after {retry} s", headers={**headers, "Retry-After": str(retry)}
+            )
 
     def spend(self, key: str) -> None:
         """Take one token for `key` if there is one (a failure is counted, never refused itself)."""

@@ -157,8 +157,11 @@ class Pipeline:
         failure_key = f"auth-failures:{client}" if client not in LOOPBACK else None
         try:
             if failure_key:
-                self.auth_failures.check(failure_key, "too_many_failed_authentications",
-                                         "Too many failed authentication attempts from this address")  # fmt: skip
+                self.auth_failures.check(
+                    failure_key,
+                    "too_many_failed_authentications",
+                    "Too many failed authentication attempts from this address",
+                )
             identity = self.auth[op.api].authenticate(op, request.headers, client)
             if identity is not None:
                 request.scope["xentree.identity"] = identity.username
@@ -167,15 +170,27 @@ class Pipeline:
             body = await read_body(op, request)
             prefer = Prefer.parse(request.headers.get("prefer"))
             await self._apply_faults(op, prefer)
-            call = Call(params["path"], params["query"], params["header"], body, identity, self.store, self.clock,
-                        self.tokens, client, seed=self.seed)  # fmt: skip
+            call = Call(
+                params["path"],
+                params["query"],
+                params["header"],
+                body,
+                identity,
+                self.store,
+                self.clock,
+                self.tokens,
+                client,
+                seed=self.seed,
+            )
             if "basic" in self.auth[op.api].accepted(op):
                 call.basic = basic_credentials(request.headers.get("authorization"))
             answer = self._respond(op, call, prefer, request)
         except ApiError as exc:
             if exc.status == 401 and failure_key and self._presented_credentials(op, request):
                 self.auth_failures.spend(failure_key)
-            answer = Answer(exc.status, exc.body(self.shapes[op.api]), exc.headers, injected=exc.error == "injected_fault")
+            answer = Answer(
+                exc.status, exc.body(self.shapes[op.api]), exc.headers, injected=exc.error == "injected_fault"
+            )
         answer.headers = {**rate_headers, **answer.headers}
         if answer.simulated:
             answer.headers = self._simulated_headers(op, answer.status, answer.headers)
@@ -200,8 +215,12 @@ class Pipeline:
         if status == 429 and self.limiter.limit is not None:
             limit = self.limiter.limit
             retry = str(max(1, math.ceil(limit.period / limit.capacity)))  # the wait for the next token
-            return {"Retry-After": retry, "RateLimit-Limit": str(limit.capacity), "RateLimit-Remaining": "0",
-                    "RateLimit-Reset": retry}  # fmt: skip
+            return {
+                "Retry-After": retry,
+                "RateLimit-Limit": str(limit.capacity),
+                "RateLimit-Remaining": "0",
+                "RateLimit-Reset": retry,
+            }
         if status == 401:
             kinds = self.auth[op.api].accepted(op).keys() - {"unknown"}
             scheme = "Basic" if kinds and kinds <= {"basic"} else "Bearer"  # the token endpoint challenges Basic
@@ -220,7 +239,9 @@ class Pipeline:
         if delay:
             await asyncio.sleep(delay / 1000)
         if fault and fault.error_rate and self._fault_rng.random() < fault.error_rate:
-            raise ApiError(fault.status, "injected_fault", f"Fault injected by the mock control API for {op.operation_id}")
+            raise ApiError(
+                fault.status, "injected_fault", f"Fault injected by the mock control API for {op.operation_id}"
+            )
 
     def _respond(self, op: Operation, call: Call, prefer: Prefer, request: Request) -> Answer:
         headers: dict[str, str] = {"X-Mock-Warning": "; ".join(prefer.warnings)} if prefer.warnings else {}
@@ -295,6 +316,8 @@ def _render(answer: Answer) -> Response:
     if answer.body is None or answer.status == 204:
         return Response(status_code=answer.status, headers=answer.headers)
     # A body may carry its encoding already (a domain's kept answer): the same bytes, without encoding them again.
-    content = getattr(answer.body, "json_bytes", None) or json.dumps(answer.body, separators=(",", ":"),
-                                                                     ensure_ascii=False).encode()  # fmt: skip
+    content = (
+        getattr(answer.body, "json_bytes", None)
+        or json.dumps(answer.body, separators=(",", ":"), ensure_ascii=False).encode()
+    )
     return Response(content, status_code=answer.status, headers=answer.headers, media_type="application/json")

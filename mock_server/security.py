@@ -132,16 +132,30 @@ class Tokens:
         now = int(self.clock.timestamp())
         access_jti, refresh_jti = self.store.new_id(), self.store.new_id()
         sid = sid or self.store.new_id()
-        common = {"sub": user["id"], "username": user["username"], "iat": now, "iss": ISSUER, "sid": sid,
-                  "gen": self.epoch}  # fmt: skip
+        common = {
+            "sub": user["id"],
+            "username": user["username"],
+            "iat": now,
+            "iss": ISSUER,
+            "sid": sid,
+            "gen": self.epoch,
+        }
         access = jwt.encode(
             {**common, "type": "access", "jti": access_jti, "exp": now + ACCESS_TTL_SECONDS}, self.secret, "HS256"
         )
         refresh = jwt.encode(
             {**common, "type": "refresh", "jti": refresh_jti, "exp": now + REFRESH_TTL_SECONDS}, self.secret, "HS256"
         )
-        self.store.insert("refresh_tokens", {"jti": refresh_jti, "user_id": user["id"], "access_jti": access_jti,
-                                             "sid": sid, "expires_at": now + REFRESH_TTL_SECONDS})  # fmt: skip
+        self.store.insert(
+            "refresh_tokens",
+            {
+                "jti": refresh_jti,
+                "user_id": user["id"],
+                "access_jti": access_jti,
+                "sid": sid,
+                "expires_at": now + REFRESH_TTL_SECONDS,
+            },
+        )
         return {
             "access_token": access,
             "token_type": "bearer",
@@ -152,8 +166,17 @@ class Tokens:
     def issue_client(self, client_id: str, name: str, scopes: list[str], ttl: int = ACCESS_TTL_SECONDS) -> str:
         """An OAuth2 client-credentials access token: the application is the subject, its scopes are the claims."""
         now = int(self.clock.timestamp())
-        claims = {"sub": client_id, "name": name, "type": "client", "scope": " ".join(scopes), "iat": now,
-                  "exp": now + ttl, "jti": self.store.new_id(), "iss": ISSUER, "gen": self.epoch}  # fmt: skip
+        claims = {
+            "sub": client_id,
+            "name": name,
+            "type": "client",
+            "scope": " ".join(scopes),
+            "iat": now,
+            "exp": now + ttl,
+            "jti": self.store.new_id(),
+            "iss": ISSUER,
+            "gen": self.epoch,
+        }
         return jwt.encode(claims, self.secret, "HS256")
 
     def _decode_uncached(self, token: str) -> dict[str, Any] | None:
@@ -183,7 +206,8 @@ class Tokens:
         try:
             return self.verified(token, kind)
         except TokenRefused as refused:
-            raise unauthorized(refused.message, expired_error if refused.error == "token_expired" else refused.error)
+            error = expired_error if refused.error == "token_expired" else refused.error
+            raise unauthorized(refused.message, error) from None
 
     def decode(self, token: str) -> dict[str, Any] | None:
         """The token's claims when this mock signed it (time rules not checked), else None."""
@@ -214,8 +238,11 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
     except (ValueError, UnicodeDecodeError):
         user, sep, secret = "", "", ""
     if not sep or not user:
-        raise unauthorized("Malformed Basic credentials: expected base64(client_id:client_secret)", "invalid_client",
-                           challenge='Basic realm="mock"')  # fmt: skip
+        raise unauthorized(
+            "Malformed Basic credentials: expected base64(client_id:client_secret)",
+            "invalid_client",
+            challenge='Basic realm="mock"',
+        )
     return user, secret
 
 
@@ -286,12 +313,18 @@ class Authenticator:
         granted = tuple(scope.split()) if isinstance(scope, str) else ()
         missing = [s for s in op.scopes_for(scheme) if s not in granted]
         if missing:
-            raise ApiError(403, "insufficient_scope", f"This operation requires the scope {missing[0]}",
-                           headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{missing[0]}"'},
-                           required_scope=missing[0], granted_scopes=list(granted))  # fmt: skip
+            raise ApiError(
+                403,
+                "insufficient_scope",
+                f"This operation requires the scope {missing[0]}",
+                headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{missing[0]}"'},
+                required_scope=missing[0],
+                granted_scopes=list(granted),
+            )
         name = claims.get("name")
-        return Identity(claims["sub"], name if isinstance(name, str) else claims["sub"], "application", "oauth2",
-                        scopes=granted)  # fmt: skip
+        return Identity(
+            claims["sub"], name if isinstance(name, str) else claims["sub"], "application", "oauth2", scopes=granted
+        )
 
     def _bearer(self, token: str) -> Identity:
         claims = self.tokens.claims(token, "access")
@@ -305,8 +338,9 @@ class Authenticator:
             raise unauthorized("The token's user no longer exists", "invalid_token")
         if user["revoked"]:
             raise unauthorized("The access token has been revoked", "token_revoked")
-        return Identity(user["id"], user["username"], user["role"], "bearer", token_jti=claims["jti"],
-                        session_id=sid or None)  # fmt: skip
+        return Identity(
+            user["id"], user["username"], user["role"], "bearer", token_jti=claims["jti"], session_id=sid or None
+        )
 
     def _api_key(self, key: str, client: str | None) -> Identity:
         row = self.store.one(

@@ -171,7 +171,9 @@ def _headers(declared: dict[str, Any]) -> dict[str, Header]:
     for name, header in declared.items():
         schema = header.get("schema") or {}
         examples = [header["example"]] if "example" in header else []
-        examples += [e["value"] for e in (header.get("examples") or {}).values() if isinstance(e, dict) and "value" in e]
+        examples += [
+            e["value"] for e in (header.get("examples") or {}).values() if isinstance(e, dict) and "value" in e
+        ]
         examples += [schema["example"]] if "example" in schema else list(schema.get("examples", []))
         found[name] = Header(name, bool(header.get("required")), schema, examples[0] if examples else None)
     return found
@@ -206,10 +208,10 @@ def _operation(
     for code, resp in op.get("responses", {}).items():
         if not str(code).isdigit():
             continue
-        json_media = next(
-            (_media(ct, m) for ct, m in resp.get("content", {}).items() if "json" in ct), None
+        json_media = next((_media(ct, m) for ct, m in resp.get("content", {}).items() if "json" in ct), None)
+        responses[int(code)] = Response(
+            int(code), resp.get("description", ""), json_media, _headers(resp.get("headers", {}))
         )
-        responses[int(code)] = Response(int(code), resp.get("description", ""), json_media, _headers(resp.get("headers", {})))
     success = min((c for c in responses if 200 <= c < 300), default=200)
     return Operation(
         api=api,
@@ -253,4 +255,7 @@ def _load_spec(path: Path, mtime_ns: int, size: int) -> Spec:
 def route_order(path: str) -> tuple[int, str]:
     """Concrete paths win over templated ones: fewer `{param}` segments first, then left-to-right literalness."""
     segments = path.strip("/").split("/")
-    return (sum(1 for s in segments if re.fullmatch(r"\{[^}]+\}", s)), "/".join("~" if s.startswith("{") else s for s in segments))
+    return (
+        sum(1 for s in segments if re.fullmatch(r"\{[^}]+\}", s)),
+        "/".join("~" if s.startswith("{") else s for s in segments),
+    )

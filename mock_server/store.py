@@ -124,8 +124,10 @@ class Store:
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
-        self.db.execute("INSERT INTO mock_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = ?",
-                        (key, value, value))  # fmt: skip
+        self.db.execute(
+            "INSERT INTO mock_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = ?",
+            (key, value, value),
+        )
 
     def new_id(self) -> str:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
@@ -175,8 +177,10 @@ class Store:
     def tables(self) -> list[str]:
         """The domain tables, virtual ones (FTS5) included; never their shadow tables, which only the virtual
         table itself may change (deleting from them directly corrupts the index), nor the mock's own `mock_meta`."""
-        rows = self.db.execute("SELECT name FROM pragma_table_list WHERE schema = 'main' AND type IN ('table', 'virtual')"
-                               " AND name NOT LIKE 'sqlite_%' AND name != 'mock_meta' ORDER BY name").fetchall()  # fmt: skip
+        rows = self.db.execute(
+            "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type IN ('table', 'virtual')"
+            " AND name NOT LIKE 'sqlite_%' AND name != 'mock_meta' ORDER BY name"
+        ).fetchall()
         return [r["name"] for r in rows]
 
     def counts(self) -> dict[str, int]:

@@ -37,6 +37,8 @@ class UploadedFile:
     filename: str
     content_type: str
     content: bytes
+
+
 _TRUE, _FALSE = {"true", "1"}, {"false", "0"}
 _INTEGER = re.compile(r"-?[0-9]{1,18}")  # ASCII digits, and few enough that no bound check meets a huge number
 _NUMBER = re.compile(r"-?([0-9]{1,18}(\.[0-9]{0,18})?|\.[0-9]{1,18})([eE][+-]?[0-9]{1,3})?")
@@ -63,12 +65,25 @@ def coerce(raw: str, schema: dict[str, Any]) -> Any:
 
 # JSON Schema keyword -> the Zod-style issue code clients of these APIs know (the XP ledger reports them).
 ISSUE_CODES = {
-    "required": "invalid_type", "type": "invalid_type", "format": "invalid_string", "pattern": "invalid_string",
-    "minLength": "too_small", "minimum": "too_small", "exclusiveMinimum": "too_small", "minItems": "too_small",
-    "maxLength": "too_big", "maximum": "too_big", "exclusiveMaximum": "too_big", "maxItems": "too_big",
-    "enum": "invalid_enum_value", "const": "invalid_literal", "additionalProperties": "unrecognized_keys",
-    "unevaluatedProperties": "unrecognized_keys", "oneOf": "invalid_union", "anyOf": "invalid_union",
-}  # fmt: skip
+    "required": "invalid_type",
+    "type": "invalid_type",
+    "format": "invalid_string",
+    "pattern": "invalid_string",
+    "minLength": "too_small",
+    "minimum": "too_small",
+    "exclusiveMinimum": "too_small",
+    "minItems": "too_small",
+    "maxLength": "too_big",
+    "maximum": "too_big",
+    "exclusiveMaximum": "too_big",
+    "maxItems": "too_big",
+    "enum": "invalid_enum_value",
+    "const": "invalid_literal",
+    "additionalProperties": "unrecognized_keys",
+    "unevaluatedProperties": "unrecognized_keys",
+    "oneOf": "invalid_union",
+    "anyOf": "invalid_union",
+}
 
 
 def _code(error: ValidationError) -> str:
@@ -120,7 +135,9 @@ def issue(error: ValidationError, location: str, name: str = "") -> Issue:
     return Issue(location, f"{name}{pointer}" if name else pointer, _code(error), error.message, own_code)
 
 
-def _first_errors(validator: Draft202012Validator, value: Any, location: str, name: str = "", limit: int = 5) -> list[Issue]:
+def _first_errors(
+    validator: Draft202012Validator, value: Any, location: str, name: str = "", limit: int = 5
+) -> list[Issue]:
     found = (leaf for e in validator.iter_errors(value) for leaf in _specific(e))
     errors = sorted(found, key=lambda e: (list(map(str, e.absolute_path)), e.message))
     return [issue(e, location, name) for e in errors[:limit]]

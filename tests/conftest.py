@@ -39,7 +39,9 @@ def mock(client: TestClient) -> Mock:
 
 
 def login(client: TestClient, username: str = "demo", password: str | None = None) -> str:
-    response = client.post("/api/auth/login", data={"username": username, "password": password or f"{username}-password"})
+    response = client.post(
+        "/api/auth/login", data={"username": username, "password": password or f"{username}-password"}
+    )
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
 
@@ -87,8 +89,14 @@ class Server:
 
     def start(self, timeout: float = 20) -> Server:
         cmd = [sys.executable, "-m", "mock_server", "serve", "--port", str(self.port), *self.args]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -63,8 +63,11 @@ class SpecDoc:
             if isinstance(node.get("examples"), list) and "/examples/" not in where:
                 found += [(where, node, ex) for ex in node["examples"]]  # schema-level (JSON Schema) examples
             if "schema" in node and isinstance(node.get("examples"), dict):
-                found += [(f"{where}/examples/{k}", node["schema"], ex["value"])
-                          for k, ex in node["examples"].items() if "value" in ex]  # fmt: skip
+                found += [
+                    (f"{where}/examples/{k}", node["schema"], ex["value"])
+                    for k, ex in node["examples"].items()
+                    if "value" in ex
+                ]
             if "schema" in node and "example" in node:
                 found.append((f"{where}/example", node["schema"], node["example"]))
         return found
@@ -73,8 +76,10 @@ class SpecDoc:
         problems = []
         for where, schema, value in self.examples():
             schema = {k: v for k, v in schema.items() if k != "examples"}
-            problems += [f"{where}: {'/'.join(map(str, e.absolute_path))}: {e.message}"
-                         for e in self.validator(schema).iter_errors(value)]  # fmt: skip
+            problems += [
+                f"{where}: {'/'.join(map(str, e.absolute_path))}: {e.message}"
+                for e in self.validator(schema).iter_errors(value)
+            ]
         return problems
 
     def unresolved_refs(self) -> list[str]:

@@ -1,4 +1,5 @@
-"""API keys and tenants: the key shown once, scopes, organization binding, expiry, IP allow-list, visibility, revocation."""
+"""API keys and tenants: the key shown once, scopes, organization binding, expiry, IP allow-list, visibility,
+revocation."""
 
 from __future__ import annotations
 
@@ -48,8 +49,9 @@ def key_header(created: dict[str, Any]) -> Headers:
 
 
 # create ---------------------------------------------------------------------------------------------------------
-def test_create_returns_the_full_key_once_and_stores_only_its_hash(client: TestClient, mock: Mock, demo: Headers,
-                                                                   orgs: dict[str, str]) -> None:  # fmt: skip
+def test_create_returns_the_full_key_once_and_stores_only_its_hash(
+    client: TestClient, mock: Mock, demo: Headers, orgs: dict[str, str]
+) -> None:
     client.post("/__mock__/clock/freeze", json={"at": "2026-06-01T10:00:00Z"})
     created = mint(client, demo, orgs["acme-learning"], ["rag:read", "organizations:read"], name="CI pipeline")
     assert KEY.match(created["key"]) and len(created["key"]) == 91
@@ -75,23 +77,37 @@ def test_keys_are_deterministic_for_the_seed() -> None:
     assert made[0] == made[1]
 
 
-def test_a_new_key_authenticates_with_its_scopes_in_its_organization(client: TestClient, alex: Headers,
-                                                                     orgs: dict[str, str]) -> None:  # fmt: skip
+def test_a_new_key_authenticates_with_its_scopes_in_its_organization(
+    client: TestClient, alex: Headers, orgs: dict[str, str]
+) -> None:
     created = mint(client, alex, orgs["northwind-labs"], ["organizations:read"])
     listed = client.get("/api/organizations", headers=key_header(created))
     assert listed.status_code == 200 and [o["slug"] for o in listed.json()] == ["northwind-labs"]
-    denied = client.patch(f"/api/organizations/{orgs['northwind-labs']}", headers=key_header(created),
-                          json={"name": "x"})  # fmt: skip
+    denied = client.patch(
+        f"/api/organizations/{orgs['northwind-labs']}", headers=key_header(created), json={"name": "x"}
+    )
     detail = error(denied, 403, "INSUFFICIENT_API_KEY_SCOPE")
     assert detail["required_scope"] == "organizations:write" and detail["granted_scopes"] == ["organizations:read"]
 
 
-@pytest.mark.parametrize("change", [
-    {"scopes": ["organizations:delete"]}, {"scopes": []}, {"scopes": ["rag:read", "rag:read"]}, {"scopes": "rag:read"},
-    {"name": ""}, {"name": None}, {"organization_id": "acme"}, {"expires_at": "tomorrow"},
-    {"allowed_ips": ["300.1.1.1"]}, {"allowed_ips": ["example.com"]}, {"allowed_ips": "10.0.0.0/8"},
-    {"scopes": None}, {"scopes": ["rag:read"] * 18},
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"scopes": ["organizations:delete"]},
+        {"scopes": []},
+        {"scopes": ["rag:read", "rag:read"]},
+        {"scopes": "rag:read"},
+        {"name": ""},
+        {"name": None},
+        {"organization_id": "acme"},
+        {"expires_at": "tomorrow"},
+        {"allowed_ips": ["300.1.1.1"]},
+        {"allowed_ips": ["example.com"]},
+        {"allowed_ips": "10.0.0.0/8"},
+        {"scopes": None},
+        {"scopes": ["rag:read"] * 18},
+    ],
+)
 def test_create_rejects_bad_input(client: TestClient, demo: Headers, orgs: dict[str, str], change: Any) -> None:
     body = {"name": "bad", "organization_id": orgs["acme-learning"], "scopes": ["rag:read"], **change}
     error(client.post("/api/api-keys", headers=demo, json=body), 400, "validation_error")
@@ -111,8 +127,9 @@ def test_an_unknown_scope_names_the_scope(client: TestClient, demo: Headers, org
     assert "teleport:write" in detail["message"]
 
 
-def test_only_owners_and_admins_of_the_organization_create_keys(client: TestClient, alex: Headers, admin: Headers,
-                                                                orgs: dict[str, str]) -> None:  # fmt: skip
+def test_only_owners_and_admins_of_the_organization_create_keys(
+    client: TestClient, alex: Headers, admin: Headers, orgs: dict[str, str]
+) -> None:
     body = {"name": "k", "scopes": ["rag:read"]}
     member = client.post("/api/api-keys", headers=alex, json={**body, "organization_id": orgs["acme-learning"]})
     assert "member" in error(member, 403, "insufficient_role")["message"]
@@ -150,8 +167,13 @@ def test_the_expired_fixture_key_gets_401(client: TestClient, keys: dict[str, st
 
 # IP allow-list --------------------------------------------------------------------------------------------------
 def test_the_allow_list_is_enforced(client: TestClient, demo: Headers, orgs: dict[str, str]) -> None:
-    created = mint(client, demo, orgs["acme-learning"], ["organizations:read"],
-                   allowed_ips=["203.0.113.0/24", "198.51.100.7", "2001:db8::/32"])  # fmt: skip
+    created = mint(
+        client,
+        demo,
+        orgs["acme-learning"],
+        ["organizations:read"],
+        allowed_ips=["203.0.113.0/24", "198.51.100.7", "2001:db8::/32"],
+    )
     assert created["allowed_ips"] == ["203.0.113.0/24", "198.51.100.7", "2001:db8::/32"]
     detail = error(client.get("/api/organizations", headers=key_header(created)), 403, "ip_not_allowed")
     assert "127.0.0.1" in detail["message"]
@@ -170,8 +192,9 @@ def test_the_office_only_fixture_key(client: TestClient, keys: dict[str, str]) -
 
 
 @pytest.mark.parametrize("entry", ["::::/12", ":::", "1:2:3:4:5:6:7:8:9"])
-def test_allow_list_entries_that_only_look_like_addresses_are_400(client: TestClient, demo: Headers,
-                                                                  orgs: dict[str, str], entry: str) -> None:
+def test_allow_list_entries_that_only_look_like_addresses_are_400(
+    client: TestClient, demo: Headers, orgs: dict[str, str], entry: str
+) -> None:
     body = {"name": "k", "organization_id": orgs["acme-learning"], "scopes": ["rag:read"], "allowed_ips": [entry]}
     response = client.post("/api/api-keys", headers=demo, json=body)
     assert response.status_code == 400, response.text
@@ -182,8 +205,9 @@ def test_allow_list_entries_that_only_look_like_addresses_are_400(client: TestCl
 FIXTURE_ACME_KEYS = {"demo-full-access", "demo-read-only", "demo-expired", "demo-office-only"}
 
 
-def test_visibility_follows_the_organization_role(client: TestClient, demo: Headers, alex: Headers, admin: Headers,
-                                                  orgs: dict[str, str]) -> None:  # fmt: skip
+def test_visibility_follows_the_organization_role(
+    client: TestClient, demo: Headers, alex: Headers, admin: Headers, orgs: dict[str, str]
+) -> None:
     assert names(client, demo) == FIXTURE_ACME_KEYS | {"alex-northwind"}  # owner of Acme, admin of Northwind
     assert names(client, admin) == FIXTURE_ACME_KEYS  # admin of Acme only
     assert names(client, alex) == {"alex-northwind"}  # a plain member of Acme sees none of its keys
@@ -194,13 +218,14 @@ def test_visibility_follows_the_organization_role(client: TestClient, demo: Head
     assert client.get("/api/api-keys", headers=bearer(login(client, "stranger", "password1"))).json() == []
 
 
-def test_a_member_sees_the_keys_they_created_after_losing_the_admin_role(client: TestClient, demo: Headers,
-                                                                         admin: Headers, orgs: dict[str, str],
-                                                                         mock: Mock) -> None:  # fmt: skip
+def test_a_member_sees_the_keys_they_created_after_losing_the_admin_role(
+    client: TestClient, demo: Headers, admin: Headers, orgs: dict[str, str], mock: Mock
+) -> None:
     mint(client, admin, orgs["acme-learning"], ["rag:read"], name="admin key")
     admin_id = mock.store.one("SELECT id FROM users WHERE username = 'admin'")["id"]  # type: ignore[index]
-    demoted = client.patch(f"/api/organizations/{orgs['acme-learning']}/members/{admin_id}", headers=demo,
-                           json={"role": "member"})  # fmt: skip
+    demoted = client.patch(
+        f"/api/organizations/{orgs['acme-learning']}/members/{admin_id}", headers=demo, json={"role": "member"}
+    )
     assert demoted.status_code == 200
     assert names(client, admin) == {"admin key"}
 
@@ -225,20 +250,31 @@ def test_delete_follows_visibility(client: TestClient, demo: Headers, alex: Head
 
 
 # bearer only, tenants -------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("method, path", [("GET", "/api/api-keys"), ("POST", "/api/api-keys"),
-                                          ("DELETE", f"/api/api-keys/{UNKNOWN}"), ("GET", "/api/api-keys/tenants")])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/api/api-keys"),
+        ("POST", "/api/api-keys"),
+        ("DELETE", f"/api/api-keys/{UNKNOWN}"),
+        ("GET", "/api/api-keys/tenants"),
+    ],
+)
 def test_api_key_operations_are_bearer_only(client: TestClient, keys: dict[str, str], method: str, path: str) -> None:
     response = client.request(method, path, headers={"X-API-Key": keys["demo-full-access"]})
     error(response, 401, "api_key_not_accepted")
 
 
-def test_tenants_are_my_organizations_with_my_role(client: TestClient, demo: Headers, alex: Headers,
-                                                   admin: Headers) -> None:  # fmt: skip
+def test_tenants_are_my_organizations_with_my_role(
+    client: TestClient, demo: Headers, alex: Headers, admin: Headers
+) -> None:
     def tenants(headers: Headers) -> list[tuple[str, str, str]]:
         return [(t["name"], t["slug"], t["role"]) for t in client.get("/api/api-keys/tenants", headers=headers).json()]
 
     assert tenants(demo) == [("Acme Learning", "acme-learning", "owner"), ("Northwind Labs", "northwind-labs", "admin")]
-    assert tenants(alex) == [("Acme Learning", "acme-learning", "member"), ("Northwind Labs", "northwind-labs", "owner")]
+    assert tenants(alex) == [
+        ("Acme Learning", "acme-learning", "member"),
+        ("Northwind Labs", "northwind-labs", "owner"),
+    ]
     assert tenants(admin) == [("Acme Learning", "acme-learning", "admin")]
     ids = {o["id"] for o in client.get("/api/organizations", headers=demo).json()}
     assert {t["id"] for t in client.get("/api/api-keys/tenants", headers=demo).json()} == ids

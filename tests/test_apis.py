@@ -45,8 +45,9 @@ def test_both_apis_answer_in_their_own_error_shape(both: TestClient) -> None:
 
 
 def test_ledger_validation_names_each_field_as_an_issue(both: TestClient) -> None:
-    response = both.get(ENTRIES, params={"limit": 101, "startDate": "yesterday"},
-                        headers=client_token(both, "events.readonly"))  # fmt: skip
+    response = both.get(
+        ENTRIES, params={"limit": 101, "startDate": "yesterday"}, headers=client_token(both, "events.readonly")
+    )
     assert response.status_code == 400 and response.json()["error"] == "invalid_request"
     issues = {(i["in"], i["field"], i["code"]) for i in response.json()["issues"]}
     assert ("query", "limit", "too_big") in issues
@@ -56,8 +57,12 @@ def test_ledger_validation_names_each_field_as_an_issue(both: TestClient) -> Non
 def test_client_tokens_need_the_operation_scope(both: TestClient) -> None:
     response = both.get(ENTRIES, headers=client_token(both, "events.write"))
     assert response.status_code == 403
-    assert response.json() == {"error": "insufficient_scope", "message": "This operation requires the scope events.readonly",
-                               "required_scope": "events.readonly", "granted_scopes": ["events.write"]}  # fmt: skip
+    assert response.json() == {
+        "error": "insufficient_scope",
+        "message": "This operation requires the scope events.readonly",
+        "required_scope": "events.readonly",
+        "granted_scopes": ["events.write"],
+    }
 
 
 def test_expired_client_token_is_refused(both: TestClient) -> None:
@@ -77,8 +82,9 @@ def test_tokens_of_one_api_are_refused_by_the_other(both: TestClient) -> None:
 
 
 def test_malformed_basic_credentials_get_the_basic_challenge(both: TestClient) -> None:
-    response = both.post("/auth/1.0/token", data={"grant_type": "client_credentials"},
-                         headers={"Authorization": "Basic %%%"})  # fmt: skip
+    response = both.post(
+        "/auth/1.0/token", data={"grant_type": "client_credentials"}, headers={"Authorization": "Basic %%%"}
+    )
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
     assert response.headers["www-authenticate"].startswith("Basic")

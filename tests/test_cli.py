@@ -18,8 +18,9 @@ MOCK = [sys.executable, "-m", "mock_server"]
 
 
 def _run(*args: str, env: dict[str, str] | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*MOCK, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})  # fmt: skip
+    return subprocess.run(
+        [*MOCK, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
 
 
 def test_bare_command_prints_its_help() -> None:
@@ -41,16 +42,29 @@ def test_serve_help_shows_every_default_and_environment_variable() -> None:
     ]:
         assert option in help_text and env in help_text, option
         assert f"(default: {default})" in help_text, option
-    for flag in ("--state", "--strict", "--admin-token", "--cors-origin", "--forwarded-allow-ips", "--jwt-secret",
-                 "--deterministic-tokens", "--freeze-at", "--reload", "--quiet"):  # fmt: skip
+    for flag in (
+        "--state",
+        "--strict",
+        "--admin-token",
+        "--cors-origin",
+        "--forwarded-allow-ips",
+        "--jwt-secret",
+        "--deterministic-tokens",
+        "--freeze-at",
+        "--reload",
+        "--quiet",
+    ):
         assert flag in help_text
     env_names = [word for word in help_text.split() if word.startswith("XENTREE_MOCK_")]
     assert len(env_names) >= 18
 
 
 def test_secrets_from_the_environment_are_not_echoed_by_help() -> None:
-    result = _run("serve", "--help", env={"XENTREE_MOCK_JWT_SECRET": "s3cret-value-of-the-team",
-                                          "XENTREE_MOCK_ADMIN_TOKEN": "admin-t0ken"})  # fmt: skip
+    result = _run(
+        "serve",
+        "--help",
+        env={"XENTREE_MOCK_JWT_SECRET": "s3cret-value-of-the-team", "XENTREE_MOCK_ADMIN_TOKEN": "admin-t0ken"},
+    )
     assert "s3cret-value-of-the-team" not in result.stdout and "admin-t0ken" not in result.stdout
 
 
@@ -85,10 +99,16 @@ def _wait(url: str, proc: subprocess.Popen[str]) -> None:
 
 def test_environment_variables_configure_serve_and_the_banner_follows_the_bind() -> None:
     port = free_port()
-    env = {**os.environ, "XENTREE_MOCK_PORT": str(port), "XENTREE_MOCK_SEED": "7", "XENTREE_MOCK_QUIET": "1",
-           "PYTHONUNBUFFERED": "1"}  # fmt: skip
-    proc = subprocess.Popen([*MOCK, "serve"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)  # fmt: skip
+    env = {
+        **os.environ,
+        "XENTREE_MOCK_PORT": str(port),
+        "XENTREE_MOCK_SEED": "7",
+        "XENTREE_MOCK_QUIET": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    proc = subprocess.Popen(
+        [*MOCK, "serve"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         _wait(f"http://127.0.0.1:{port}", proc)
         index = httpx.get(f"http://127.0.0.1:{port}/__mock__").json()
@@ -96,17 +116,24 @@ def test_environment_variables_configure_serve_and_the_banner_follows_the_bind()
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=10)
-    assert out.startswith(f"xentree-mock ") and f"http://127.0.0.1:{port}" in out.splitlines()[0]
+    assert out.startswith("xentree-mock ") and f"http://127.0.0.1:{port}" in out.splitlines()[0]
     assert "GET /api/health" not in out  # XENTREE_MOCK_QUIET=1
 
 
-@pytest.mark.skipif(shutil.which("make") is None or not (ROOT / ".venv" / ".installed").exists(),
-                    reason="make serve needs make and the installed .venv (make test builds it)")  # fmt: skip
+@pytest.mark.skipif(
+    shutil.which("make") is None or not (ROOT / ".venv" / ".installed").exists(),
+    reason="make serve needs make and the installed .venv (make test builds it)",
+)
 def test_make_serve_takes_host_and_port() -> None:
     port = free_port()
-    proc = subprocess.Popen(["make", "--no-print-directory", "serve", f"PORT={port}", "HOST=127.0.0.1"], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        ["make", "--no-print-directory", "serve", f"PORT={port}", "HOST=127.0.0.1"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         _wait(f"http://127.0.0.1:{port}", proc)
         assert httpx.get(f"http://127.0.0.1:{port}/openapi.json").status_code == 200

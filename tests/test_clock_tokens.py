@@ -55,7 +55,15 @@ def server() -> object:
         ("/clock/freeze", {"at": "2030-01-01T00:00:00Z"}),
         ("/clock/freeze", {"at": "2020-01-01T00:00:00Z"}),
     ],
-    ids=["advance-5-minutes", "advance-1-day", "advance-back-2-days", "set-future", "set-past", "freeze-future", "freeze-past"],
+    ids=[
+        "advance-5-minutes",
+        "advance-1-day",
+        "advance-back-2-days",
+        "set-future",
+        "set-past",
+        "freeze-future",
+        "freeze-past",
+    ],
 )
 def test_a_fresh_login_works_wherever_the_clock_is_moved(server: Server, move: tuple[str, dict[str, object]]) -> None:
     _control(server.url, "/reset", {})
@@ -124,8 +132,9 @@ def test_ledger_client_tokens_follow_the_mock_clock() -> None:
     with make_client(api="xentree,xp-ledger") as client:
         app = client.app.state.mock.credentials.applications[0]  # type: ignore[attr-defined]
         client.post("/__mock__/clock/set", json={"at": "2032-05-05T10:00:00Z"})
-        issued = client.post("/auth/1.0/token", data={"grant_type": "client_credentials"},
-                             auth=(app["client_id"], app["client_secret"]))  # fmt: skip
+        issued = client.post(
+            "/auth/1.0/token", data={"grant_type": "client_credentials"}, auth=(app["client_id"], app["client_secret"])
+        )
         assert issued.status_code == 200, issued.text
         headers = bearer(issued.json()["access_token"])
         entries = f"/xp/1.0/users/{AVA}/entries"
@@ -133,7 +142,7 @@ def test_ledger_client_tokens_follow_the_mock_clock() -> None:
         client.post("/__mock__/clock/advance", json={"days": 2})
         expired = client.get(entries, headers=headers)
         assert expired.status_code == 401
-        assert "error=\"invalid_token\"" in expired.headers["WWW-Authenticate"]
+        assert 'error="invalid_token"' in expired.headers["WWW-Authenticate"]
 
 
 def test_integration_tokens_verify_and_expire_by_the_mock_clock(client: TestClient) -> None:
@@ -161,7 +170,12 @@ def _readme_plugin_example() -> str:
 
 def test_the_readme_pytest_plugin_example_runs_verbatim(tmp_path: Path) -> None:
     (tmp_path / "test_readme_example.py").write_text(_readme_plugin_example(), encoding="utf-8")
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=300)  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "1 passed" in run.stdout

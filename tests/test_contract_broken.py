@@ -32,8 +32,11 @@ def mock_app() -> Any:
     return create_app(Settings(seed=0, strict=True, access_log=False, rate_limit="off"))
 
 
-def rewrite_response(app: Any, match: Callable[[Scope], bool], change: Callable[[int, dict[str, str], bytes],
-                     tuple[int, dict[str, str], bytes]]) -> ASGI:  # fmt: skip
+def rewrite_response(
+    app: Any,
+    match: Callable[[Scope], bool],
+    change: Callable[[int, dict[str, str], bytes], tuple[int, dict[str, str], bytes]],
+) -> ASGI:
     """Let the mock answer, then change the status, headers or body of matching requests."""
 
     async def wrapper(scope: Scope, receive: Any, send: Any) -> None:
@@ -53,8 +56,13 @@ def rewrite_response(app: Any, match: Callable[[Scope], bool], change: Callable[
             headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
             status, headers, body = change(start["status"], headers, b"".join(chunks))
             headers["content-length"] = str(len(body))
-            await send({"type": "http.response.start", "status": status,
-                        "headers": [(k.encode(), v.encode()) for k, v in headers.items()]})  # fmt: skip
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
 
         await app(scope, receive, capture)
@@ -89,8 +97,13 @@ def answer_instead(app: Any, decide: Callable[[Scope, bytes], tuple[int, dict[st
             return
         status, headers, content = verdict
         headers = {**headers, "content-type": "application/json", "content-length": str(len(content))}
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(k.encode(), v.encode()) for k, v in headers.items()]})  # fmt: skip
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+            }
+        )
         await send({"type": "http.response.body", "body": content})
 
     return wrapper
@@ -122,8 +135,15 @@ def serve() -> Iterator[Callable[[Any], str]]:
 
 
 def contract(url: str, tmp_path: Path, **options: Any) -> RunResult:
-    defaults: dict[str, Any] = {"base_url": url, "register": True, "allow_destructive": True, "max_examples": 5,
-                                "progress": False, "report_dir": None, "seed": 1}  # fmt: skip
+    defaults: dict[str, Any] = {
+        "base_url": url,
+        "register": True,
+        "allow_destructive": True,
+        "max_examples": 5,
+        "progress": False,
+        "report_dir": None,
+        "seed": 1,
+    }
     merged = {**defaults, **options}
     for key in ("include_tags", "operations", "phases"):
         if key in merged:
@@ -145,11 +165,13 @@ def test_wrong_field_type_is_detected(serve: Callable[[Any], str], tmp_path: Pat
         data = json.loads(body)
         return status, headers, json.dumps({**data, "status": 1}).encode()
 
-    url = serve(rewrite_response(mock_app(), lambda s: s["path"] == "/api/health" and s["method"] == "GET",
-                                 number_status))  # fmt: skip
+    url = serve(
+        rewrite_response(mock_app(), lambda s: s["path"] == "/api/health" and s["method"] == "GET", number_status)
+    )
     # healthCheck's path is our inference: the breach is a warning unless inferred rules count as errors
-    result = contract(url, tmp_path, operations=["healthCheck"], phases=["examples", "coverage", "fuzzing"],
-                      strict_inferred=True)  # fmt: skip
+    result = contract(
+        url, tmp_path, operations=["healthCheck"], phases=["examples", "coverage", "fuzzing"], strict_inferred=True
+    )
     assert result.exit_code == 1
     health = next(op for op in result.operations if op.operation_id == "healthCheck")
     assert health.status == FAILED
@@ -188,8 +210,9 @@ def test_429_without_retry_after_is_detected(serve: Callable[[Any], str], tmp_pa
         return None
 
     url = serve(answer_instead(mock_app(), throttle))
-    result = contract(url, tmp_path, operations=["detailedHealthCheck"], phases=["coverage", "fuzzing"],
-                      strict_inferred=True)  # Retry-After on 429 is inferred  # fmt: skip
+    result = contract(
+        url, tmp_path, operations=["detailedHealthCheck"], phases=["coverage", "fuzzing"], strict_inferred=True
+    )  # Retry-After on 429 is inferred
     assert result.exit_code == 1
     found = findings(result, "rate_limit_headers")
     assert found and found[0].operation == "detailedHealthCheck", problems(result)
@@ -204,8 +227,12 @@ def test_public_profile_leaking_email_is_detected(serve: Callable[[Any], str], t
         return status, headers, json.dumps(data).encode()
 
     url = serve(rewrite_response(mock_app(), lambda s: s["path"].startswith("/api/xp/public-profile/"), leak))
-    result = contract(url, tmp_path, operations=["getPublicXpProfile", "registerUser"],
-                      phases=["examples", "fuzzing", "stateful", "scenarios"])  # fmt: skip
+    result = contract(
+        url,
+        tmp_path,
+        operations=["getPublicXpProfile", "registerUser"],
+        phases=["examples", "fuzzing", "stateful", "scenarios"],
+    )
     assert result.exit_code == 1
     scenario = next(s for s in result.scenarios if s.name == "public: getPublicXpProfile")
     assert scenario.status == FAILED, problems(result)
@@ -251,8 +278,9 @@ def test_broken_isolation_is_detected(serve: Callable[[Any], str], tmp_path: Pat
     assert result.exit_code == 1
     notes = next(s for s in result.scenarios if s.name == "isolation: notes")
     assert notes.status == FAILED, problems(result)
-    assert any("a second user reached the first user's note through updateNote" in f.message
-               for f in notes.findings), problems(result)  # fmt: skip
+    assert any("a second user reached the first user's note through updateNote" in f.message for f in notes.findings), (
+        problems(result)
+    )
 
 
 def test_an_operation_refusing_valid_credentials_fails_the_run(serve: Callable[[Any], str], tmp_path: Path) -> None:
@@ -270,7 +298,8 @@ def test_an_operation_refusing_valid_credentials_fails_the_run(serve: Callable[[
     found = findings(result, "credentials")
     assert found and found[0].operation == "getStreakStatus", problems(result)
     assert "every response of getStreakStatus was 401 although the run's Authorization credentials were sent" in (
-        found[0].message)
+        found[0].message
+    )
 
 
 def test_cli_exits_1_when_the_target_breaches_the_contract(serve: Callable[[Any], str], tmp_path: Path) -> None:
@@ -278,9 +307,25 @@ def test_cli_exits_1_when_the_target_breaches_the_contract(serve: Callable[[Any]
         return status, headers, json.dumps({**json.loads(body), "status": 1}).encode()
 
     url = serve(rewrite_response(mock_app(), lambda s: s["path"] == "/api/health", number_status))
-    cmd = [sys.executable, "-m", "contract_tests", "run", "--base-url", url, "--register", "--operation", "healthCheck",
-           "--phases", "coverage", "--max-examples", "3", "--report-dir", str(tmp_path / "r"), "--quiet",
-           "--strict-inferred"]  # healthCheck is inferred  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "contract_tests",
+        "run",
+        "--base-url",
+        url,
+        "--register",
+        "--operation",
+        "healthCheck",
+        "--phases",
+        "coverage",
+        "--max-examples",
+        "3",
+        "--report-dir",
+        str(tmp_path / "r"),
+        "--quiet",
+        "--strict-inferred",
+    ]  # healthCheck is inferred
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "contract failures (exit 1)" in done.stdout and "FAIL GET /api/health (healthCheck)" in done.stdout

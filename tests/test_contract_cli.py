@@ -18,8 +18,9 @@ BIN = Path(sys.executable).parent / "xentree-contract"
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("XENTREE_")}
-    return subprocess.run([str(BIN), *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env={**clean, **(env or {})})  # fmt: skip
+    return subprocess.run(
+        [str(BIN), *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env={**clean, **(env or {})}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +55,12 @@ def test_refused_credentials_fail_the_run_loudly(mock_url: str, tmp_path: Path) 
     token = run_cli("run", "--base-url", mock_url, "--token", "not-a-token", "--no-report", "--quiet")
     assert token.returncode == 2, token.stdout
     assert "credentials refused: the target refused the bearer token" in token.stdout and "401" in token.stdout
-    password = run_cli("run", "--no-report", "--quiet", env={"XENTREE_BASE_URL": mock_url, "XENTREE_USERNAME": "demo",
-                                                             "XENTREE_PASSWORD": "wrong-password"})  # fmt: skip
+    password = run_cli(
+        "run",
+        "--no-report",
+        "--quiet",
+        env={"XENTREE_BASE_URL": mock_url, "XENTREE_USERNAME": "demo", "XENTREE_PASSWORD": "wrong-password"},
+    )
     assert password.returncode == 2 and "login as 'demo' was refused" in password.stdout
     key = run_cli("run", "--base-url", mock_url, "--api-key", "xntr-" + "A" * 86, "--no-report", "--quiet")
     assert key.returncode == 2 and "the target refused the API key" in key.stdout
@@ -63,8 +68,13 @@ def test_refused_credentials_fail_the_run_loudly(mock_url: str, tmp_path: Path) 
 
 def test_a_conformant_selection_exits_0_with_reports(mock_url: str, tmp_path: Path) -> None:
     """Credentials from the environment, two tags, every phase: zero failures against the mock."""
-    env = {"XENTREE_BASE_URL": mock_url, "XENTREE_USERNAME": "demo", "XENTREE_PASSWORD": "demo-password",
-           "XENTREE_MAX_EXAMPLES": "3", "XENTREE_REPORT_DIR": str(tmp_path)}  # fmt: skip
+    env = {
+        "XENTREE_BASE_URL": mock_url,
+        "XENTREE_USERNAME": "demo",
+        "XENTREE_PASSWORD": "demo-password",
+        "XENTREE_MAX_EXAMPLES": "3",
+        "XENTREE_REPORT_DIR": str(tmp_path),
+    }
     done = run_cli("run", "--include-tag", "Health", "--include-tag", "Authentication", env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "conformant (exit 0), conformance score 100.0%" in done.stdout
@@ -85,8 +95,26 @@ def test_a_conformant_selection_exits_0_with_reports(mock_url: str, tmp_path: Pa
 
 
 def test_python_dash_m_runs_the_same_cli(mock_url: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "contract_tests", "run", "--base-url", mock_url, "--register",
-                           "--operation", "healthCheck", "--phases", "examples,scenarios", "--no-report", "--quiet"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "contract_tests",
+            "run",
+            "--base-url",
+            mock_url,
+            "--register",
+            "--operation",
+            "healthCheck",
+            "--phases",
+            "examples,scenarios",
+            "--no-report",
+            "--quiet",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "conformant (exit 0)" in done.stdout

@@ -44,8 +44,10 @@ def test_xentree_contract_runs_the_suite_against_the_mock(xentree_contract: Any,
     assert {"junit", "json", "html", "markdown"} == set(result.reports)
     assert (tmp_path / "reports" / "report.html").read_text().startswith("<!doctype html>")
     probe = next(s for s in result.scenarios if s.group == "rate-limit")  # on by default against the mock
-    assert probe.status == "passed" and any(step.endswith("-> 429") for step in probe.steps), (probe.skip_reason,
-                                                                                               probe.steps)  # fmt: skip
+    assert probe.status == "passed" and any(step.endswith("-> 429") for step in probe.steps), (
+        probe.skip_reason,
+        probe.steps,
+    )
     assert result.severity_counts() == {"errors": 0, "warnings": 0}
 
 
@@ -57,8 +59,24 @@ def test_another_project_gets_the_fixtures_from_the_entry_point(tmp_path: Path) 
         "    xentree_mock.freeze('2026-01-01T00:00:00Z')\n"
         "    assert xentree_mock.control('GET', '/clock')['now'] == '2026-01-01T00:00:00Z'\n"
     )
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--xentree-seed", "7",
-                           "--xentree-mock", "process", str(tmp_path)], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=300)  # fmt: skip
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--xentree-seed",
+            "7",
+            "--xentree-mock",
+            "process",
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout

@@ -34,13 +34,16 @@ def browser() -> Any:
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
-def test_the_html_report_renders_the_matrix_without_console_errors(serve: Callable[[Any], str],  # noqa: F811
-                                                                   tmp_path: Path) -> None:  # fmt: skip
+def test_the_html_report_renders_the_matrix_without_console_errors(
+    serve: Callable[[Any], str],  # noqa: F811
+    tmp_path: Path,
+) -> None:
     from selenium.webdriver.common.by import By
 
     broken = add_field("/api/xp/profile", "GET", "level", "seven")(mock_app())  # a documented field: an error
-    result = contract(serve(broken), tmp_path, operations=["getXpProfile", "healthCheck", "listNotes"],
-                      phases=["coverage"])  # fmt: skip
+    result = contract(
+        serve(broken), tmp_path, operations=["getXpProfile", "healthCheck", "listNotes"], phases=["coverage"]
+    )
     from contract_tests import report
 
     paths = report.write_all(result, tmp_path / "r")
@@ -54,8 +57,10 @@ def test_the_html_report_renders_the_matrix_without_console_errors(serve: Callab
         assert matrix.is_displayed() and matrix.size["width"] > 300 and matrix.size["height"] > 100
         cells = driver.find_elements(By.CSS_SELECTOR, "#status-matrix rect.cell")
         assert len(cells) >= 6 and any("documented-and-seen" in (c.get_attribute("class") or "") for c in cells)
-        rows = {r.get_attribute("data-operation"): r.get_attribute("class")
-                for r in driver.find_elements(By.CSS_SELECTOR, "#status-matrix g.row")}  # fmt: skip
+        rows = {
+            r.get_attribute("data-operation"): r.get_attribute("class")
+            for r in driver.find_elements(By.CSS_SELECTOR, "#status-matrix g.row")
+        }
         assert set(rows) == {"getXpProfile", "healthCheck", "listNotes"} and "error" in rows["getXpProfile"]
         driver.save_screenshot(str(tmp_path / "report.png"))
         matrix.screenshot(str(tmp_path / "matrix.png"))

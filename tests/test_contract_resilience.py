@@ -59,8 +59,14 @@ def main() -> None:
     args = parser.parse_args()
     import uvicorn
 
-    uvicorn.run(dying_app(args.die_after, args.record, args.state), host="127.0.0.1", port=args.port,
-                log_level="warning", access_log=False, lifespan="off")  # fmt: skip
+    uvicorn.run(
+        dying_app(args.die_after, args.record, args.state),
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+    )
 
 
 class DyingTarget:
@@ -79,8 +85,20 @@ class DyingTarget:
         self._stop = threading.Event()
 
     def _spawn(self, die_after: int) -> subprocess.Popen[bytes]:
-        cmd = [sys.executable, "-m", "tests.test_contract_resilience", "serve", "--port", str(self.port),
-               "--die-after", str(die_after), "--record", str(self.record), "--state", str(self.state)]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "tests.test_contract_resilience",
+            "serve",
+            "--port",
+            str(self.port),
+            "--die-after",
+            str(die_after),
+            "--record",
+            str(self.record),
+            "--state",
+            str(self.state),
+        ]
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.procs.append(proc)
         return proc
@@ -114,8 +132,24 @@ class DyingTarget:
 
 def run_cli(url: str, report_dir: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("XENTREE_")}
-    cmd = [sys.executable, "-m", "contract_tests", "run", "--base-url", url, "--register", "--allow-destructive",
-           "--max-examples", "3", "--seed", "1", "--report-dir", str(report_dir), "--quiet", *args]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "contract_tests",
+        "run",
+        "--base-url",
+        url,
+        "--register",
+        "--allow-destructive",
+        "--max-examples",
+        "3",
+        "--seed",
+        "1",
+        "--report-dir",
+        str(report_dir),
+        "--quiet",
+        *args,
+    ]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=clean)
 
 
@@ -124,9 +158,18 @@ def outage_findings(report: dict[str, Any]) -> list[dict[str, Any]]:
     return [f for u in units for f in u["findings"] if f["check"] == OUTAGE_CHECK]
 
 
-SELECTION = ("--include-tag", "Health", "--include-operation-id", "listNotes", "--include-operation-id",
-             "createNote", "--include-operation-id", "getStreakStatus",
-             "--phases", "examples,coverage,fuzzing,scenarios")  # fmt: skip
+SELECTION = (
+    "--include-tag",
+    "Health",
+    "--include-operation-id",
+    "listNotes",
+    "--include-operation-id",
+    "createNote",
+    "--include-operation-id",
+    "getStreakStatus",
+    "--phases",
+    "examples,coverage,fuzzing,scenarios",
+)
 
 
 def test_a_target_that_dies_mid_run_keeps_every_result_and_names_the_request(tmp_path: Path) -> None:
@@ -166,10 +209,12 @@ def test_a_target_that_dies_and_comes_back_is_tested_to_the_end(tmp_path: Path) 
     assert len(found) == 1 and killer["path"] in found[0]["curl"], found
     assert any("answered again after" in e and "the run went on" in e for e in report["errors"]), report["errors"]
     by_id = {op["operation_id"]: op for op in report["operations"]}
-    others = [op for op_id, op in by_id.items()
-              if op["skip_reason"] != "not selected" and op_id != found[0]["operation"]]  # fmt: skip
+    others = [
+        op for op_id, op in by_id.items() if op["skip_reason"] != "not selected" and op_id != found[0]["operation"]
+    ]
     assert others and all(op["status"] == PASSED and op["phases"].get("fuzzing") == PASSED for op in others), [
-        (op["operation_id"], op["status"], op["phases"], op["findings"][:1]) for op in others]
+        (op["operation_id"], op["status"], op["phases"], op["findings"][:1]) for op in others
+    ]
     scenarios = {s["name"]: s["status"] for s in report["scenarios"]}
     assert scenarios["public: healthCheck"] == PASSED, scenarios  # the scenarios ran after the comeback
 
@@ -209,23 +254,39 @@ def throttled(serve: Callable[[Any], str]) -> str:  # noqa: F811
     return serve(rewrite_response(app, lambda scope: True, strip_retry_after))
 
 
-def test_429s_without_retry_after_are_caught_only_by_the_probe(serve: Callable[[Any], str],  # noqa: F811
-                                                               tmp_path: Path) -> None:  # fmt: skip
+def test_429s_without_retry_after_are_caught_only_by_the_probe(
+    serve: Callable[[Any], str],  # noqa: F811
+    tmp_path: Path,
+) -> None:
     plain = contract(throttled(serve), tmp_path, operations=["healthCheck"], phases=["scenarios"])
     assert not [f for f in plain.findings if f.check == "rate_limit_headers"], problems(plain)
     assert plain.exit_code == 0, problems(plain)
 
-    probed = contract(throttled(serve), tmp_path, operations=["healthCheck"], phases=["scenarios"],
-                      probe_rate_limit=True, probe_max_wait=0)  # fmt: skip
+    probed = contract(
+        throttled(serve),
+        tmp_path,
+        operations=["healthCheck"],
+        phases=["scenarios"],
+        probe_rate_limit=True,
+        probe_max_wait=0,
+    )
     found = [f for f in probed.findings if f.check == "rate_limit_headers"]
     assert found and found[0].code == "XC429" and "429 response has no Retry-After header" in found[0].message
     assert found[0].operation == "healthCheck" and found[0].subject == "header Retry-After"
     # Retry-After on 429 is our inference (the docs do not state it): a warning, an error with --strict-inferred
     assert (found[0].provenance, found[0].severity, probed.exit_code) == ("inferred", "warning", 0)
-    strict = contract(throttled(serve), tmp_path, operations=["healthCheck"], phases=["scenarios"],
-                      probe_rate_limit=True, probe_max_wait=0, strict_inferred=True)  # fmt: skip
-    assert strict.exit_code == 1 and any(f.check == "rate_limit_headers" and f.severity == "error"
-                                         for f in strict.findings)  # fmt: skip
+    strict = contract(
+        throttled(serve),
+        tmp_path,
+        operations=["healthCheck"],
+        phases=["scenarios"],
+        probe_rate_limit=True,
+        probe_max_wait=0,
+        strict_inferred=True,
+    )
+    assert strict.exit_code == 1 and any(
+        f.check == "rate_limit_headers" and f.severity == "error" for f in strict.findings
+    )
 
 
 def test_the_probe_passes_a_conformant_limit_and_waits_out_the_reset(tmp_path: Path) -> None:
@@ -233,8 +294,14 @@ def test_the_probe_passes_a_conformant_limit_and_waits_out_the_reset(tmp_path: P
 
     app = create_app(Settings(seed=0, strict=True, access_log=False, rate_limit="30/30"))
     with ThreadServer(app) as server:
-        result = contract(server.url, tmp_path, operations=["healthCheck"], phases=["scenarios"],
-                          probe_rate_limit=True, probe_max_wait=5)  # fmt: skip
+        result = contract(
+            server.url,
+            tmp_path,
+            operations=["healthCheck"],
+            phases=["scenarios"],
+            probe_rate_limit=True,
+            probe_max_wait=5,
+        )
     probe = next(s for s in result.scenarios if s.group == "rate-limit")
     assert probe.status == PASSED and not result.findings, problems(result)
     assert result.exit_code == 0 and any(step.endswith("-> 429") for step in probe.steps), probe.steps
@@ -245,8 +312,14 @@ def test_a_probe_over_budget_is_skipped_with_a_warning(tmp_path: Path) -> None:
 
     app = create_app(Settings(seed=0, strict=True, access_log=False, rate_limit="5000/60"))
     with ThreadServer(app) as server:
-        result = contract(server.url, tmp_path, operations=["healthCheck"], phases=["scenarios"],
-                          probe_rate_limit=True, probe_max_requests=100)  # fmt: skip
+        result = contract(
+            server.url,
+            tmp_path,
+            operations=["healthCheck"],
+            phases=["scenarios"],
+            probe_rate_limit=True,
+            probe_max_requests=100,
+        )
     probe = next(s for s in result.scenarios if s.group == "rate-limit")
     assert probe.status == SKIPPED and "beyond --probe-max-requests 100" in (probe.skip_reason or "")
     assert any("rate-limit probe skipped" in w for w in result.warnings) and result.exit_code == 0

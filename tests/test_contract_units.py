@@ -89,8 +89,15 @@ def test_rate_limit_rule() -> None:
 
 
 def test_privacy_rule() -> None:
-    clean = {"username": "jane.doe", "display_name": "Jane", "level": 2, "total_xp": 10, "current_streak": 0,
-             "longest_streak": 1, "joined": "2026-01-01"}  # fmt: skip
+    clean = {
+        "username": "jane.doe",
+        "display_name": "Jane",
+        "level": 2,
+        "total_xp": 10,
+        "current_streak": 0,
+        "longest_streak": 1,
+        "joined": "2026-01-01",
+    }
     assert checks.privacy_problems(json.dumps(clean)) == []
     assert any("email address" in p for p in checks.privacy_problems({**clean, "display_name": "jane@x.example"}))
     assert any("private field '/email'" in p for p in checks.privacy_problems({**clean, "email": "j@x.example"}))
@@ -149,8 +156,10 @@ def test_selection_and_safety() -> None:
     ledger = ApiSpec.load(spec_path("xp-ledger"))
     client = Principal("client", token="t")
     assert "irreversible" in (safety_skip(ledger.by_id["sendCaliperEvents"], real, client) or "")
-    assert safety_skip(ledger.by_id["sendCaliperEvents"], RunOptions(base_url="http://x", allow_destructive=True),
-                       client) is None  # fmt: skip
+    assert (
+        safety_skip(ledger.by_id["sendCaliperEvents"], RunOptions(base_url="http://x", allow_destructive=True), client)
+        is None
+    )
     assert safety_skip(ledger.by_id["listUserXpEntries"], real, client) is None
 
 
@@ -166,19 +175,48 @@ def test_curl_reproduction_masks_secrets() -> None:
 # reports -----------------------------------------------------------------------------------------------------------
 def sample_result() -> RunResult:
     result = RunResult("xentree", "http://127.0.0.1:1", str(spec_path()), 1, {"max_examples": 3}, seconds=1.5)
-    ok = OperationResult("healthCheck", "GET /api/health", ["Health"], "inferred", ["200", "429"], status=PASSED,
-                         statuses_seen=Counter({200: 4}), checks={"not_a_server_error": {"passed": 4, "failed": 0}})
-    bad = OperationResult("getPublicXpProfile", "GET /api/xp/public-profile/{username}", ["Profile & Analytics"],
-                          "documented", ["200", "400", "404", "429"], status=FAILED,
-                          statuses_seen=Counter({200: 2, 500: 1}))  # fmt: skip
-    bad.findings.append(Finding("public_profile_privacy", "Public profile leaks private data",
-                                "public profile field '/email' <holds> an email address", "XC451",
-                                "curl -X GET 'http://127.0.0.1:1/api/xp/public-profile/demo'", 200))  # fmt: skip
-    skipped = OperationResult("deleteNote", "DELETE /api/core/notes/{note_id}", ["Conversations"], "documented",
-                              ["204"], skip_reason="destructive")  # fmt: skip
+    ok = OperationResult(
+        "healthCheck",
+        "GET /api/health",
+        ["Health"],
+        "inferred",
+        ["200", "429"],
+        status=PASSED,
+        statuses_seen=Counter({200: 4}),
+        checks={"not_a_server_error": {"passed": 4, "failed": 0}},
+    )
+    bad = OperationResult(
+        "getPublicXpProfile",
+        "GET /api/xp/public-profile/{username}",
+        ["Profile & Analytics"],
+        "documented",
+        ["200", "400", "404", "429"],
+        status=FAILED,
+        statuses_seen=Counter({200: 2, 500: 1}),
+    )
+    bad.findings.append(
+        Finding(
+            "public_profile_privacy",
+            "Public profile leaks private data",
+            "public profile field '/email' <holds> an email address",
+            "XC451",
+            "curl -X GET 'http://127.0.0.1:1/api/xp/public-profile/demo'",
+            200,
+        )
+    )
+    skipped = OperationResult(
+        "deleteNote",
+        "DELETE /api/core/notes/{note_id}",
+        ["Conversations"],
+        "documented",
+        ["204"],
+        skip_reason="destructive",
+    )
     result.operations = [ok, bad, skipped]
-    result.scenarios = [ScenarioResult("public: healthCheck", "public"),
-                        ScenarioResult("live quota", "live-quota", status=SKIPPED, skip_reason="opt-in")]  # fmt: skip
+    result.scenarios = [
+        ScenarioResult("public: healthCheck", "public"),
+        ScenarioResult("live quota", "live-quota", status=SKIPPED, skip_reason="opt-in"),
+    ]
     return result
 
 
@@ -241,8 +279,10 @@ def test_selection_flags_as_schemathesis_names_them() -> None:
     notes = ids(include_path_regex=("^/api/core/notes",))
     assert notes == {"listNotes", "createNote", "updateNote", "deleteNote"}
     assert ids(include_path_regex=("^/api/core/notes",), include_methods=("get",)) == {"listNotes"}
-    assert ids(include_path_regex=("^/api/core/notes",), exclude_methods=("DELETE", "PUT")) == {"listNotes",
-                                                                                                  "createNote"}
+    assert ids(include_path_regex=("^/api/core/notes",), exclude_methods=("DELETE", "PUT")) == {
+        "listNotes",
+        "createNote",
+    }
     assert not ids(exclude_tags=("Health",)) & health and len(ids(exclude_tags=("Health",))) == len(SPEC.operations) - 2
     assert ids(exclude_path_regex=("^/api/(?!health)",)) == health
     with pytest.raises(UsageError, match="--include-path-regex: invalid regular expression"):
@@ -251,8 +291,21 @@ def test_selection_flags_as_schemathesis_names_them() -> None:
         choose(SPEC, RunOptions(base_url="http://x", exclude_methods=("FETCH",)))
     with pytest.raises(UsageError, match="--exclude-operation-id: unknown operationId"):
         choose(SPEC, RunOptions(base_url="http://x", exclude_operations=("nope",)))
-    args = cli.parser().parse_args(["run", "--include-operation-id", "healthCheck", "--operation", "getCurrentUser",
-                                    "--exclude-tag", "Health", "--include-method", "GET", "--exclude-path-regex", "x"])
+    args = cli.parser().parse_args(
+        [
+            "run",
+            "--include-operation-id",
+            "healthCheck",
+            "--operation",
+            "getCurrentUser",
+            "--exclude-tag",
+            "Health",
+            "--include-method",
+            "GET",
+            "--exclude-path-regex",
+            "x",
+        ]
+    )
     options = cli.options_from(args)
     assert options.operations == ("healthCheck", "getCurrentUser") and options.exclude_tags == ("Health",)
     assert options.include_methods == ("GET",) and options.exclude_path_regex == ("x",)
@@ -267,8 +320,9 @@ def test_provenance_takes_the_most_specific_mark() -> None:
     assert provenance.schema_mark(SPEC, profile, 200, ["level"]) == "documented"  # unmarked: the operation's
     assert provenance.header_mark(SPEC, profile, 429, "Retry-After") == "inferred"
     assert provenance.status_mark(SPEC, health, 200) == "inferred"
-    finding = Finding("rate_limit_headers", "t", "429 response has no Retry-After header", status=429,
-                      operation="getXpProfile")  # fmt: skip
+    finding = Finding(
+        "rate_limit_headers", "t", "429 response has no Retry-After header", status=429, operation="getXpProfile"
+    )
     assert provenance.finding_mark(SPEC, finding) == ("inferred", "header Retry-After")
     assert provenance.severity(Finding("x", "t", "m", provenance="inferred"), strict_inferred=False) == "warning"
     assert provenance.severity(Finding("x", "t", "m", provenance="inferred"), strict_inferred=True) == "error"
@@ -276,8 +330,9 @@ def test_provenance_takes_the_most_specific_mark() -> None:
 
 
 def test_secrets_rule_reads_what_may_carry_tokens_from_the_spec() -> None:
-    me, login, create, listing = (SPEC.by_id[i] for i in ("getCurrentUser", "loginForAccessToken", "createApiKey",
-                                                             "listApiKeys"))  # fmt: skip
+    me, login, create, listing = (
+        SPEC.by_id[i] for i in ("getCurrentUser", "loginForAccessToken", "createApiKey", "listApiKeys")
+    )
     key = "xntr-" + "a1B2_-" * 14 + "xy"
     refresh = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1IiwidHlwZSI6InJlZnJlc2gifQ.c2lnbmF0dXJl"  # {"sub":"u","type":"refresh"}
     assert checks.secret_problems(SPEC, me, 200, {"username": "u", "email": "u@x.example"}) == []
@@ -295,18 +350,32 @@ def test_secrets_rule_reads_what_may_carry_tokens_from_the_spec() -> None:
 def test_reports_show_errors_warnings_and_the_matrix(tmp_path: Path) -> None:
     result = sample_result()
     ok = result.operations[0]
-    ok.findings.append(Finding("rate_limit_headers", "429 lacks headers", "429 response has no Retry-After header",
-                               "XC429", status=429, operation="healthCheck", provenance="inferred",
-                               subject="header Retry-After", severity="warning"))  # fmt: skip
+    ok.findings.append(
+        Finding(
+            "rate_limit_headers",
+            "429 lacks headers",
+            "429 response has no Retry-After header",
+            "XC429",
+            status=429,
+            operation="healthCheck",
+            provenance="inferred",
+            subject="header Retry-After",
+            severity="warning",
+        )
+    )
     ok.cases = 4
     ok.finish()
     assert ok.status == PASSED and result.severity_counts() == {"errors": 1, "warnings": 1} and result.exit_code == 1
     paths = report.write_all(result, tmp_path)
     page = Path(paths["html"]).read_text()
     body = page.split("<body>")[1]
-    assert body.index("Errors: documented rules broken") < body.index("Warnings: inferred rules") < body.index(
-        "<svg") < body.index("conformance score")  # opens with the failures, then the matrix
-    svg = page[page.index("<svg"):page.index("</svg>") + 6]
+    assert (
+        body.index("Errors: documented rules broken")
+        < body.index("Warnings: inferred rules")
+        < body.index("<svg")
+        < body.index("conformance score")
+    )  # opens with the failures, then the matrix
+    svg = page[page.index("<svg") : page.index("</svg>") + 6]
     ET.fromstring(svg)  # well-formed
     assert 'class="cell documented-and-seen"' in svg and 'class="cell seen-but-undocumented"' in svg
     assert 'class="cell documented-never-seen"' in svg and ">Profile &amp; Analytics<" in svg

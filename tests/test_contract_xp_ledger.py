@@ -75,9 +75,17 @@ def serve() -> Iterator[Callable[[Any], str]]:
 
 def contract(url: str, app: Any, **options: Any) -> RunResult:
     client = full_client(app.state.mock.credentials.applications)
-    defaults: dict[str, Any] = {"base_url": url, "api": "xp-ledger", "client_id": client["client_id"],
-                                "client_secret": client["client_secret"], "max_examples": 3, "progress": False,
-                                "report_dir": None, "seed": 1, "settle_seconds": 2.0}  # fmt: skip
+    defaults: dict[str, Any] = {
+        "base_url": url,
+        "api": "xp-ledger",
+        "client_id": client["client_id"],
+        "client_secret": client["client_secret"],
+        "max_examples": 3,
+        "progress": False,
+        "report_dir": None,
+        "seed": 1,
+        "settle_seconds": 2.0,
+    }
     merged = {**defaults, **options}
     for key in ("operations", "phases"):
         if key in merged:
@@ -103,17 +111,35 @@ def findings(result: RunResult, check: str) -> list[Finding]:
 def test_the_full_ledger_run_finds_zero_failures_in_the_mock(ledger_server: Server, tmp_path: Path) -> None:
     client = full_client(httpx.get(f"{ledger_server.url}/__mock__/credentials").json()["applications"])
     env = {"XENTREE_CLIENT_ID": client["client_id"], "XENTREE_CLIENT_SECRET": client["client_secret"]}
-    cmd = [sys.executable, "-m", "contract_tests", "run", "--api", "xp-ledger", "--base-url", ledger_server.url,
-           "--max-examples", "2", "--seed", "2", "--report-dir", str(tmp_path), "--quiet",
-           "--allow-destructive"]  # fuzzing ingestion writes permanent entries: fine on the mock  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "contract_tests",
+        "run",
+        "--api",
+        "xp-ledger",
+        "--base-url",
+        ledger_server.url,
+        "--max-examples",
+        "2",
+        "--seed",
+        "2",
+        "--report-dir",
+        str(tmp_path),
+        "--quiet",
+        "--allow-destructive",
+    ]  # fuzzing ingestion writes permanent entries: fine on the mock
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env={**_env(), **env})
     assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-2000:]
     assert "conformant (exit 0), conformance score 100.0%" in done.stdout
     assert "0 errors, 0 warnings" in done.stdout  # warnings (inferred rules) count against the mock too
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["api"] == "xp-ledger" and report["counts"]["failed"] == report["counts"]["errored"] == 0
-    assert report["identity"] == {"kind": "client", "client_id": client["client_id"],
-                                  "scopes": ["events.readonly", "events.write"]}  # fmt: skip
+    assert report["identity"] == {
+        "kind": "client",
+        "client_id": client["client_id"],
+        "scopes": ["events.readonly", "events.write"],
+    }
     assert report["options"]["client_secret"] == "[Filtered]"
     operations = {op["operation_id"]: op for op in report["operations"]}
     assert set(operations) == {"issueAccessToken", "sendCaliperEvents", "listUserXpEntries"}
@@ -121,18 +147,20 @@ def test_the_full_ledger_run_finds_zero_failures_in_the_mock(ledger_server: Serv
     assert 200 in map(int, operations["issueAccessToken"]["statuses_seen"])  # the Basic header reached the token op
     assert {"200", "202"} & set(operations["sendCaliperEvents"]["statuses_seen"])
     scenarios = {s["name"]: s for s in report["scenarios"]}
-    for name in ("ledger auth: a missing or garbage token answers 401",
-                 "ledger auth: a wrong client secret answers 401 invalid_client",
-                 "ledger scopes: a token without events.readonly cannot read XP",
-                 "ledger scopes: a token without events.write cannot send events",
-                 "ledger idempotency: the same XP event sent twice creates one entry",
-                 "ledger paging: total is stable and pages split the entries",
-                 "ledger paging: limits outside 1-100 and negative offsets answer 400",
-                 "ledger filters: startDate and endDate are inclusive",
-                 "ledger filters: applicationId lists only that application's entries",
-                 "ledger filters: a malformed date answers 400",
-                 "ledger filters: an unknown student answers 404",
-                 "stateful: sequences following the spec's links"):  # fmt: skip
+    for name in (
+        "ledger auth: a missing or garbage token answers 401",
+        "ledger auth: a wrong client secret answers 401 invalid_client",
+        "ledger scopes: a token without events.readonly cannot read XP",
+        "ledger scopes: a token without events.write cannot send events",
+        "ledger idempotency: the same XP event sent twice creates one entry",
+        "ledger paging: total is stable and pages split the entries",
+        "ledger paging: limits outside 1-100 and negative offsets answer 400",
+        "ledger filters: startDate and endDate are inclusive",
+        "ledger filters: applicationId lists only that application's entries",
+        "ledger filters: a malformed date answers 400",
+        "ledger filters: an unknown student answers 404",
+        "stateful: sequences following the spec's links",
+    ):
         assert scenarios[name]["status"] == "passed", scenarios.get(name)
     junit = ET.parse(tmp_path / "junit.xml").getroot()
     assert len(junit.findall(".//testcase")) == len(operations) + len(scenarios)
@@ -146,17 +174,43 @@ def _env() -> dict[str, str]:
 
 def test_refused_client_credentials_exit_2(ledger_server: Server) -> None:
     client = full_client(httpx.get(f"{ledger_server.url}/__mock__/credentials").json()["applications"])
-    cmd = [sys.executable, "-m", "contract_tests", "run", "--api", "xp-ledger", "--base-url", ledger_server.url,
-           "--client-id", client["client_id"], "--client-secret", "wrong-secret", "--no-report", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "contract_tests",
+        "run",
+        "--api",
+        "xp-ledger",
+        "--base-url",
+        ledger_server.url,
+        "--client-id",
+        client["client_id"],
+        "--client-secret",
+        "wrong-secret",
+        "--no-report",
+        "--quiet",
+    ]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, env=_env())
     assert done.returncode == 2, done.stdout + done.stderr
     assert "credentials refused: the token operation refused client" in done.stdout
     assert "401" in done.stdout and "invalid_client" in done.stdout
-    token = subprocess.run([*cmd[:8], "--token", "not-a-token", "--no-report", "--quiet"], cwd=ROOT,
-                           capture_output=True, text=True, timeout=120, env=_env())  # fmt: skip
+    token = subprocess.run(
+        [*cmd[:8], "--token", "not-a-token", "--no-report", "--quiet"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_env(),
+    )
     assert token.returncode == 2 and "the target refused the bearer token" in token.stdout, token.stdout
-    wrong_api = subprocess.run([*cmd[:8], "--username", "demo", "--password", "x", "--no-report"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=120, env=_env())  # fmt: skip
+    wrong_api = subprocess.run(
+        [*cmd[:8], "--username", "demo", "--password", "x", "--no-report"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_env(),
+    )
     assert wrong_api.returncode == 2 and "do not apply to --api xp-ledger" in wrong_api.stderr
 
 
@@ -170,8 +224,9 @@ def test_a_processing_delay_within_settle_seconds_passes(serve: Callable[[Any], 
 
 
 # broken targets ----------------------------------------------------------------------------------------------------
-def test_a_duplicate_entry_for_a_repeated_event_id_is_detected(serve: Callable[[Any], str],
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_a_duplicate_entry_for_a_repeated_event_id_is_detected(
+    serve: Callable[[Any], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The target forgets the event ids it has seen: a repeated event creates a second entry."""
     original = HANDLERS["sendCaliperEvents"]
 
@@ -205,7 +260,8 @@ def test_a_total_that_changes_between_pages_is_detected(serve: Callable[[Any], s
     case = scenario(result, "ledger paging: total is stable and pages split the entries")
     assert case.status == FAILED, problems(result)
     assert any("says total" in f.message and "the first page said" in f.message for f in case.findings), problems(
-        result)
+        result
+    )
 
 
 def test_an_exclusive_end_date_is_detected(serve: Callable[[Any], str]) -> None:
@@ -239,8 +295,11 @@ def test_an_ignored_read_scope_is_detected(serve: Callable[[Any], str]) -> None:
         return headers
 
     url = serve(with_request_headers(app, any_token_reads))
-    answer = httpx.post(f"{url}/auth/1.0/token", data={"grant_type": "client_credentials"},
-                        auth=(client["client_id"], client["client_secret"]))  # fmt: skip
+    answer = httpx.post(
+        f"{url}/auth/1.0/token",
+        data={"grant_type": "client_credentials"},
+        auth=(client["client_id"], client["client_secret"]),
+    )
     full["header"] = f"Bearer {answer.json()['access_token']}"
     result = contract(url, app, operations=["listUserXpEntries"], phases=["scenarios"])
     case = scenario(result, "ledger scopes: a token without events.readonly cannot read XP")
@@ -264,8 +323,13 @@ def test_a_401_in_the_xentree_error_shape_is_detected(serve: Callable[[Any], str
 
     app = ledger_app()
     # the ledger's 401 response (shape and challenge) is marked inferred in its spec: errors only when strict
-    result = contract(serve(answer_instead(app, wrong_shape)), app, operations=["listUserXpEntries"],
-                      phases=["scenarios"], strict_inferred=True)  # fmt: skip
+    result = contract(
+        serve(answer_instead(app, wrong_shape)),
+        app,
+        operations=["listUserXpEntries"],
+        phases=["scenarios"],
+        strict_inferred=True,
+    )
     case = scenario(result, "ledger auth: a missing or garbage token answers 401")
     assert case.status == FAILED, problems(result)
     assert all(f.provenance == "inferred" for f in case.findings), problems(result)
@@ -282,8 +346,14 @@ def test_429_without_retry_after_is_detected_on_the_ledger(serve: Callable[[Any]
         return (429, {}, throttled) if scope["path"].startswith(LIST_PATH) else None
 
     app = ledger_app()
-    result = contract(serve(answer_instead(app, throttle)), app, operations=["listUserXpEntries"],
-                      phases=["examples", "fuzzing"], max_examples=2, strict_inferred=True)  # Retry-After: inferred
+    result = contract(
+        serve(answer_instead(app, throttle)),
+        app,
+        operations=["listUserXpEntries"],
+        phases=["examples", "fuzzing"],
+        max_examples=2,
+        strict_inferred=True,
+    )  # Retry-After: inferred
     assert result.exit_code == 1
     found = findings(result, "rate_limit_headers")
     assert found and found[0].operation == "listUserXpEntries", problems(result)
@@ -318,13 +388,18 @@ def test_credential_options_follow_the_api(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("XENTREE_CLIENT_SECRET", "secret")
     monkeypatch.setenv("XENTREE_SETTLE_SECONDS", "1.5")
     ledger = cli.options_from(cli.parser().parse_args(["run", "--base-url", "http://x", "--api", "xp-ledger"]))
-    assert (ledger.username, ledger.client_id, ledger.client_secret, ledger.settle_seconds) == (None, "cid", "secret",
-                                                                                                1.5)  # fmt: skip
+    assert (ledger.username, ledger.client_id, ledger.client_secret, ledger.settle_seconds) == (
+        None,
+        "cid",
+        "secret",
+        1.5,
+    )
     assert ledger.validate().public_dict()["client_secret"] == "[Filtered]"
     xentree = cli.options_from(cli.parser().parse_args(["run", "--base-url", "http://x"])).validate()
     assert (xentree.username, xentree.client_id) == ("demo", None)  # the environment serves both APIs
-    flags = cli.options_from(cli.parser().parse_args(["run", "--base-url", "http://x", "--api", "xp-ledger",
-                                                      "--register"]))  # fmt: skip
+    flags = cli.options_from(
+        cli.parser().parse_args(["run", "--base-url", "http://x", "--api", "xp-ledger", "--register"])
+    )
     with pytest.raises(UsageError, match="--register does not apply to --api xp-ledger"):
         flags.validate()
     with pytest.raises(UsageError, match="--client-id and --client-secret go together"):

@@ -52,7 +52,9 @@ def test_clock_freeze_set_advance(client: TestClient) -> None:
     frozen = client.post("/__mock__/clock/freeze", json={"at": "2026-03-01T12:00:00Z"}).json()
     assert frozen == {"now": "2026-03-01T12:00:00Z", "frozen": True}
     assert client.post("/__mock__/clock/advance", json={"days": 1, "hours": 2}).json()["now"] == "2026-03-02T14:00:00Z"
-    assert client.post("/__mock__/clock/set", json={"at": "2026-04-01T00:00:00Z"}).json()["now"] == "2026-04-01T00:00:00Z"
+    assert (
+        client.post("/__mock__/clock/set", json={"at": "2026-04-01T00:00:00Z"}).json()["now"] == "2026-04-01T00:00:00Z"
+    )
     back = client.post("/__mock__/clock/advance", json={"days": -1, "hours": -1}).json()
     assert back == {"now": "2026-03-30T23:00:00Z", "frozen": True}  # the clock moves in either direction
     assert client.post("/__mock__/clock/unfreeze").json()["frozen"] is False
@@ -62,7 +64,9 @@ def test_clock_freeze_set_advance(client: TestClient) -> None:
 
 def test_clock_drives_the_api(client: TestClient) -> None:
     client.post("/__mock__/clock/freeze", json={"at": "2026-03-01T12:00:00Z"})
-    user = client.post("/api/auth/register", json={"username": "clocky", "email": "c@example.com", "password": "password1"})
+    user = client.post(
+        "/api/auth/register", json={"username": "clocky", "email": "c@example.com", "password": "password1"}
+    )
     assert user.json()["created_at"] == "2026-03-01T12:00:00Z"
 
 
@@ -103,10 +107,14 @@ def test_control_api_is_not_in_the_public_spec(client: TestClient) -> None:
 
 
 def test_cors_preflight_allows_auth_headers(client: TestClient) -> None:
-    response = client.options("/api/core/conversations", headers={
-        "Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "Authorization, X-API-Key, Content-Type",
-    })  # fmt: skip
+    response = client.options(
+        "/api/core/conversations",
+        headers={
+            "Origin": "http://localhost:5173",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Authorization, X-API-Key, Content-Type",
+        },
+    )
     assert response.status_code == 200
     allowed = response.headers["access-control-allow-headers"].lower()
     assert "authorization" in allowed and "x-api-key" in allowed

@@ -42,8 +42,11 @@ def test_a_foreign_origin_cannot_reset(client: TestClient) -> None:
 def test_the_mocks_own_origin_and_no_origin_still_work(client: TestClient) -> None:
     assert client.get("/__mock__/clock").status_code == 200  # curl, scripts, the pytest plugin: no Origin
     assert client.get("/__mock__/clock", headers={"Origin": "http://testserver"}).status_code == 200
-    own = client.post("/__mock__/clock/freeze", json={"at": "2026-03-01T12:00:00Z"},
-                      headers={"Host": "localhost:4010", "Origin": "http://localhost:4010"})  # fmt: skip
+    own = client.post(
+        "/__mock__/clock/freeze",
+        json={"at": "2026-03-01T12:00:00Z"},
+        headers={"Host": "localhost:4010", "Origin": "http://localhost:4010"},
+    )
     assert own.status_code == 200 and own.json()["now"] == "2026-03-01T12:00:00Z"
 
 
@@ -56,9 +59,14 @@ def test_configured_control_origins_are_accepted() -> None:
 
 @pytest.mark.parametrize(
     ("content_type", "body"),
-    [("text/plain", b'{"seed": 3}'), ("text/plain;charset=UTF-8", b""), ("application/x-www-form-urlencoded", b"seed=3"),
-     ("multipart/form-data; boundary=x", b"--x--\r\n"), (None, b'{"seed": 3}')],
-)  # fmt: skip
+    [
+        ("text/plain", b'{"seed": 3}'),
+        ("text/plain;charset=UTF-8", b""),
+        ("application/x-www-form-urlencoded", b"seed=3"),
+        ("multipart/form-data; boundary=x", b"--x--\r\n"),
+        (None, b'{"seed": 3}'),
+    ],
+)
 def test_a_no_preflight_reset_is_refused_and_the_state_is_untouched(
     client: TestClient, content_type: str | None, body: bytes
 ) -> None:
@@ -82,7 +90,9 @@ def test_text_plain_is_refused_on_every_state_changing_control(client: TestClien
 
 def test_json_and_empty_control_requests_still_work(client: TestClient) -> None:
     assert client.post("/__mock__/reset").status_code == 200  # no body, no Content-Type: curl -X POST
-    typed = client.post("/__mock__/reset", content=b'{"seed": 0}', headers={"Content-Type": "application/json; charset=utf-8"})
+    typed = client.post(
+        "/__mock__/reset", content=b'{"seed": 0}', headers={"Content-Type": "application/json; charset=utf-8"}
+    )
     assert typed.status_code == 200 and typed.json()["seed"] == 0
     assert client.delete("/__mock__/faults").status_code == 204
 

@@ -116,7 +116,9 @@ def test_list_is_the_callers_own_most_recently_updated_first(client: TestClient,
     assert (listed[0]["message_count"], listed[0]["updated_at"]) == (2, "2026-03-10T12:02:00Z")
 
 
-def test_other_users_conversations_are_not_found(client: TestClient, demo: dict[str, str], alex: dict[str, str]) -> None:
+def test_other_users_conversations_are_not_found(
+    client: TestClient, demo: dict[str, str], alex: dict[str, str]
+) -> None:
     mine = create(client, demo, title="private plans")
     assert all(c["id"] != mine["id"] for c in client.get(f"{BASE}/conversations", headers=alex).json())
     cid = mine["id"]
@@ -210,8 +212,11 @@ def test_a_concrete_provider_answers_with_its_first_model_and_usage(client: Test
     reply = chat(client, demo, provider="OpenAI", conversation_history=history)
     assert (reply["provider"], reply["model"]) == ("OpenAI", "gpt-5-mini")
     prompt_tokens = count_tokens(PROMPT) + count_tokens("Hello there") + count_tokens("Hi!")
-    assert reply["usage"] == {"prompt_tokens": prompt_tokens, "completion_tokens": count_tokens(reply["content"]),
-                              "total_tokens": prompt_tokens + count_tokens(reply["content"])}  # fmt: skip
+    assert reply["usage"] == {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": count_tokens(reply["content"]),
+        "total_tokens": prompt_tokens + count_tokens(reply["content"]),
+    }
     assert "2 earlier turns" in reply["content"]
 
 
@@ -237,7 +242,9 @@ def test_chat_stores_both_turns_in_the_conversation(client: TestClient, alex: di
     reply = chat(client, alex, conversation_id=conv["id"], message="How do I run better retrospectives?\nDetails...")
     stored = messages(client, alex, conv["id"])
     assert [(m["role"], m["content"]) for m in stored] == [
-        ("user", "How do I run better retrospectives?\nDetails..."), ("assistant", reply["content"])]
+        ("user", "How do I run better retrospectives?\nDetails..."),
+        ("assistant", reply["content"]),
+    ]
     assert all(m["conversation_id"] == conv["id"] and m["created_at"] == "2026-03-10T12:00:00Z" for m in stored)
     listed = client.get(f"{BASE}/conversations", headers=alex).json()[0]
     assert listed["title"] == "How do I run better retrospectives?"  # a new conversation takes its first line
@@ -260,11 +267,18 @@ def test_chat_into_an_unknown_conversation_is_404_and_stores_nothing(client: Tes
     assert mock.store.one("SELECT COUNT(*) AS n FROM messages WHERE conversation_id = ?", (MISSING,))["n"] == 0
 
 
-@pytest.mark.parametrize("body", [
-    {"message": ""}, {"provider": "auto"}, {"message": "x" * 10001}, {"message": "hi", "user_language": "english!"},
-    {"message": "hi", "conversation_history": [{"role": "robot", "content": "x"}]},
-    {"message": "hi", "conversation_id": "nope"}, {"message": 42},
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"message": ""},
+        {"provider": "auto"},
+        {"message": "x" * 10001},
+        {"message": "hi", "user_language": "english!"},
+        {"message": "hi", "conversation_history": [{"role": "robot", "content": "x"}]},
+        {"message": "hi", "conversation_id": "nope"},
+        {"message": 42},
+    ],
+)
 def test_chat_rejects_bad_bodies(client: TestClient, demo: dict[str, str], body: dict[str, Any]) -> None:
     response = client.post(f"{BASE}/chat", json=body, headers=demo)
     assert response.status_code == 400, response.text
@@ -277,10 +291,16 @@ def test_a_message_without_words_still_gets_a_reply(client: TestClient, demo: di
 
 
 def test_composition_helpers() -> None:
-    assert keywords("Plan the plan, then the team plan and the budget review", ["a", "b", "c"]) == \
-        ["plan", "budget", "review"]  # fmt: skip
-    assert keywords("Hi", ["your goal", "the basics", "daily practice"]) == ["your goal", "the basics",
-                                                                               "daily practice"]  # fmt: skip
+    assert keywords("Plan the plan, then the team plan and the budget review", ["a", "b", "c"]) == [
+        "plan",
+        "budget",
+        "review",
+    ]
+    assert keywords("Hi", ["your goal", "the basics", "daily practice"]) == [
+        "your goal",
+        "the basics",
+        "daily practice",
+    ]
     assert topic_of("One two three. Four five", "x") == "One two three"
     assert topic_of(" ".join(str(i) for i in range(20)), "x").endswith("11...")
     assert topic_of("  ", "fallback") == "fallback"
@@ -294,21 +314,35 @@ def test_composition_helpers() -> None:
 def test_session_lifecycle_counts_time_and_awards_xp(client: TestClient) -> None:
     h = register(client, "sam")
     cid = create(client, h)["id"]
-    assert session(client, h, cid, "status") == {"active": False, "session_id": None, "started_at": None,
-                                               "active_seconds": 0}  # fmt: skip
+    assert session(client, h, cid, "status") == {
+        "active": False,
+        "session_id": None,
+        "started_at": None,
+        "active_seconds": 0,
+    }
     started = session(client, h, cid, "start", 201)
-    assert (started["status"], started["started_at"], started["conversation_id"]) == ("active", "2026-03-10T12:00:00Z",
-                                                                                      cid)  # fmt: skip
+    assert (started["status"], started["started_at"], started["conversation_id"]) == (
+        "active",
+        "2026-03-10T12:00:00Z",
+        cid,
+    )
     advance(client, minutes=4)
     beat = session(client, h, cid, "activity")
     assert (beat["session_id"], beat["active_seconds"], beat["last_activity_at"]) == (
-        started["session_id"], 240, "2026-03-10T12:04:00Z")
+        started["session_id"],
+        240,
+        "2026-03-10T12:04:00Z",
+    )
     advance(client, minutes=3, seconds=30)
     status = session(client, h, cid, "status")
     assert (status["active"], status["session_id"], status["active_seconds"]) == (True, started["session_id"], 450)
     ended = session(client, h, cid, "end")
-    assert ended == {"session_id": started["session_id"], "ended_at": "2026-03-10T12:07:30Z", "duration_seconds": 450,
-                     "xp_awarded": 7}  # fmt: skip
+    assert ended == {
+        "session_id": started["session_id"],
+        "ended_at": "2026-03-10T12:07:30Z",
+        "duration_seconds": 450,
+        "xp_awarded": 7,
+    }
     assert session(client, h, cid, "status")["active"] is False
     profile = client.get("/api/xp/profile", headers=h).json()
     tx = [t for t in profile["recent_transactions"] if t["source"] == "conversation_session"]
@@ -376,7 +410,9 @@ def test_a_ten_minute_session_completes_the_session_quests(client: TestClient) -
     quests = {q["id"]: q for q in client.get("/api/xp/quests", headers=h).json()["quests"]}
     assert quests["daily-complete-session"]["status"] == "completed"
     assert quests["daily-learning-minutes"]["status"] == "completed"
-    rewards = [t for t in client.get("/api/xp/profile", headers=h).json()["recent_transactions"] if t["source"] == "quest"]
+    rewards = [
+        t for t in client.get("/api/xp/profile", headers=h).json()["recent_transactions"] if t["source"] == "quest"
+    ]
     assert sorted(t["amount"] for t in rewards) == [15, 20]
 
 
@@ -414,7 +450,9 @@ def test_the_demo_user_has_seeded_conversations(client: TestClient, demo: dict[s
 
 
 def test_seeded_replies_are_what_the_chat_would_answer(client: TestClient, demo: dict[str, str]) -> None:
-    conv = next(c for c in client.get(f"{BASE}/conversations", headers=demo).json() if c["title"] == "Team learning plan")
+    conv = next(
+        c for c in client.get(f"{BASE}/conversations", headers=demo).json() if c["title"] == "Team learning plan"
+    )
     stored = messages(client, demo, conv["id"])
     fresh = create(client, demo, provider=conv["provider"])
     reply = chat(client, demo, conversation_id=fresh["id"], message=stored[0]["content"])
@@ -425,8 +463,10 @@ def test_seeding_is_deterministic_for_the_seed() -> None:
     def world(seed: int) -> list[Any]:
         with make_client(frozen_at=NOW, seed=seed) as c:
             h = bearer(login(c))
-            return [(conv["id"], conv["created_at"], messages(c, h, conv["id"]))
-                    for conv in c.get(f"{BASE}/conversations", headers=h).json()]  # fmt: skip
+            return [
+                (conv["id"], conv["created_at"], messages(c, h, conv["id"]))
+                for conv in c.get(f"{BASE}/conversations", headers=h).json()
+            ]
 
     assert world(3) == world(3)
     assert world(3) != world(4)

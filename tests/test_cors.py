@@ -90,8 +90,15 @@ def test_the_headers_a_frontend_reads_are_exposed(client: TestClient) -> None:
     response = client.get("/api/auth/me", headers={"Origin": APP})  # 401 with WWW-Authenticate
     assert response.status_code == 401
     exposed = {h.strip().lower() for h in response.headers["access-control-expose-headers"].split(",")}
-    wanted = {"retry-after", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "www-authenticate",
-              "preference-applied", "x-mock-warning"}  # fmt: skip
+    wanted = {
+        "retry-after",
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+        "www-authenticate",
+        "preference-applied",
+        "x-mock-warning",
+    }
     assert wanted <= exposed and wanted <= {h.lower() for h in EXPOSED_HEADERS}
     assert "www-authenticate" in response.headers
     signed_in = client.get("/api/auth/me", headers={"Origin": APP, **bearer(login(client))})
@@ -117,8 +124,9 @@ CONTROL = ["/__mock__", "/__mock__/credentials", "/__mock__/reset", "/__mock__/s
 @pytest.mark.parametrize("mode", ["default", "explicit"])
 @pytest.mark.parametrize("path", CONTROL)
 @pytest.mark.parametrize("origin", [EVIL, APP])
-def test_the_control_api_never_gets_cors(client: TestClient, explicit: TestClient, mode: str, path: str,
-                                         origin: str) -> None:  # fmt: skip
+def test_the_control_api_never_gets_cors(
+    client: TestClient, explicit: TestClient, mode: str, path: str, origin: str
+) -> None:
     """The attack: a page (even on an allowed origin) preflights a control POST or reads the credentials list. The
     safe answer: no `Access-Control-*` header at all, so the browser approves nothing and shows the page nothing."""
     target = client if mode == "default" else explicit

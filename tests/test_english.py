@@ -42,8 +42,14 @@ def relogin(client: TestClient, h: dict[str, str], username: str = "alex") -> No
     h.update(bearer(login(client, username)))
 
 
-def submit(client: TestClient, h: dict[str, str], task_id: str, response: str = "An answer.", module_id: str | None = None,
-           **extra: Any) -> Any:  # fmt: skip
+def submit(
+    client: TestClient,
+    h: dict[str, str],
+    task_id: str,
+    response: str = "An answer.",
+    module_id: str | None = None,
+    **extra: Any,
+) -> Any:
     skill = task_id.split("-")[0]
     body = {"module_id": module_id or task_id.split("-")[1], "task_id": task_id, "skill": skill, "response": response}
     return client.post(f"{BASE}/tasks/submit", json={**body, **extra}, headers=h)
@@ -52,7 +58,9 @@ def submit(client: TestClient, h: dict[str, str], task_id: str, response: str = 
 def xp_rows(mock: Mock, username: str, source: str) -> list[dict[str, Any]]:
     return mock.store.all(
         "SELECT x.* FROM xp_transactions x JOIN users u ON u.id = x.user_id WHERE u.username = ? AND x.source = ? "
-        "ORDER BY x.created_at", (username, source))  # fmt: skip
+        "ORDER BY x.created_at",
+        (username, source),
+    )
 
 
 # the catalog -----------------------------------------------------------------------------------------------------
@@ -72,21 +80,38 @@ def test_catalog_has_every_level_and_skill_with_prompts() -> None:
 def test_a_broken_catalog_fails_loudly() -> None:
     task = {"id": "writing-1", "skill": "writing", "title": "t", "variants": [{"prompt": "p"}]}
     with pytest.raises(AssertionError, match="at least two variants"):
-        parse_catalog({"target_words": {"A1": 25}, "modules": [
-            {"id": "1", "title": "t", "description": "d", "level": "A1", "tasks": [task]}]})  # fmt: skip
+        parse_catalog(
+            {
+                "target_words": {"A1": 25},
+                "modules": [{"id": "1", "title": "t", "description": "d", "level": "A1", "tasks": [task]}],
+            }
+        )
     with pytest.raises(AssertionError, match="task reading-2"):
-        parse_catalog({"target_words": {"A1": 25}, "modules": [{"id": "1", "title": "t", "description": "d",
-                       "level": "A1", "tasks": [{**task, "id": "reading-2"}]}]})  # fmt: skip
+        parse_catalog(
+            {
+                "target_words": {"A1": 25},
+                "modules": [
+                    {"id": "1", "title": "t", "description": "d", "level": "A1", "tasks": [{**task, "id": "reading-2"}]}
+                ],
+            }
+        )
 
 
 def test_modules_list_with_fresh_progress(client: TestClient, alex: dict[str, str]) -> None:
     modules = client.get(f"{BASE}/modules", headers=alex).json()
     assert [m["id"] for m in modules] == [str(i) for i in range(1, 13)]
     first = modules[0]
-    assert first == {"id": "1", "title": "Introducing yourself", "level": "A1",
-                     "skills": ["reading", "writing", "listening", "speaking"], "task_count": 4,
-                     "status": "not_started", "progress_percent": 0,
-                     "started_at": None, "completed_at": None}  # fmt: skip
+    assert first == {
+        "id": "1",
+        "title": "Introducing yourself",
+        "level": "A1",
+        "skills": ["reading", "writing", "listening", "speaking"],
+        "task_count": 4,
+        "status": "not_started",
+        "progress_percent": 0,
+        "started_at": None,
+        "completed_at": None,
+    }
     assert modules[-1]["skills"] == ["reading", "writing", "speaking"] and modules[-1]["task_count"] == 3
 
 
@@ -95,9 +120,15 @@ def test_module_detail_and_unknown_modules(client: TestClient, alex: dict[str, s
     assert detail["description"].startswith("Say hello")
     assert [t["id"] for t in detail["tasks"]] == ["reading-1", "writing-1", "listening-1", "speaking-1"]
     writing = detail["tasks"][1]
-    assert writing == {"id": "writing-1", "skill": "writing", "title": "Write a short self-introduction",
-                       "prompt": "Write a short paragraph introducing yourself to a new colleague.", "variant": 1,
-                       "status": "not_started", "score": None}  # fmt: skip
+    assert writing == {
+        "id": "writing-1",
+        "skill": "writing",
+        "title": "Write a short self-introduction",
+        "prompt": "Write a short paragraph introducing yourself to a new colleague.",
+        "variant": 1,
+        "status": "not_started",
+        "score": None,
+    }
     for bad in ("13", "0", "one", "1 "):
         missing = client.get(f"{BASE}/modules/{bad}", headers=alex)
         assert missing.status_code == 404 and missing.json()["detail"]["error"] == "not_found"
@@ -110,8 +141,12 @@ def test_module_detail_and_unknown_modules(client: TestClient, alex: dict[str, s
 def test_start_is_idempotent_and_keeps_the_first_start(client: TestClient, alex: dict[str, str]) -> None:
     started = client.post(f"{BASE}/modules/2/start", headers=alex)
     assert started.status_code == 200
-    assert started.json() == {"module_id": "2", "status": "in_progress", "started_at": "2026-03-10T12:00:00Z",
-                              "xp_awarded": 0}  # fmt: skip
+    assert started.json() == {
+        "module_id": "2",
+        "status": "in_progress",
+        "started_at": "2026-03-10T12:00:00Z",
+        "xp_awarded": 0,
+    }
     advance(client, hours=1)
     relogin(client, alex)
     again = client.post(f"{BASE}/modules/2/start", headers=alex).json()
@@ -131,9 +166,10 @@ def test_complete_needs_every_task_then_awards_xp_once(client: TestClient, alex:
     client.post(f"{BASE}/modules/12/start", headers=alex)
     early = client.post(f"{BASE}/modules/12/complete", headers=alex)
     assert early.status_code == 409
-    assert early.json()["detail"] == {"error": "module_incomplete", "message":
-                                      "Module 12 cannot be completed yet: submit reading-12, writing-12, speaking-12 "
-                                      "first"}  # fmt: skip
+    assert early.json()["detail"] == {
+        "error": "module_incomplete",
+        "message": "Module 12 cannot be completed yet: submit reading-12, writing-12, speaking-12 first",
+    }
     for task_id in ("reading-12", "writing-12"):
         assert submit(client, alex, task_id).status_code == 200
     assert "speaking-12" in client.post(f"{BASE}/modules/12/complete", headers=alex).json()["detail"]["message"]
@@ -141,8 +177,12 @@ def test_complete_needs_every_task_then_awards_xp_once(client: TestClient, alex:
     advance(client, minutes=5)
     done = client.post(f"{BASE}/modules/12/complete", headers=alex)
     assert done.status_code == 200
-    assert done.json() == {"module_id": "12", "status": "completed", "completed_at": "2026-03-10T12:05:00Z",
-                           "xp_awarded": 50}  # fmt: skip
+    assert done.json() == {
+        "module_id": "12",
+        "status": "completed",
+        "completed_at": "2026-03-10T12:05:00Z",
+        "xp_awarded": 50,
+    }
     advance(client, minutes=5)
     again = client.post(f"{BASE}/modules/12/complete", headers=alex).json()
     assert again == {**done.json(), "xp_awarded": 0}
@@ -171,7 +211,9 @@ def test_answer_keywords_match_whole_words() -> None:
     assert answer_score(variant, "He is 250 and from canadian parents") == 0
 
 
-def test_writing_waits_for_evaluation_and_submitting_starts_the_module(client: TestClient, alex: dict[str, str]) -> None:
+def test_writing_waits_for_evaluation_and_submitting_starts_the_module(
+    client: TestClient, alex: dict[str, str]
+) -> None:
     body = submit(client, alex, "writing-3", GOOD_TEXT).json()
     assert body["status"] == "submitted" and body["score"] is None and body["skill"] == "writing"
     module = client.get(f"{BASE}/modules/3", headers=alex).json()
@@ -187,25 +229,36 @@ def test_submission_xp_once_per_task_variant(client: TestClient, alex: dict[str,
     assert client.get(f"{BASE}/modules/1", headers=alex).json()["tasks"][0]["score"] == 100  # the latest counts
     client.post(f"{BASE}/tasks/regenerate", json={"module_id": "1", "task_id": "reading-1"}, headers=alex)
     assert submit(client, alex, "reading-1", "japan bank").json() | {"submission_id": ""} == {
-        "submission_id": "", "module_id": "1", "task_id": "reading-1", "skill": "reading", "status": "evaluated",
-        "score": 100, "xp_awarded": 10, "submitted_at": "2026-03-10T12:00:00Z"}  # fmt: skip
+        "submission_id": "",
+        "module_id": "1",
+        "task_id": "reading-1",
+        "skill": "reading",
+        "status": "evaluated",
+        "score": 100,
+        "xp_awarded": 10,
+        "submitted_at": "2026-03-10T12:00:00Z",
+    }
     assert [r["amount"] for r in xp_rows(mock, "alex", "task_submission")] == [10, 10]
 
 
-@pytest.mark.parametrize(("body", "status", "fragment"), [
-    ({"module_id": "99", "task_id": "writing-1", "skill": "writing"}, 404, "XEL module '99' not found"),
-    ({"module_id": "1", "task_id": "writing-9", "skill": "writing"}, 404, "Module 1 has no task 'writing-9'"),
-    ({"module_id": "1", "task_id": "essay", "skill": "writing"}, 404, "Module 1 has no task 'essay'"),
-    ({"module_id": "1", "task_id": "writing-1", "skill": "reading"}, 404, "writing-1 is a writing task"),
-    ({"module_id": "12", "task_id": "listening-12", "skill": "listening"}, 404, "has no task 'listening-12'"),
-    ({"module_id": "1", "task_id": "writing-1", "skill": "drawing"}, 400, "skill"),
-    ({"module_id": "1", "task_id": "writing-1"}, 400, "skill"),
-    ({"module_id": "1", "task_id": "writing-1", "skill": "writing", "response": ""}, 400, "response"),
-    ({"module_id": "1", "task_id": "writing-1", "skill": "writing", "time_spent_seconds": -1}, 400, "time_spent"),
-    ({"module_id": "", "task_id": "writing-1", "skill": "writing"}, 400, "module_id"),
-])  # fmt: skip
-def test_submit_refuses_bad_input(client: TestClient, alex: dict[str, str], body: dict[str, Any], status: int,
-                                  fragment: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("body", "status", "fragment"),
+    [
+        ({"module_id": "99", "task_id": "writing-1", "skill": "writing"}, 404, "XEL module '99' not found"),
+        ({"module_id": "1", "task_id": "writing-9", "skill": "writing"}, 404, "Module 1 has no task 'writing-9'"),
+        ({"module_id": "1", "task_id": "essay", "skill": "writing"}, 404, "Module 1 has no task 'essay'"),
+        ({"module_id": "1", "task_id": "writing-1", "skill": "reading"}, 404, "writing-1 is a writing task"),
+        ({"module_id": "12", "task_id": "listening-12", "skill": "listening"}, 404, "has no task 'listening-12'"),
+        ({"module_id": "1", "task_id": "writing-1", "skill": "drawing"}, 400, "skill"),
+        ({"module_id": "1", "task_id": "writing-1"}, 400, "skill"),
+        ({"module_id": "1", "task_id": "writing-1", "skill": "writing", "response": ""}, 400, "response"),
+        ({"module_id": "1", "task_id": "writing-1", "skill": "writing", "time_spent_seconds": -1}, 400, "time_spent"),
+        ({"module_id": "", "task_id": "writing-1", "skill": "writing"}, 400, "module_id"),
+    ],
+)
+def test_submit_refuses_bad_input(
+    client: TestClient, alex: dict[str, str], body: dict[str, Any], status: int, fragment: str
+) -> None:
     response = client.post(f"{BASE}/tasks/submit", json={"response": "An answer.", **body}, headers=alex)
     assert response.status_code == status, response.text
     assert fragment in response.json()["detail"]["message"]
@@ -217,8 +270,11 @@ def test_regenerate_increments_the_variant_and_changes_the_prompt(client: TestCl
     prompts = [catalog()["1"].task("writing-1").variants[i].prompt for i in range(3)]  # type: ignore[union-attr]
     seen = []
     for expected in (2, 3, 4, 5):
-        r = client.post(f"{BASE}/tasks/regenerate", json={"module_id": "1", "task_id": "writing-1", "skill": "writing"},
-                     headers=alex)  # fmt: skip
+        r = client.post(
+            f"{BASE}/tasks/regenerate",
+            json={"module_id": "1", "task_id": "writing-1", "skill": "writing"},
+            headers=alex,
+        )
         assert r.status_code == 200
         body = r.json()
         assert body["variant"] == expected and body["skill"] == "writing" and body["task_id"] == "writing-1"
@@ -235,20 +291,31 @@ def test_regenerate_is_deterministic_across_mocks(alex: dict[str, str]) -> None:
     for _ in range(2):
         with make_client(frozen_at=NOW) as c:
             h = bearer(login(c, "alex"))
-            results.append([c.post(f"{BASE}/tasks/regenerate", json={"module_id": "5", "task_id": "speaking-5"},
-                                   headers=h).json() for _ in range(3)])  # fmt: skip
+            results.append(
+                [
+                    c.post(
+                        f"{BASE}/tasks/regenerate", json={"module_id": "5", "task_id": "speaking-5"}, headers=h
+                    ).json()
+                    for _ in range(3)
+                ]
+            )
     assert results[0] == results[1]
 
 
-@pytest.mark.parametrize(("body", "status"), [
-    ({"module_id": "1", "task_id": "writing-2"}, 404),
-    ({"module_id": "77", "task_id": "writing-1"}, 404),
-    ({"module_id": "1", "task_id": "writing-1", "skill": "speaking"}, 404),
-    ({"module_id": "1"}, 400),
-    ({"task_id": "writing-1"}, 400),
-    ({"module_id": "1", "task_id": "writing-1", "skill": "singing"}, 400),
-])  # fmt: skip
-def test_regenerate_refuses_bad_input(client: TestClient, alex: dict[str, str], body: dict[str, Any], status: int) -> None:
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"module_id": "1", "task_id": "writing-2"}, 404),
+        ({"module_id": "77", "task_id": "writing-1"}, 404),
+        ({"module_id": "1", "task_id": "writing-1", "skill": "speaking"}, 404),
+        ({"module_id": "1"}, 400),
+        ({"task_id": "writing-1"}, 400),
+        ({"module_id": "1", "task_id": "writing-1", "skill": "singing"}, 400),
+    ],
+)
+def test_regenerate_refuses_bad_input(
+    client: TestClient, alex: dict[str, str], body: dict[str, Any], status: int
+) -> None:
     assert client.post(f"{BASE}/tasks/regenerate", json=body, headers=alex).status_code == status
     assert client.get(f"{BASE}/modules/1", headers=alex).json()["tasks"][1]["variant"] == 1
 
@@ -256,10 +323,18 @@ def test_regenerate_refuses_bad_input(client: TestClient, alex: dict[str, str], 
 # the evaluation rubric -------------------------------------------------------------------------------------------
 def test_rubric_scores_are_fixed_for_a_known_text() -> None:
     """Locks the documented formulas: the docs' example sentence against its prompt, B1-level target (60 words)."""
-    result = evaluate_text("I would introduce myself confidently in a short paragraph.", "writing", 60,
-                           "Write a short paragraph introducing yourself to a new colleague.")  # fmt: skip
+    result = evaluate_text(
+        "I would introduce myself confidently in a short paragraph.",
+        "writing",
+        60,
+        "Write a short paragraph introducing yourself to a new colleague.",
+    )
     assert {c["name"]: c["score"] for c in result["criteria"]} == {
-        "grammar": 100, "vocabulary": 75, "coherence": 20, "task_achievement": 36}  # fmt: skip
+        "grammar": 100,
+        "vocabulary": 75,
+        "coherence": 20,
+        "task_achievement": 36,
+    }
     assert result["overall_score"] == 62  # 0.30*100 + 0.25*75 + 0.20*20 + 0.25*36 = 61.75
     assert result["cefr_estimate"] == "B1"
     assert "focus next on coherence" in result["feedback"]
@@ -285,22 +360,43 @@ def test_better_writing_scores_higher_on_every_criterion() -> None:
 
 def test_speaking_adds_fluency_and_penalises_fillers() -> None:
     clean = evaluate_text("I usually get up at seven and I walk to work because it is close.", "speaking", 25, None)
-    filled = evaluate_text("Um I usually uh get up at seven and um I walk to work uh because it is close.", "speaking",
-                           25, None)  # fmt: skip
-    assert [c["name"] for c in clean["criteria"]] == ["fluency", "grammar", "vocabulary", "coherence",
-                                                      "task_achievement"]  # fmt: skip
+    filled = evaluate_text(
+        "Um I usually uh get up at seven and um I walk to work uh because it is close.", "speaking", 25, None
+    )
+    assert [c["name"] for c in clean["criteria"]] == [
+        "fluency",
+        "grammar",
+        "vocabulary",
+        "coherence",
+        "task_achievement",
+    ]
     fluency = {r["skill"]: r["criteria"][0]["score"] for r in (clean,)} | {"filled": filled["criteria"][0]["score"]}
     assert fluency["speaking"] > fluency["filled"]
 
 
-@pytest.mark.parametrize(("score", "level"), [(0, "A1"), (29, "A1"), (30, "A2"), (49.9, "A2"), (50, "B1"),
-                                              (72, "B1"), (73, "B2"), (85, "C1"), (94, "C1"), (95, "C2"), (100, "C2")])
+@pytest.mark.parametrize(
+    ("score", "level"),
+    [
+        (0, "A1"),
+        (29, "A1"),
+        (30, "A2"),
+        (49.9, "A2"),
+        (50, "B1"),
+        (72, "B1"),
+        (73, "B2"),
+        (85, "C1"),
+        (94, "C1"),
+        (95, "C2"),
+        (100, "C2"),
+    ],
+)
 def test_cefr_bands(score: float, level: str) -> None:
     assert cefr(score) == level
 
 
-def test_evaluate_endpoint_links_the_task_and_awards_xp_once_per_text(client: TestClient, alex: dict[str, str],
-                                                                      mock: Mock) -> None:  # fmt: skip
+def test_evaluate_endpoint_links_the_task_and_awards_xp_once_per_text(
+    client: TestClient, alex: dict[str, str], mock: Mock
+) -> None:
     submit(client, alex, "writing-1", GOOD_TEXT)
     body = {"skill": "writing", "text": GOOD_TEXT, "module_id": "1", "task_id": "writing-1"}
     first = client.post(f"{BASE}/evaluate", json=body, headers=alex)
@@ -320,26 +416,34 @@ def test_evaluate_endpoint_links_the_task_and_awards_xp_once_per_text(client: Te
 def test_evaluate_without_a_task_or_with_a_task_id_alone(client: TestClient, alex: dict[str, str]) -> None:
     free = client.post(f"{BASE}/evaluate", json={"skill": "speaking", "text": "I like tea."}, headers=alex).json()
     assert free == {**evaluate_text("I like tea.", "speaking", 60, None), "xp_awarded": 15}
-    by_task = client.post(f"{BASE}/evaluate", json={"skill": "writing", "text": POOR_TEXT, "task_id": "writing-11"},
-                       headers=alex).json()  # fmt: skip
-    assert by_task["overall_score"] == evaluate_text(POOR_TEXT, "writing", 150, catalog()["11"].tasks[1].variants[0]
-                                                     .prompt)["overall_score"]  # fmt: skip
+    by_task = client.post(
+        f"{BASE}/evaluate", json={"skill": "writing", "text": POOR_TEXT, "task_id": "writing-11"}, headers=alex
+    ).json()
+    assert (
+        by_task["overall_score"]
+        == evaluate_text(POOR_TEXT, "writing", 150, catalog()["11"].tasks[1].variants[0].prompt)["overall_score"]
+    )
     blank = client.post(f"{BASE}/evaluate", json={"skill": "writing", "text": "  ?! "}, headers=alex)
     assert blank.status_code == 200 and blank.json()["overall_score"] == 0
 
 
-@pytest.mark.parametrize(("body", "status"), [
-    ({"skill": "reading", "text": "x"}, 400),
-    ({"skill": "writing", "text": ""}, 400),
-    ({"skill": "writing"}, 400),
-    ({"text": "Hello."}, 400),
-    ({"skill": "writing", "text": "x" * 10001}, 400),
-    ({"skill": "writing", "text": "Hello.", "module_id": "42"}, 404),
-    ({"skill": "writing", "text": "Hello.", "task_id": "writing-42"}, 404),
-    ({"skill": "writing", "text": "Hello.", "task_id": "reading-1"}, 404),
-    ({"skill": "speaking", "text": "Hello.", "module_id": "2", "task_id": "speaking-1"}, 404),
-])  # fmt: skip
-def test_evaluate_refuses_bad_input(client: TestClient, alex: dict[str, str], body: dict[str, Any], status: int) -> None:
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"skill": "reading", "text": "x"}, 400),
+        ({"skill": "writing", "text": ""}, 400),
+        ({"skill": "writing"}, 400),
+        ({"text": "Hello."}, 400),
+        ({"skill": "writing", "text": "x" * 10001}, 400),
+        ({"skill": "writing", "text": "Hello.", "module_id": "42"}, 404),
+        ({"skill": "writing", "text": "Hello.", "task_id": "writing-42"}, 404),
+        ({"skill": "writing", "text": "Hello.", "task_id": "reading-1"}, 404),
+        ({"skill": "speaking", "text": "Hello.", "module_id": "2", "task_id": "speaking-1"}, 404),
+    ],
+)
+def test_evaluate_refuses_bad_input(
+    client: TestClient, alex: dict[str, str], body: dict[str, Any], status: int
+) -> None:
     assert client.post(f"{BASE}/evaluate", json=body, headers=alex).status_code == status
     assert client.get(f"{BASE}/xpi", headers=alex).json()["updated_at"] is None
 
@@ -347,8 +451,11 @@ def test_evaluate_refuses_bad_input(client: TestClient, alex: dict[str, str], bo
 # XPI -------------------------------------------------------------------------------------------------------------
 def test_xpi_starts_at_zero(client: TestClient, alex: dict[str, str]) -> None:
     assert client.get(f"{BASE}/xpi", headers=alex).json() == {
-        "xpi": 0.0, "breakdown": {"reading": 0.0, "writing": 0.0, "listening": 0.0, "speaking": 0.0}, "level": "A1",
-        "updated_at": None}  # fmt: skip
+        "xpi": 0.0,
+        "breakdown": {"reading": 0.0, "writing": 0.0, "listening": 0.0, "speaking": 0.0},
+        "level": "A1",
+        "updated_at": None,
+    }
     assert client.get(f"{BASE}/xpi/history", headers=alex).json() == []
 
 
@@ -399,12 +506,27 @@ def test_session_records_learning_time_and_quizzes(client: TestClient, alex: dic
     advance(client, minutes=15)
     ended = client.post(f"{BASE}/sessions/end", json={"session_id": session["session_id"]}, headers=alex)
     assert ended.status_code == 200
-    assert ended.json() == {"session_id": session["session_id"], "started_at": "2026-03-10T12:00:00Z",
-                            "ended_at": "2026-03-10T12:20:00Z", "duration_seconds": 1200, "xp_awarded": 0}  # fmt: skip
-    rows = mock.store.all("SELECT kind, started_at, ended_at, seconds, quizzes, quizzes_passed FROM learning_sessions "
-                          "WHERE user_id = (SELECT id FROM users WHERE username = 'alex')")  # fmt: skip
-    assert rows == [{"kind": "xel", "started_at": "2026-03-10T12:00:00Z", "ended_at": "2026-03-10T12:20:00Z",
-                     "seconds": 1200, "quizzes": 2, "quizzes_passed": 1}]  # fmt: skip
+    assert ended.json() == {
+        "session_id": session["session_id"],
+        "started_at": "2026-03-10T12:00:00Z",
+        "ended_at": "2026-03-10T12:20:00Z",
+        "duration_seconds": 1200,
+        "xp_awarded": 0,
+    }
+    rows = mock.store.all(
+        "SELECT kind, started_at, ended_at, seconds, quizzes, quizzes_passed FROM learning_sessions "
+        "WHERE user_id = (SELECT id FROM users WHERE username = 'alex')"
+    )
+    assert rows == [
+        {
+            "kind": "xel",
+            "started_at": "2026-03-10T12:00:00Z",
+            "ended_at": "2026-03-10T12:20:00Z",
+            "seconds": 1200,
+            "quizzes": 2,
+            "quizzes_passed": 1,
+        }
+    ]
     twice = client.post(f"{BASE}/sessions/end", json={"session_id": session["session_id"]}, headers=alex)
     assert twice.status_code == 409 and twice.json()["detail"]["error"] == "session_ended"
     assert client.get(f"{BASE}/dashboard", headers=alex).json()["total_time_seconds"] == 1200
@@ -420,15 +542,18 @@ def test_session_start_validates_its_fields(client: TestClient, alex: dict[str, 
 
 def test_transcripts_are_saved_and_listed_chronologically(client: TestClient, alex: dict[str, str]) -> None:
     sid = start_session(client, alex, skill="speaking")["session_id"]
-    saved = client.post(f"{BASE}/transcripts", json={"session_id": sid, "role": "ai", "text": "How are you?"},
-                     headers=alex)  # fmt: skip
+    saved = client.post(
+        f"{BASE}/transcripts", json={"session_id": sid, "role": "ai", "text": "How are you?"}, headers=alex
+    )
     assert saved.status_code == 201
     assert saved.json()["session_id"] == sid and saved.json()["created_at"] == "2026-03-10T12:00:00Z"
     earlier = {"session_id": sid, "role": "user", "text": "Hello!", "timestamp": "2026-03-10T11:59:30+00:00"}
     assert client.post(f"{BASE}/transcripts", json=earlier, headers=alex).status_code == 201
     items = client.get(f"{BASE}/transcripts/{sid}", headers=alex).json()
     assert [(i["role"], i["text"], i["timestamp"]) for i in items] == [
-        ("user", "Hello!", "2026-03-10T11:59:30Z"), ("ai", "How are you?", "2026-03-10T12:00:00Z")]  # fmt: skip
+        ("user", "Hello!", "2026-03-10T11:59:30Z"),
+        ("ai", "How are you?", "2026-03-10T12:00:00Z"),
+    ]
     assert items[1]["id"] == saved.json()["id"]
     client.post(f"{BASE}/sessions/end", json={"session_id": sid}, headers=alex)
     after = {"session_id": sid, "role": "user", "text": "Bye."}  # saving after the end is allowed (late upload)
@@ -441,8 +566,12 @@ def test_sessions_of_other_users_are_not_found(client: TestClient, alex: dict[st
     client.post(f"{BASE}/transcripts", json={"session_id": sid, "role": "user", "text": "Private."}, headers=alex)
     demo = bearer(login(client, "demo"))
     assert client.get(f"{BASE}/transcripts/{sid}", headers=demo).status_code == 404
-    assert client.post(f"{BASE}/transcripts", json={"session_id": sid, "role": "user", "text": "x"},
-                    headers=demo).status_code == 404  # fmt: skip
+    assert (
+        client.post(
+            f"{BASE}/transcripts", json={"session_id": sid, "role": "user", "text": "x"}, headers=demo
+        ).status_code
+        == 404
+    )
     assert client.post(f"{BASE}/sessions/end", json={"session_id": sid}, headers=demo).status_code == 404
     assert len(client.get(f"{BASE}/transcripts/{sid}", headers=alex).json()) == 1
 
@@ -455,12 +584,19 @@ def test_session_and_transcript_bad_input(client: TestClient, alex: dict[str, st
     assert client.get(f"{BASE}/transcripts/{unknown}", headers=alex).status_code == 404
     assert client.get(f"{BASE}/transcripts/not-a-uuid", headers=alex).status_code == 400
     sid = start_session(client, alex)["session_id"]
-    for body in ({"session_id": sid, "role": "robot", "text": "x"}, {"session_id": sid, "role": "user", "text": ""},
-                 {"session_id": sid, "role": "user", "text": "x", "timestamp": "yesterday"},
-                 {"session_id": sid, "text": "x"}):  # fmt: skip
+    for body in (
+        {"session_id": sid, "role": "robot", "text": "x"},
+        {"session_id": sid, "role": "user", "text": ""},
+        {"session_id": sid, "role": "user", "text": "x", "timestamp": "yesterday"},
+        {"session_id": sid, "text": "x"},
+    ):
         assert client.post(f"{BASE}/transcripts", json=body, headers=alex).status_code == 400, body
-    assert client.post(f"{BASE}/transcripts", json={"session_id": unknown, "role": "user", "text": "x"},
-                    headers=alex).status_code == 404  # fmt: skip
+    assert (
+        client.post(
+            f"{BASE}/transcripts", json={"session_id": unknown, "role": "user", "text": "x"}, headers=alex
+        ).status_code
+        == 404
+    )
 
 
 def test_a_clock_set_back_never_gives_a_negative_session(client: TestClient, alex: dict[str, str]) -> None:
@@ -471,25 +607,36 @@ def test_a_clock_set_back_never_gives_a_negative_session(client: TestClient, ale
 
 
 # dashboard -------------------------------------------------------------------------------------------------------
-def test_dashboard_agrees_with_modules_xpi_activity_and_xp(client: TestClient, alex: dict[str, str], mock: Mock) -> None:
+def test_dashboard_agrees_with_modules_xpi_activity_and_xp(
+    client: TestClient, alex: dict[str, str], mock: Mock
+) -> None:
     granted = 0
     for task_id, answer in (("reading-12", "truth charitably"), ("writing-12", GOOD_TEXT), ("speaking-12", "Hi.")):
         granted += submit(client, alex, task_id, answer).json()["xp_awarded"]
     granted += client.post(f"{BASE}/modules/12/complete", headers=alex).json()["xp_awarded"]
     granted += client.post(f"{BASE}/evaluate", json={"skill": "writing", "text": GOOD_TEXT}, headers=alex).json()[
-        "xp_awarded"]  # fmt: skip
+        "xp_awarded"
+    ]
     client.post(f"{BASE}/modules/1/start", headers=alex)
     dash = client.get(f"{BASE}/dashboard", headers=alex).json()
     xpi = client.get(f"{BASE}/xpi", headers=alex).json()
     assert (dash["modules_completed"], dash["modules_in_progress"], dash["total_modules"]) == (1, 1, 12)
     assert dash["xpi"] == xpi["xpi"] and dash["skills"] == xpi["breakdown"] and dash["level"] == xpi["level"]
     kinds = [a["type"] for a in dash["recent_activity"]]
-    assert kinds == ["module_started", "evaluation", "module_completed", "task_submitted", "task_submitted",
-                     "task_submitted", "module_started"]  # fmt: skip
+    assert kinds == [
+        "module_started",
+        "evaluation",
+        "module_completed",
+        "task_submitted",
+        "task_submitted",
+        "task_submitted",
+        "module_started",
+    ]
     assert dash["recent_activity"][-1]["description"] == 'Started "Style and nuance"'
     assert sum(a["xp_awarded"] for a in dash["recent_activity"]) == granted == 10 * 3 + 50 + 15
-    ledger = sum(r["amount"] for s in ("task_submission", "module_completion", "evaluation")
-                 for r in xp_rows(mock, "alex", s))  # fmt: skip
+    ledger = sum(
+        r["amount"] for s in ("task_submission", "module_completion", "evaluation") for r in xp_rows(mock, "alex", s)
+    )
     assert ledger == granted
     assert dash["streak"] == 1 and dash["total_time_seconds"] == 0
 
@@ -504,6 +651,7 @@ def test_dashboard_recent_activity_is_capped_at_twenty(client: TestClient, alex:
 
 def test_dashboard_streak_counts_local_days(client: TestClient, alex: dict[str, str]) -> None:
     """alex is in New York: 2026-03-10 02:00 UTC is still 9 March there."""
+
     def at(instant: str) -> None:
         client.post("/__mock__/clock/set", json={"at": instant})
         relogin(client, alex)
@@ -528,12 +676,17 @@ def test_api_key_scopes(client: TestClient, mock: Mock) -> None:
     keys = {k["name"]: k["key"] for k in mock.credentials.api_keys}
     read_only = {"X-API-Key": keys["demo-read-only"]}
     assert client.get(f"{BASE}/modules", headers=read_only).status_code == 200
-    denied = client.post(f"{BASE}/tasks/submit", headers=read_only, json={"module_id": "1", "task_id": "reading-1",
-                                                                      "skill": "reading", "response": "x"})  # fmt: skip
+    denied = client.post(
+        f"{BASE}/tasks/submit",
+        headers=read_only,
+        json={"module_id": "1", "task_id": "reading-1", "skill": "reading", "response": "x"},
+    )
     assert denied.status_code == 403 and denied.json()["detail"]["required_scope"] == "xel:write"
     full = {"X-API-Key": keys["demo-full-access"]}
     assert submit(client, full, "reading-4", "sandwich monday").json()["score"] == 100
-    assert client.get(f"{BASE}/xpi", headers=bearer(login(client, "demo"))).json()["updated_at"] == "2026-03-10T12:00:00Z"
+    assert (
+        client.get(f"{BASE}/xpi", headers=bearer(login(client, "demo"))).json()["updated_at"] == "2026-03-10T12:00:00Z"
+    )
     assert client.get(f"{BASE}/dashboard").status_code == 401
 
 
@@ -549,10 +702,15 @@ def test_demo_user_has_seeded_progress_consistent_with_the_ledger(client: TestCl
     assert dash["total_time_seconds"] > 0  # XEL learning time from the generated year of sessions
     history = client.get(f"{BASE}/xpi/history", headers=demo).json()
     assert len(history) == 3 and history[-1]["xpi"] == dash["xpi"]
-    activity = mock.store.all("SELECT description, xp_awarded, occurred_at FROM xel_activity a JOIN users u "
-                              "ON u.id = a.user_id WHERE u.username = 'demo' AND xp_awarded > 0")  # fmt: skip
-    ledger = {(r["description"], r["amount"], r["created_at"]) for s in ("task_submission", "evaluation",
-              "module_completion") for r in xp_rows(mock, "demo", s)}  # fmt: skip
+    activity = mock.store.all(
+        "SELECT description, xp_awarded, occurred_at FROM xel_activity a JOIN users u "
+        "ON u.id = a.user_id WHERE u.username = 'demo' AND xp_awarded > 0"
+    )
+    ledger = {
+        (r["description"], r["amount"], r["created_at"])
+        for s in ("task_submission", "evaluation", "module_completion")
+        for r in xp_rows(mock, "demo", s)
+    }
     assert {(a["description"], a["xp_awarded"], a["occurred_at"]) for a in activity} <= ledger
     assert len(activity) == 4 + 2 + 4 + 2 + 2 + 1 + 2  # 10 submissions, 5 evaluations, 2 completions
 
@@ -566,8 +724,9 @@ def test_demo_seed_is_deterministic_and_fast() -> None:
         with make_client(frozen_at=NOW) as c:
             elapsed = time.perf_counter() - start
             h = bearer(login(c, "demo"))
-            snapshots.append((c.get(f"{BASE}/dashboard", headers=h).json(), c.get(f"{BASE}/xpi/history", headers=h)
-                              .json()))  # fmt: skip
+            snapshots.append(
+                (c.get(f"{BASE}/dashboard", headers=h).json(), c.get(f"{BASE}/xpi/history", headers=h).json())
+            )
         assert elapsed < 1.5
     assert snapshots[0] == snapshots[1]
 
@@ -583,8 +742,9 @@ def test_scenario_a_learner_works_through_a_module(client: TestClient, alex: dic
     session = start_session(client, alex, module_id=mid, session_type="practice")
     assert client.post(f"{BASE}/modules/{mid}/start", headers=alex).json()["status"] == "in_progress"
     tasks = client.get(f"{BASE}/modules/{mid}", headers=alex).json()["tasks"]
-    regenerated = client.post(f"{BASE}/tasks/regenerate", json={"module_id": mid, "task_id": tasks[1]["id"]},
-                           headers=alex).json()  # fmt: skip
+    regenerated = client.post(
+        f"{BASE}/tasks/regenerate", json={"module_id": mid, "task_id": tasks[1]["id"]}, headers=alex
+    ).json()
     assert regenerated["variant"] == 2 and regenerated["prompt"] != tasks[1]["prompt"]
     granted = 0
     for task in tasks:
@@ -593,11 +753,17 @@ def test_scenario_a_learner_works_through_a_module(client: TestClient, alex: dic
         answer = " ".join(k[0] for k in variant.answer) if variant.answer else GOOD_TEXT
         result = submit(client, alex, task["id"], answer, module_id=mid, time_spent_seconds=120).json()
         granted += result["xp_awarded"]
-        client.post(f"{BASE}/transcripts", json={"session_id": session["session_id"], "role": "user", "text": answer},
-                 headers=alex)  # fmt: skip
+        client.post(
+            f"{BASE}/transcripts",
+            json={"session_id": session["session_id"], "role": "user", "text": answer},
+            headers=alex,
+        )
         if task["skill"] in ("writing", "speaking"):
-            evaluation = client.post(f"{BASE}/evaluate", headers=alex, json={"skill": task["skill"], "text": answer,
-                                  "module_id": mid, "task_id": task["id"]}).json()  # fmt: skip
+            evaluation = client.post(
+                f"{BASE}/evaluate",
+                headers=alex,
+                json={"skill": task["skill"], "text": answer, "module_id": mid, "task_id": task["id"]},
+            ).json()
             granted += evaluation["xp_awarded"]
     granted += client.post(f"{BASE}/modules/{mid}/complete", headers=alex).json()["xp_awarded"]
     advance(client, minutes=2)
@@ -609,8 +775,10 @@ def test_scenario_a_learner_works_through_a_module(client: TestClient, alex: dic
     assert len(client.get(f"{BASE}/transcripts/{session['session_id']}", headers=alex).json()) == 4
     dash = client.get(f"{BASE}/dashboard", headers=alex).json()
     assert dash["modules_completed"] == 1 and dash["total_time_seconds"] == 600 and dash["streak"] == 1
-    assert all(v > 0 for v in dash["skills"].values()) and dash["xpi"] == client.get(f"{BASE}/xpi", headers=alex).json()[
-        "xpi"]  # fmt: skip
+    assert (
+        all(v > 0 for v in dash["skills"].values())
+        and dash["xpi"] == client.get(f"{BASE}/xpi", headers=alex).json()["xpi"]
+    )
     assert granted == 4 * 10 + 2 * 15 + 50
     quests = sum(r["amount"] for r in xp_rows(mock, "alex", "quest"))  # daily quests reached along the way
     assert client.get("/api/xp/profile", headers=alex).json()["total_xp"] == xp_before + granted + quests

@@ -22,7 +22,12 @@ FROZEN_AT = MORNING  # read by the conftest `client` fixture
 class Frontend:
     def __init__(self, client: TestClient) -> None:
         self.client = client
-        user = {"username": "nia", "email": "nia@example.com", "password": "pass-word-1", "timezone": "America/New_York"}
+        user = {
+            "username": "nia",
+            "email": "nia@example.com",
+            "password": "pass-word-1",
+            "timezone": "America/New_York",
+        }
         assert client.post("/api/auth/register", json=user).status_code == 201
         self.headers = bearer(login(client, "nia", "pass-word-1"))
 
@@ -48,8 +53,9 @@ def test_a_learning_day_shows_up_in_every_view(client: TestClient) -> None:
     conversation = ui.send("POST", "/api/core/conversations", 201, json={"title": "Photosynthesis"})
     cid = conversation["id"]
     ui.send("POST", f"/api/core/conversations/{cid}/session/start", 201)
-    reply = ui.send("POST", "/api/core/chat", json={"message": "How do chloroplasts capture light energy?",
-                                                      "conversation_id": cid})  # fmt: skip
+    reply = ui.send(
+        "POST", "/api/core/chat", json={"message": "How do chloroplasts capture light energy?", "conversation_id": cid}
+    )
     assert reply["content"]
     for _ in range(3):  # a heartbeat every 4 minutes keeps the session counting
         ui.advance(4)
@@ -60,8 +66,12 @@ def test_a_learning_day_shows_up_in_every_view(client: TestClient) -> None:
     messages = ui.send("GET", f"/api/core/conversations/{cid}/messages")
     assert [m["role"] for m in messages][:2] == ["user", "assistant"]
 
-    ui.send("POST", "/api/core/notes", 201, json={"title": "Chloroplast notes", "content": "Thylakoid membranes",
-                                                  "conversation_id": cid})  # fmt: skip
+    ui.send(
+        "POST",
+        "/api/core/notes",
+        201,
+        json={"title": "Chloroplast notes", "content": "Thylakoid membranes", "conversation_id": cid},
+    )
     found = ui.send("GET", "/api/core/search", params={"q": "chloroplast"})
     assert found["notes"] and found["messages"]
 

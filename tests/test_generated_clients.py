@@ -68,11 +68,20 @@ export function describe(me: Me, page: Entries, error: ApiError): string {
 def generate(api: str, out: Path) -> str:
     """Run the pinned generator on one spec and return everything it printed."""
     done = subprocess.run(
-        [str(BIN / "openapi-python-client"), "generate", "--path", str(ROOT / "openapi" / f"{api}.yaml"),
-         "--output-path", str(out)],
-        check=False, capture_output=True, text=True, timeout=300,
+        [
+            str(BIN / "openapi-python-client"),
+            "generate",
+            "--path",
+            str(ROOT / "openapi" / f"{api}.yaml"),
+            "--output-path",
+            str(out),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "COLUMNS": "200"},
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout + done.stderr
 
@@ -117,8 +126,9 @@ def test_every_generated_module_imports(generated: dict[str, str]) -> None:
         assert any(".api." in n for n in names) and any(".models." in n for n in names), names
 
 
-def test_xentree_client_logs_in_reads_creates_and_gets_the_live_quota_429(generated: dict[str, str],
-                                                                           server: Server) -> None:  # fmt: skip
+def test_xentree_client_logs_in_reads_creates_and_gets_the_live_quota_429(
+    generated: dict[str, str], server: Server
+) -> None:
     api = client_module("xentree_api_client")
     models = client_module("xentree_api_client.models")
     auth = client_module("xentree_api_client.api.authentication.login_for_access_token")
@@ -155,8 +165,9 @@ def test_xentree_client_logs_in_reads_creates_and_gets_the_live_quota_429(genera
     assert isinstance(listed, list) and listed[0] == created  # most recently updated first, parsed into models
 
     # alex's free plan has one hour of Live a month: start, let the mock clock pass it, and the quota is gone.
-    session = start_op.sync(client=alex, body=models.LiveStartSessionRequest(
-        session_type=models.LiveStartSessionRequestSessionType.VOICE))  # fmt: skip
+    session = start_op.sync(
+        client=alex, body=models.LiveStartSessionRequest(session_type=models.LiveStartSessionRequestSessionType.VOICE)
+    )
     assert isinstance(session, models.LiveSessionResponse), session
     assert session.remaining_seconds == session.monthly_quota_seconds == 3600
     assert httpx.post(f"{server.url}/__mock__/clock/advance", json={"seconds": 3601}).status_code == 200
@@ -164,8 +175,9 @@ def test_xentree_client_logs_in_reads_creates_and_gets_the_live_quota_429(genera
 
     wait = int((datetime(2026, 5, 1, tzinfo=UTC) - datetime(2026, 4, 16, 11, 0, 1, tzinfo=UTC)).total_seconds())
     beat = beat_op.sync_detailed(client=alex, body=models.HeartbeatLiveSessionBody(session_id=session.session_id))
-    again = start_op.sync_detailed(client=alex, body=models.LiveStartSessionRequest(
-        session_type=models.LiveStartSessionRequestSessionType.AVATAR))  # fmt: skip
+    again = start_op.sync_detailed(
+        client=alex, body=models.LiveStartSessionRequest(session_type=models.LiveStartSessionRequestSessionType.AVATAR)
+    )
     for answer in (beat, again):
         assert answer.status_code == HTTPStatus.TOO_MANY_REQUESTS, answer.content
         assert isinstance(answer.parsed, models.Error), answer.parsed
@@ -174,8 +186,9 @@ def test_xentree_client_logs_in_reads_creates_and_gets_the_live_quota_429(genera
         assert int(answer.headers["retry-after"]) == wait
 
 
-def test_ledger_client_gets_a_client_credentials_token_and_lists_entries(generated: dict[str, str],
-                                                                         server: Server) -> None:  # fmt: skip
+def test_ledger_client_gets_a_client_credentials_token_and_lists_entries(
+    generated: dict[str, str], server: Server
+) -> None:
     api = client_module("timeback_xp_ledger_api_client")
     models = client_module("timeback_xp_ledger_api_client.models")
     token_op = client_module("timeback_xp_ledger_api_client.api.auth.issue_access_token")
@@ -228,23 +241,63 @@ def test_openapi_typescript_output_compiles_strictly_with_a_frontend_file(tmp_pa
     tools = node_tools()
     assert run_node_tool(tools / "tsc", "--version", cwd=tmp_path).strip().startswith("Version 5.")  # not 7
     for api in PACKAGES:
-        printed = run_node_tool(tools / "openapi-typescript", str(ROOT / "openapi" / f"{api}.yaml"),
-                                "-o", str(tmp_path / f"{api}.ts"), cwd=tmp_path)  # fmt: skip
+        printed = run_node_tool(
+            tools / "openapi-typescript",
+            str(ROOT / "openapi" / f"{api}.yaml"),
+            "-o",
+            str(tmp_path / f"{api}.ts"),
+            cwd=tmp_path,
+        )
         assert "warn" not in printed.lower() and "error" not in printed.lower(), printed
     (tmp_path / "usage.ts").write_text(USAGE_TS, encoding="utf-8")
-    run_node_tool(tools / "tsc", "--noEmit", "--strict", "--target", "es2022", "--module", "esnext",
-                  "--moduleResolution", "bundler", "xentree.ts", "xp-ledger.ts", "usage.ts", cwd=tmp_path)  # fmt: skip
+    run_node_tool(
+        tools / "tsc",
+        "--noEmit",
+        "--strict",
+        "--target",
+        "es2022",
+        "--module",
+        "esnext",
+        "--moduleResolution",
+        "bundler",
+        "xentree.ts",
+        "xp-ledger.ts",
+        "usage.ts",
+        cwd=tmp_path,
+    )
 
 
 def test_tsc_rejects_a_frontend_file_that_misuses_the_generated_types(tmp_path: Path) -> None:
     """The compile above proves something only if tsc would refuse a wrong use of the same types."""
     tools = node_tools()
-    run_node_tool(tools / "openapi-typescript", str(ROOT / "openapi" / "xentree.yaml"), "-o",
-                  str(tmp_path / "xentree.ts"), cwd=tmp_path)  # fmt: skip
+    run_node_tool(
+        tools / "openapi-typescript",
+        str(ROOT / "openapi" / "xentree.yaml"),
+        "-o",
+        str(tmp_path / "xentree.ts"),
+        cwd=tmp_path,
+    )
     (tmp_path / "wrong.ts").write_text(
         'import type { components } from "./xentree";\n'
-        'export const e: components["schemas"]["Error"] = { detail: { error: 429 } };\n', encoding="utf-8")  # fmt: skip
-    done = subprocess.run([str(tools / "tsc"), "--noEmit", "--strict", "--moduleResolution", "bundler", "--module",
-                           "esnext", "xentree.ts", "wrong.ts"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=300, check=False)  # fmt: skip
+        'export const e: components["schemas"]["Error"] = { detail: { error: 429 } };\n',
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [
+            str(tools / "tsc"),
+            "--noEmit",
+            "--strict",
+            "--moduleResolution",
+            "bundler",
+            "--module",
+            "esnext",
+            "xentree.ts",
+            "wrong.ts",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode != 0 and "wrong.ts" in done.stdout, done.stdout

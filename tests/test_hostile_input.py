@@ -67,16 +67,24 @@ def test_deep_json_in_the_xp_ledgers_shape() -> None:
 
 
 def test_deep_json_to_the_control_api(client: TestClient) -> None:
-    response = client.post("/__mock__/reset", content="[" * 3000 + "]" * 3000, headers={"Content-Type": "application/json"})
+    response = client.post(
+        "/__mock__/reset", content="[" * 3000 + "]" * 3000, headers={"Content-Type": "application/json"}
+    )
     assert error_of(response, 400) == "json_too_deep"
 
 
 def test_surrogates_nan_and_infinity_in_json_bodies(client: TestClient, demo: dict[str, str]) -> None:
-    for raw in ['{"title": "\\ud800", "content": "x"}', '{"title\\udfff": "t", "content": "x"}',
-                '{"title": "t", "content": "x", "n": NaN}', '{"title": "t", "content": "x", "n": -Infinity}']:  # fmt: skip
+    for raw in [
+        '{"title": "\\ud800", "content": "x"}',
+        '{"title\\udfff": "t", "content": "x"}',
+        '{"title": "t", "content": "x", "n": NaN}',
+        '{"title": "t", "content": "x", "n": -Infinity}',
+    ]:
         response = client.post(NOTES, content=raw, headers={**demo, "Content-Type": "application/json"})
         assert error_of(response, 400) == "validation_error", raw
-    reset = client.post("/__mock__/reset", content='{"fixture": "\\udc00"}', headers={"Content-Type": "application/json"})
+    reset = client.post(
+        "/__mock__/reset", content='{"fixture": "\\udc00"}', headers={"Content-Type": "application/json"}
+    )
     assert error_of(reset, 400) == "validation_error"
 
 
@@ -85,7 +93,9 @@ def test_surrogates_nan_and_infinity_in_json_bodies(client: TestClient, demo: di
     "document",
     ['{"glossary": "\\ud800"}', '{"\\udfff": "key"}', '["fine", {"deep": ["\\ud83d"]}]', '"\\udc00 alone"'],
 )
-def test_unpaired_surrogates_in_an_uploaded_json_document(client: TestClient, demo: dict[str, str], document: str) -> None:
+def test_unpaired_surrogates_in_an_uploaded_json_document(
+    client: TestClient, demo: dict[str, str], document: str
+) -> None:
     response = client.post(DOCS, files={"file": ("notes.json", document.encode(), "application/json")}, headers=demo)
     assert error_of(response, 400) == "undecodable_document"
     assert "surrogate" in response.json()["detail"]["message"]
@@ -105,8 +115,19 @@ def test_encoded_surrogates_in_a_text_document(client: TestClient, demo: dict[st
 
 
 # Prefer --------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("prefer", ["code=%C2%B2", "code=\u00b2", "code=%D9%A3", "code=4_29", "code=99999999999999",
-                                    "delay=%C2%B2", "delay=1e3", "delay=-5"])  # fmt: skip
+@pytest.mark.parametrize(
+    "prefer",
+    [
+        "code=%C2%B2",
+        "code=\u00b2",
+        "code=%D9%A3",
+        "code=4_29",
+        "code=99999999999999",
+        "delay=%C2%B2",
+        "delay=1e3",
+        "delay=-5",
+    ],
+)
 def test_prefer_numbers_are_ascii_digits_or_ignored_with_a_warning(
     client: TestClient, demo: dict[str, str], prefer: str
 ) -> None:
@@ -152,18 +173,23 @@ def test_a_simulated_401_carries_the_bearer_challenge(client: TestClient, demo: 
 
 def test_simulated_401s_of_the_xp_ledger_use_its_schemes() -> None:
     with make_client(api="xp-ledger") as ledger:
-        token = ledger.post("/auth/1.0/token", headers={"Prefer": "code=401"},
-                            data={"grant_type": "client_credentials"})  # fmt: skip
+        token = ledger.post(
+            "/auth/1.0/token", headers={"Prefer": "code=401"}, data={"grant_type": "client_credentials"}
+        )
         assert token.status_code == 401 and token.headers["WWW-Authenticate"].startswith("Basic ")
         assert token.json()["error"] == "invalid_client"
-        limited = ledger.post("/auth/1.0/token", headers={"Prefer": "code=429"}, data={"grant_type": "client_credentials"})
+        limited = ledger.post(
+            "/auth/1.0/token", headers={"Prefer": "code=429"}, data={"grant_type": "client_credentials"}
+        )
         assert limited.status_code == 429 and limited.headers["RateLimit-Remaining"] == "0"
         assert limited.headers["Retry-After"] == limited.headers["RateLimit-Reset"]
 
 
 def test_a_simulated_status_without_declared_headers_gets_none(client: TestClient, demo: dict[str, str]) -> None:
     real = client.get("/api/organizations", headers=demo)
-    response = client.get("/api/organizations/00000000-0000-4000-8000-000000000000", headers={**demo, "Prefer": "code=404"})
+    response = client.get(
+        "/api/organizations/00000000-0000-4000-8000-000000000000", headers={**demo, "Prefer": "code=404"}
+    )
     assert response.status_code == 404 and response.headers["Preference-Applied"] == "code=404"
     assert "Retry-After" not in response.headers and "WWW-Authenticate" not in response.headers
     assert int(response.headers["RateLimit-Remaining"]) > 0  # the real limiter's numbers, untouched
@@ -187,8 +213,9 @@ def extended_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[T
 
 def test_every_declared_header_gets_its_example_or_a_generated_value(extended_spec: TestClient) -> None:
     demo = bearer(login(extended_spec))
-    response = extended_spec.get("/api/organizations/00000000-0000-4000-8000-000000000000",
-                                 headers={**demo, "Prefer": "code=404"})  # fmt: skip
+    response = extended_spec.get(
+        "/api/organizations/00000000-0000-4000-8000-000000000000", headers={**demo, "Prefer": "code=404"}
+    )
     assert response.status_code == 404
     assert response.headers["X-Request-Id"] == "req-7f3a"
     assert 1 <= int(response.headers["X-Shard"]) <= 9
@@ -199,10 +226,18 @@ def test_every_declared_header_gets_its_example_or_a_generated_value(extended_sp
 # control API inputs ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "path",
-    ["/__mock__/state/users?limit=9999999999999999999", "/__mock__/state/users?limit=10001", "/__mock__/state/users?limit=-1",
-     "/__mock__/journal?limit=%C2%B2", "/__mock__/journal?limit=%D9%A3", "/__mock__/journal?limit=1e3",
-     "/__mock__/journal?limit=" + "9" * 5000, "/__mock__/journal?lmit=5", "/__mock__/clock?x=1"],
-)  # fmt: skip
+    [
+        "/__mock__/state/users?limit=9999999999999999999",
+        "/__mock__/state/users?limit=10001",
+        "/__mock__/state/users?limit=-1",
+        "/__mock__/journal?limit=%C2%B2",
+        "/__mock__/journal?limit=%D9%A3",
+        "/__mock__/journal?limit=1e3",
+        "/__mock__/journal?limit=" + "9" * 5000,
+        "/__mock__/journal?lmit=5",
+        "/__mock__/clock?x=1",
+    ],
+)
 def test_control_queries_are_bounded_integers(client: TestClient, path: str) -> None:
     assert error_of(client.get(path), 400) == "validation_error"
 
@@ -214,17 +249,30 @@ def test_control_queries_within_bounds(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     ("path", "body"),
-    [("/__mock__/reset", {"seed": True}), ("/__mock__/reset", {"seed": 1.5}), ("/__mock__/reset", {"seed": 2**64}),
-     ("/__mock__/reset", {"seed": -1}), ("/__mock__/reset", {"seed": "5"}), ("/__mock__/reset", {"seeed": 5}),
-     ("/__mock__/reset", [5]), ("/__mock__/reset", {"fixture": 7}),
-     ("/__mock__/clock/advance", {"days": 1e300}), ("/__mock__/clock/advance", {"days": True}),
-     ("/__mock__/clock/advance", {"seconds": 1e308, "days": 1e308}), ("/__mock__/clock/advance", {}),
-     ("/__mock__/clock/advance", {"days": 36600, "weeks": 5000}), ("/__mock__/clock/advance", {"fortnights": 1}),
-     ("/__mock__/clock/set", {"at": "9999-12-31T23:59:59-01:00"}), ("/__mock__/clock/set", {"at": "0001-01-01T00:00:00Z"}),
-     ("/__mock__/clock/set", {"at": 1700000000}), ("/__mock__/clock/set", {"at": "x" * 1000}), ("/__mock__/clock/set", {}),
-     ("/__mock__/clock/freeze", {"at": "9000-01-02T00:00:00Z"}),
-     ("/__mock__/settings/xp-ledger.processing-delay-seconds", {"value": 1, "extra": 2})],
-)  # fmt: skip
+    [
+        ("/__mock__/reset", {"seed": True}),
+        ("/__mock__/reset", {"seed": 1.5}),
+        ("/__mock__/reset", {"seed": 2**64}),
+        ("/__mock__/reset", {"seed": -1}),
+        ("/__mock__/reset", {"seed": "5"}),
+        ("/__mock__/reset", {"seeed": 5}),
+        ("/__mock__/reset", [5]),
+        ("/__mock__/reset", {"fixture": 7}),
+        ("/__mock__/clock/advance", {"days": 1e300}),
+        ("/__mock__/clock/advance", {"days": True}),
+        ("/__mock__/clock/advance", {"seconds": 1e308, "days": 1e308}),
+        ("/__mock__/clock/advance", {}),
+        ("/__mock__/clock/advance", {"days": 36600, "weeks": 5000}),
+        ("/__mock__/clock/advance", {"fortnights": 1}),
+        ("/__mock__/clock/set", {"at": "9999-12-31T23:59:59-01:00"}),
+        ("/__mock__/clock/set", {"at": "0001-01-01T00:00:00Z"}),
+        ("/__mock__/clock/set", {"at": 1700000000}),
+        ("/__mock__/clock/set", {"at": "x" * 1000}),
+        ("/__mock__/clock/set", {}),
+        ("/__mock__/clock/freeze", {"at": "9000-01-02T00:00:00Z"}),
+        ("/__mock__/settings/xp-ledger.processing-delay-seconds", {"value": 1, "extra": 2}),
+    ],
+)
 def test_control_bodies_are_validated(client: TestClient, path: str, body: Any) -> None:
     before = client.get("/__mock__").json()
     method = client.put if "/settings/" in path else client.post
@@ -237,8 +285,17 @@ def test_control_bodies_are_validated(client: TestClient, path: str, body: Any) 
     assert after["clock"]["now"][:16] == before["clock"]["now"][:16]  # the clock did not jump
 
 
-@pytest.mark.parametrize("body", [{"latency_ms": True}, {"latency_ms": 60_001}, {"error_rate": 1.5},
-                                  {"status": 200}, {"status": 503.5}, {"error_rate": 1, "surprise": 1}])  # fmt: skip
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"latency_ms": True},
+        {"latency_ms": 60_001},
+        {"error_rate": 1.5},
+        {"status": 200},
+        {"status": 503.5},
+        {"error_rate": 1, "surprise": 1},
+    ],
+)
 def test_fault_bodies_are_validated(client: TestClient, body: dict[str, Any]) -> None:
     assert error_of(client.put("/__mock__/faults/getCurrentUser", json=body), 400) == "validation_error"
     assert client.get("/__mock__/faults").json() == {}
@@ -255,11 +312,15 @@ def test_valid_control_bodies_still_work(client: TestClient) -> None:
 # body size ---------------------------------------------------------------------------------------------------------
 def test_a_body_over_the_limit_is_refused_whatever_content_length_says(client: TestClient) -> None:
     big = b"username=demo&password=" + b"a" * (2 * MIB)
-    lying = client.post(LOGIN, content=big, headers={"Content-Type": "application/x-www-form-urlencoded",
-                                                      "Content-Length": "40"})  # fmt: skip
+    lying = client.post(
+        LOGIN, content=big, headers={"Content-Type": "application/x-www-form-urlencoded", "Content-Length": "40"}
+    )
     assert error_of(lying, 413) == "payload_too_large"
-    declared = client.post(LOGIN, content=b"x", headers={"Content-Type": "application/x-www-form-urlencoded",
-                                                         "Content-Length": str(300 * MIB)})  # fmt: skip
+    declared = client.post(
+        LOGIN,
+        content=b"x",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Content-Length": str(300 * MIB)},
+    )
     assert error_of(declared, 413) == "payload_too_large"
 
 
@@ -270,10 +331,13 @@ def test_a_chunked_body_over_the_limit_is_refused(client: TestClient, demo: dict
             yield b"a" * 65536
         yield b'"}'
 
-    assert error_of(client.post(NOTES, content=chunks(), headers={**demo, "Content-Type": "application/json"}), 413) \
-        == "payload_too_large"  # fmt: skip
-    control = client.post("/__mock__/reset", content=(b" " * 65536 for _ in range(20)),
-                          headers={"Content-Type": "application/json"})  # fmt: skip
+    assert (
+        error_of(client.post(NOTES, content=chunks(), headers={**demo, "Content-Type": "application/json"}), 413)
+        == "payload_too_large"
+    )
+    control = client.post(
+        "/__mock__/reset", content=(b" " * 65536 for _ in range(20)), headers={"Content-Type": "application/json"}
+    )
     assert error_of(control, 413) == "payload_too_large"
 
 
@@ -303,8 +367,10 @@ def _rss_mib(pid: int) -> float:
 def send_chunked(port: int, path: str, total: int, content_type: str) -> bytes:
     """POST `total` bytes as a chunked body over a raw socket; stop sending as soon as the server answers (it
     answers before the body ends). Returns the status line."""
-    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\n"
-            "Transfer-Encoding: chunked\r\n\r\n")  # fmt: skip
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+    )
     frame = b"10000\r\n" + b"a" * 0x10000 + b"\r\n"
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(head.encode())
@@ -333,8 +399,11 @@ def test_chunked_floods_do_not_grow_the_servers_memory(server_factory: type[Serv
     assert server.proc is not None
     httpx.post(f"{server.url}{LOGIN}", data={"username": "demo", "password": "wrong"})  # warm the code paths
     idle = _rss_mib(server.proc.pid)
-    for path, content_type in [(LOGIN, "application/x-www-form-urlencoded"), (LOGIN, "application/json"),
-                               ("/__mock__/reset", "application/json")]:  # fmt: skip
+    for path, content_type in [
+        (LOGIN, "application/x-www-form-urlencoded"),
+        (LOGIN, "application/json"),
+        ("/__mock__/reset", "application/json"),
+    ]:
         status = send_chunked(server.port, path, 64 * MIB, content_type)
         assert status.startswith(b"HTTP/1.1 413"), status
     assert _rss_mib(server.proc.pid) - idle < 32  # three bodies of 64 MiB each: no trace of them

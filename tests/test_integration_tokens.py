@@ -51,21 +51,40 @@ def first_org(mock: Mock, username: str) -> str:
 def add_org(mock: Mock, slug: str, members: dict[str, str] | None = None) -> str:
     org_id = mock.store.new_id()
     now = iso(mock.clock.now())
-    mock.store.insert("organizations", {"id": org_id, "name": slug, "slug": slug, "description": None,
-                                        "created_at": now, "updated_at": now})  # fmt: skip
+    mock.store.insert(
+        "organizations",
+        {"id": org_id, "name": slug, "slug": slug, "description": None, "created_at": now, "updated_at": now},
+    )
     for username, role in (members or {}).items():
-        mock.store.insert("memberships", {"organization_id": org_id, "user_id": _user_id(mock, username),
-                                          "role": role, "team": None, "joined_at": now})  # fmt: skip
+        mock.store.insert(
+            "memberships",
+            {
+                "organization_id": org_id,
+                "user_id": _user_id(mock, username),
+                "role": role,
+                "team": None,
+                "joined_at": now,
+            },
+        )
     return org_id
 
 
 def add_key(mock: Mock, owner: str, org_id: str, scopes: list[str]) -> dict[str, str]:
     key = make_api_key(mock.store.token(64))
-    mock.store.insert("api_keys", {
-        "id": mock.store.new_id(), "name": f"test-{len(scopes)}", "prefix": key[:12], "key_hash": hash_api_key(key),
-        "user_id": _user_id(mock, owner), "organization_id": org_id, "scopes": scopes, "allowed_ips": [],
-        "created_at": iso(mock.clock.now()),
-    })  # fmt: skip
+    mock.store.insert(
+        "api_keys",
+        {
+            "id": mock.store.new_id(),
+            "name": f"test-{len(scopes)}",
+            "prefix": key[:12],
+            "key_hash": hash_api_key(key),
+            "user_id": _user_id(mock, owner),
+            "organization_id": org_id,
+            "scopes": scopes,
+            "allowed_ips": [],
+            "created_at": iso(mock.clock.now()),
+        },
+    )
     return {"X-API-Key": key}
 
 
@@ -100,10 +119,17 @@ def test_grant_issues_rs256_jwt_with_the_documented_claims(frozen: TestClient) -
     claims = jwt.decode(issued["token"], options={"verify_signature": False})
     now = int(FROZEN.timestamp())
     assert claims == {
-        "iss": "https://my.xentree.com", "sub": _user_id(mock, "demo"), "aud": GRANT["origin"], "iat": now,
-        "exp": now + 90, "jti": issued["jti"], "tenantId": tenant, "scopes": GRANT["scopes"],
-        "origin": GRANT["origin"], "mode": "api",
-    }  # fmt: skip
+        "iss": "https://my.xentree.com",
+        "sub": _user_id(mock, "demo"),
+        "aud": GRANT["origin"],
+        "iat": now,
+        "exp": now + 90,
+        "jti": issued["jti"],
+        "tenantId": tenant,
+        "scopes": GRANT["scopes"],
+        "origin": GRANT["origin"],
+        "mode": "api",
+    }
 
 
 def test_ttl_defaults_to_120_and_is_bounded(frozen: TestClient) -> None:
@@ -117,10 +143,18 @@ def test_ttl_defaults_to_120_and_is_bounded(frozen: TestClient) -> None:
         assert "ttlSeconds" in response.json()["detail"]["message"]
 
 
-@pytest.mark.parametrize("bad", [
-    {"mode": "web"}, {"origin": "https://partner.example.com/path"}, {"origin": "ftp://partner.example.com"},
-    {"scopes": []}, {"scopes": ["Profile"]}, {"scopes": ["a:b", "a:b"]}, {"tenantId": "not-a-uuid"},
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"mode": "web"},
+        {"origin": "https://partner.example.com/path"},
+        {"origin": "ftp://partner.example.com"},
+        {"scopes": []},
+        {"scopes": ["Profile"]},
+        {"scopes": ["a:b", "a:b"]},
+        {"tenantId": "not-a-uuid"},
+    ],
+)
 def test_grant_rejects_bad_input(client: TestClient, demo: dict[str, str], bad: dict[str, Any]) -> None:
     response = client.post("/api/integration/grant", headers=demo, json={**GRANT, **bad})
     assert response.status_code == 400, response.text
@@ -170,14 +204,19 @@ def test_token_verifies_with_pyjwt_against_the_served_jwks(client: TestClient, d
     assert jwk["e"] == "AQAB" and "=" not in jwk["n"] and "d" not in jwk  # public part only, unpadded base64url
     assert jwk["kid"] == jwt.get_unverified_header(issued["token"])["kid"]
     for key in (jwt.PyJWK(jwk).key, jwt.algorithms.RSAAlgorithm.from_jwk(json.dumps(jwk))):
-        claims = jwt.decode(issued["token"], key, algorithms=["RS256"], audience=GRANT["origin"],
-                            options={"verify_exp": False})  # fmt: skip
+        claims = jwt.decode(
+            issued["token"], key, algorithms=["RS256"], audience=GRANT["origin"], options={"verify_exp": False}
+        )
         assert claims["jti"] == issued["jti"]
     client_side = jwt.PyJWKClient("https://gateway.example/jwks")  # the standard way a gateway picks the key by `kid`
     client_side.fetch_data = lambda: jwks.json()  # type: ignore[method-assign]
     signing = client_side.get_signing_key_from_jwt(issued["token"])
-    assert jwt.decode(issued["token"], signing.key, algorithms=["RS256"], audience=GRANT["origin"],
-                      options={"verify_exp": False})["tenantId"] == issued["tenantId"]  # fmt: skip
+    assert (
+        jwt.decode(
+            issued["token"], signing.key, algorithms=["RS256"], audience=GRANT["origin"], options={"verify_exp": False}
+        )["tenantId"]
+        == issued["tenantId"]
+    )
 
 
 def test_fingerprint_is_sha256_of_the_der_public_key(client: TestClient, demo: dict[str, str]) -> None:
@@ -186,8 +225,12 @@ def test_fingerprint_is_sha256_of_the_der_public_key(client: TestClient, demo: d
     der = jwt.PyJWK(jwk).key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     response = client.get("/api/integration/fingerprint", params={"tenantId": tenant})
     assert response.status_code == 200
-    assert response.json() == {"tenantId": tenant, "kid": jwk["kid"], "algorithm": "SHA-256",
-                               "fingerprint": hashlib.sha256(der).hexdigest()}  # fmt: skip
+    assert response.json() == {
+        "tenantId": tenant,
+        "kid": jwk["kid"],
+        "algorithm": "SHA-256",
+        "fingerprint": hashlib.sha256(der).hexdigest(),
+    }
 
 
 def test_each_tenant_has_its_own_key_and_the_pool_cycles(client: TestClient, mock: Mock) -> None:
@@ -230,8 +273,11 @@ def test_verify_checks_expiry_against_the_mock_clock(frozen: TestClient) -> None
     _mock(frozen).clock.advance(59)
     assert verify(frozen, demo, issued["token"], issued["tenantId"])["valid"] is True
     _mock(frozen).clock.advance(1)
-    assert verify(frozen, demo, issued["token"], issued["tenantId"]) == {"valid": False, "claims": None,
-                                                                         "reason": "expired"}  # fmt: skip
+    assert verify(frozen, demo, issued["token"], issued["tenantId"]) == {
+        "valid": False,
+        "claims": None,
+        "reason": "expired",
+    }
 
 
 def test_verify_checks_origin(client: TestClient, demo: dict[str, str]) -> None:
@@ -250,8 +296,9 @@ def test_verify_reports_malformed_and_bad_signatures(client: TestClient, demo: d
     assert verify(client, demo, f"{head}.{payload}.{flipped}", tenant)["reason"] == "bad_signature"
     claims = jwt.decode(issued["token"], options={"verify_signature": False})
     forged_scopes = {**claims, "scopes": ["admin:all"]}
-    forged = ".".join([head, base64.urlsafe_b64encode(json.dumps(forged_scopes).encode()).decode().rstrip("="),
-                       signature])  # fmt: skip
+    forged = ".".join(
+        [head, base64.urlsafe_b64encode(json.dumps(forged_scopes).encode()).decode().rstrip("="), signature]
+    )
     assert verify(client, demo, forged, tenant)["reason"] == "bad_signature"
     unsigned = jwt.encode(claims, None, algorithm="none")
     assert verify(client, demo, unsigned, tenant)["reason"] == "bad_signature"
@@ -275,8 +322,12 @@ def test_verify_needs_membership_and_valid_input(client: TestClient, mock: Mock,
         body = {"token": issued["token"], "tenantId": tenant}
         response = client.post("/api/integration/verify", headers=demo, json=body)
         assert response.status_code == 403 and error(response) == "tenant_forbidden"
-    for bad in ({"token": issued["token"]}, {"tenantId": issued["tenantId"]}, {"token": "", "tenantId": other},
-                {"token": "x", "tenantId": "not-a-uuid"}):  # fmt: skip
+    for bad in (
+        {"token": issued["token"]},
+        {"tenantId": issued["tenantId"]},
+        {"token": "", "tenantId": other},
+        {"token": "x", "tenantId": "not-a-uuid"},
+    ):
         assert client.post("/api/integration/verify", headers=demo, json=bad).status_code == 400, bad
     # An API key with integrations:read may verify tokens of its own organization.
     reader = add_key(mock, "demo", issued["tenantId"], ["integrations:read"])
@@ -290,8 +341,13 @@ def test_revoke_by_token_invalidates_it_at_once_and_is_idempotent(frozen: TestCl
     body = {"integrationToken": issued["token"], "reason": "security-incident"}
     first = frozen.post("/api/integration/revoke", headers=demo, json=body)
     assert first.status_code == 200, first.text
-    assert first.json() == {"revoked": True, "jti": issued["jti"], "tenantId": issued["tenantId"],
-                            "revokedAt": "2026-04-16T10:00:00Z", "reason": "security-incident"}  # fmt: skip
+    assert first.json() == {
+        "revoked": True,
+        "jti": issued["jti"],
+        "tenantId": issued["tenantId"],
+        "revokedAt": "2026-04-16T10:00:00Z",
+        "reason": "security-incident",
+    }
     assert verify(frozen, demo, issued["token"], issued["tenantId"])["reason"] == "revoked"
     _mock(frozen).clock.advance(30)
     again = frozen.post("/api/integration/revoke", headers=demo, json={**body, "reason": "other"})
@@ -300,8 +356,9 @@ def test_revoke_by_token_invalidates_it_at_once_and_is_idempotent(frozen: TestCl
 
 def test_revoke_by_jti_is_persisted(client: TestClient, mock: Mock, demo: dict[str, str]) -> None:
     issued = grant(client, demo)
-    response = client.post("/api/integration/revoke", headers=demo,
-                           json={"tenantId": issued["tenantId"], "jti": issued["jti"].upper()})  # fmt: skip
+    response = client.post(
+        "/api/integration/revoke", headers=demo, json={"tenantId": issued["tenantId"], "jti": issued["jti"].upper()}
+    )
     assert response.status_code == 200 and response.json()["jti"] == issued["jti"]
     assert response.json()["reason"] is None
     row = mock.store.one("SELECT * FROM integration_token_revocations WHERE jti = ?", (issued["jti"],))
@@ -341,9 +398,15 @@ def test_revoke_refuses_foreign_and_unknown_tokens(client: TestClient, mock: Moc
 
 def test_revoke_rejects_bad_input(client: TestClient, demo: dict[str, str]) -> None:
     issued = grant(client, demo)
-    for bad in ({}, {"reason": "x"}, {"tenantId": issued["tenantId"]}, {"jti": issued["jti"]},
-                {"tenantId": issued["tenantId"], "jti": "not-a-uuid"}, {"integrationToken": ""},
-                {"integrationToken": issued["token"], "reason": ""}):  # fmt: skip
+    for bad in (
+        {},
+        {"reason": "x"},
+        {"tenantId": issued["tenantId"]},
+        {"jti": issued["jti"]},
+        {"tenantId": issued["tenantId"], "jti": "not-a-uuid"},
+        {"integrationToken": ""},
+        {"integrationToken": issued["token"], "reason": ""},
+    ):
         assert client.post("/api/integration/revoke", headers=demo, json=bad).status_code == 400, bad
     mismatch = {"integrationToken": issued["token"], "jti": UNKNOWN}
     response = client.post("/api/integration/revoke", headers=demo, json=mismatch)
@@ -400,11 +463,23 @@ def test_revocations_list_is_admin_only_newest_first(frozen: TestClient) -> None
     listed = frozen.get("/api/admin/integration-token-revocations", headers=admin)
     assert listed.status_code == 200, listed.text
     assert listed.json() == [
-        {"jti": second["jti"], "tenantId": second["tenantId"], "reason": None, "revokedAt": "2026-04-16T10:00:10Z",
-         "revokedBy": None, "expiresAt": None},  # by an API key: a system revocation
-        {"jti": first["jti"], "tenantId": first["tenantId"], "reason": "leak", "revokedAt": "2026-04-16T10:00:00Z",
-         "revokedBy": _user_id(mock, "demo"), "expiresAt": first["expiresAt"]},
-    ]  # fmt: skip
+        {
+            "jti": second["jti"],
+            "tenantId": second["tenantId"],
+            "reason": None,
+            "revokedAt": "2026-04-16T10:00:10Z",
+            "revokedBy": None,
+            "expiresAt": None,
+        },  # by an API key: a system revocation
+        {
+            "jti": first["jti"],
+            "tenantId": first["tenantId"],
+            "reason": "leak",
+            "revokedAt": "2026-04-16T10:00:00Z",
+            "revokedBy": _user_id(mock, "demo"),
+            "expiresAt": first["expiresAt"],
+        },
+    ]
     path = "/api/admin/integration-token-revocations"
     assert len(frozen.get(path, headers=admin, params={"tenantId": first["tenantId"]}).json()) == 2
     assert frozen.get(path, headers=admin, params={"tenantId": UNKNOWN}).json() == []
@@ -423,8 +498,11 @@ def test_same_seed_and_requests_give_the_same_tokens() -> None:
             issued = grant(c, demo)
             tenant = issued["tenantId"]
             rotated = c.post("/api/integration/rotate", headers=demo, json={**GRANT, "previousToken": issued["token"]})
-            return [issued, c.get("/api/integration/jwks", params={"tenantId": tenant}).json(),
-                    c.get("/api/integration/fingerprint", params={"tenantId": tenant}).json(), rotated.json()]
+            return [
+                issued,
+                c.get("/api/integration/jwks", params={"tenantId": tenant}).json(),
+                c.get("/api/integration/fingerprint", params={"tenantId": tenant}).json(),
+                rotated.json(),
+            ]
 
     assert run() == run()
-

@@ -43,8 +43,14 @@ def keys(mock: Mock) -> dict[str, dict[str, str]]:
     return {k["name"]: {"X-API-Key": k["key"]} for k in mock.credentials.api_keys}
 
 
-def upload(client: TestClient, h: dict[str, str], name: str, content: bytes | str, content_type: str = "text/plain",
-           **data: str) -> Any:  # fmt: skip
+def upload(
+    client: TestClient,
+    h: dict[str, str],
+    name: str,
+    content: bytes | str,
+    content_type: str = "text/plain",
+    **data: str,
+) -> Any:
     raw = content.encode() if isinstance(content, str) else content
     return client.post(DOCS, files={"file": (name, raw, content_type)}, data=data, headers=h)
 
@@ -92,7 +98,8 @@ def test_a_heading_carries_into_the_next_chunk() -> None:
 def test_json_is_flattened_to_key_value_lines() -> None:
     doc = {"team": {"name": "Platform", "members": [{"name": "Ada", "role": "lead"}], "tags": []}, "active": True}
     assert chunk(json.dumps(doc), "application/json") == [
-        "team.name: Platform\nteam.members[0].name: Ada\nteam.members[0].role: lead\nteam.tags: []\nactive: true"]
+        "team.name: Platform\nteam.members[0].name: Ada\nteam.members[0].role: lead\nteam.tags: []\nactive: true"
+    ]
     assert chunk('"only a string"', "application/json") == ["only a string"]
     many = {f"key{i}": "value " * 20 for i in range(40)}
     assert all(len(c) <= CHUNK_CHARS for c in chunk(json.dumps(many), "application/json"))
@@ -108,16 +115,19 @@ def test_query_terms_are_quoted_words_only() -> None:
 
 
 # uploads -----------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("name", "content_type", "stored"), [
-    ("notes.txt", "text/plain", "text/plain"),
-    ("notes.md", "text/markdown", "text/markdown"),
-    ("notes.md", "text/plain", "text/markdown"),  # a browser's text/plain for a .md file defers to the extension
-    ("notes.markdown", "application/octet-stream", "text/markdown"),
-    ("data.json", "application/json", "application/json"),
-    ("data.JSON", "application/octet-stream", "application/json"),
-    ("README", "application/octet-stream", "text/plain"),  # no extension: plain text
-    ("notes.txt", "text/x-markdown; charset=utf-8", "text/markdown"),  # a specific declared type wins
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "content_type", "stored"),
+    [
+        ("notes.txt", "text/plain", "text/plain"),
+        ("notes.md", "text/markdown", "text/markdown"),
+        ("notes.md", "text/plain", "text/markdown"),  # a browser's text/plain for a .md file defers to the extension
+        ("notes.markdown", "application/octet-stream", "text/markdown"),
+        ("data.json", "application/json", "application/json"),
+        ("data.JSON", "application/octet-stream", "application/json"),
+        ("README", "application/octet-stream", "text/plain"),  # no extension: plain text
+        ("notes.txt", "text/x-markdown; charset=utf-8", "text/markdown"),  # a specific declared type wins
+    ],
+)
 def test_accepted_types(client: TestClient, demo: dict[str, str], name: str, content_type: str, stored: str) -> None:
     content = '{"topic": "pancakes"}' if stored == "application/json" else RECIPES
     response = upload(client, demo, name, content, content_type)
@@ -142,9 +152,15 @@ def test_a_plain_form_field_is_taken_as_text(client: TestClient, demo: dict[str,
     assert (response.json()["filename"], response.json()["content_type"]) == ("document.txt", "text/plain")
 
 
-@pytest.mark.parametrize(("name", "content_type"), [("photo.png", "image/png"), ("paper.pdf", "application/pdf"),
-                                                    ("paper.pdf", "application/octet-stream"),
-                                                    ("page.html", "text/html")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "content_type"),
+    [
+        ("photo.png", "image/png"),
+        ("paper.pdf", "application/pdf"),
+        ("paper.pdf", "application/octet-stream"),
+        ("page.html", "text/html"),
+    ],
+)
 def test_other_types_are_415(client: TestClient, demo: dict[str, str], name: str, content_type: str) -> None:
     response = upload(client, demo, name, b"%PDF-1.4 binary", content_type)
     assert response.status_code == 415, response.text
@@ -163,17 +179,21 @@ def test_bodies_over_one_mib_are_413(client: TestClient, demo: dict[str, str]) -
     assert client.get(DOCS, headers=demo).json()[0]["filename"] != "big.txt"
 
 
-@pytest.mark.parametrize(("content", "content_type", "error"), [
-    (b"caf\xe9 au lait", "text/plain", "undecodable_document"),
-    (b"\xff\xfe\x00\x00", "text/plain", "undecodable_document"),
-    (b"text\x00with nul", "text/plain", "undecodable_document"),
-    (b'{"open": ', "application/json", "invalid_json_document"),
-    (b"[" * 200_000, "application/json", "invalid_json_document"),  # nested too deep for the parser
-    (b"   \n\n\t ", "text/plain", "empty_document"),
-    (b"", "text/markdown", "empty_document"),
-])  # fmt: skip
-def test_bad_documents_are_400(client: TestClient, demo: dict[str, str], content: bytes, content_type: str,
-                               error: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("content", "content_type", "error"),
+    [
+        (b"caf\xe9 au lait", "text/plain", "undecodable_document"),
+        (b"\xff\xfe\x00\x00", "text/plain", "undecodable_document"),
+        (b"text\x00with nul", "text/plain", "undecodable_document"),
+        (b'{"open": ', "application/json", "invalid_json_document"),
+        (b"[" * 200_000, "application/json", "invalid_json_document"),  # nested too deep for the parser
+        (b"   \n\n\t ", "text/plain", "empty_document"),
+        (b"", "text/markdown", "empty_document"),
+    ],
+)
+def test_bad_documents_are_400(
+    client: TestClient, demo: dict[str, str], content: bytes, content_type: str, error: str
+) -> None:
     name = "doc.json" if content_type == "application/json" else "doc.txt"
     response = upload(client, demo, name, content, content_type)
     assert response.status_code == 400, response.text
@@ -194,14 +214,17 @@ def test_upload_needs_rag_write(client: TestClient, keys: dict[str, dict[str, st
 # listing and isolation -------------------------------------------------------------------------------------------
 def test_demo_has_two_seeded_documents(client: TestClient, demo: dict[str, str]) -> None:
     docs = client.get(DOCS, headers=demo).json()
-    assert [(d["filename"], d["content_type"]) for d in docs] == [("team-glossary.json", "application/json"),
-                                                                 ("launch-notes.md", "text/markdown")]  # fmt: skip
+    assert [(d["filename"], d["content_type"]) for d in docs] == [
+        ("team-glossary.json", "application/json"),
+        ("launch-notes.md", "text/markdown"),
+    ]
     assert [d["created_at"] for d in docs] == ["2026-04-14T10:00:00Z", "2026-04-13T10:00:00Z"]
     assert docs[1]["chunks"] == 2 and all(d["status"] == "indexed" for d in docs)
 
 
-def test_documents_are_per_user_newest_first(client: TestClient, demo: dict[str, str], alex: dict[str, str],
-                                             keys: dict[str, dict[str, str]]) -> None:  # fmt: skip
+def test_documents_are_per_user_newest_first(
+    client: TestClient, demo: dict[str, str], alex: dict[str, str], keys: dict[str, dict[str, str]]
+) -> None:
     assert client.get(DOCS, headers=alex).json() == []
     first = upload(client, alex, "one.txt", RECIPES).json()["document_id"]
     assert client.post("/__mock__/clock/advance", json={"seconds": 60}).status_code == 200
@@ -254,9 +277,28 @@ def test_top_k_limits_results(client: TestClient, alex: dict[str, str]) -> None:
     assert client.post(SEARCH, json={"query": ""}, headers=alex).status_code == 400
 
 
-@pytest.mark.parametrize("query", ['"', '""', "*", "AND(", "beta AND( launch", "NEAR(a b)", "col:beta", "^beta",
-                                   "-", "a OR", "'; DROP TABLE rag_chunks; --", "\u0000", "_", "emoji 🚀 beta",
-                                   "x" * 1000, "(((((", "{}[]"])  # fmt: skip
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"',
+        '""',
+        "*",
+        "AND(",
+        "beta AND( launch",
+        "NEAR(a b)",
+        "col:beta",
+        "^beta",
+        "-",
+        "a OR",
+        "'; DROP TABLE rag_chunks; --",
+        "\u0000",
+        "_",
+        "emoji 🚀 beta",
+        "x" * 1000,
+        "(((((",
+        "{}[]",
+    ],
+)
 def test_fts_syntax_in_queries_never_breaks_search(client: TestClient, demo: dict[str, str], query: str) -> None:
     search(client, demo, query)
     ask(client, demo, query)
@@ -296,8 +338,13 @@ def test_query_markers_follow_the_citations(client: TestClient, demo: dict[str, 
 def test_query_without_a_match_says_so(client: TestClient, demo: dict[str, str], alex: dict[str, str]) -> None:
     for h, question in ((demo, "What is the weather in Paris?"), (alex, "When does the beta open?")):
         answer = ask(client, h, question)
-        assert answer == {"query": question, "answer": NO_ANSWER, "citations": [], "provider": "auto",
-                          "model": "gpt-5-mini"}  # fmt: skip
+        assert answer == {
+            "query": question,
+            "answer": NO_ANSWER,
+            "citations": [],
+            "provider": "auto",
+            "model": "gpt-5-mini",
+        }
 
 
 def test_query_top_k_bounds_the_citations(client: TestClient, alex: dict[str, str]) -> None:

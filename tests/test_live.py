@@ -22,10 +22,14 @@ from tests.conftest import bearer, login, make_client
 NOW = datetime(2026, 4, 16, 10, 0, tzinfo=UTC)  # mid-month: demo's seeded usage lies between Apr 1 and now
 FROZEN_AT = NOW  # the conftest `client` fixture freezes the mock clock here
 QUOTA_BODY = {"detail": {"error": "live_quota_exceeded", "message": "Monthly Live session quota exceeded"}}
-TRANSCRIPT = {"session_started_at": "2026-04-16T08:00:00Z", "session_ended_at": "2026-04-16T08:05:00Z",
-              "transcripts": [{"role": "user", "text": "Hello Xentree", "timestamp": "2026-04-16T08:00:03Z"},
-                              {"role": "ai", "text": "Hi, how can I help you today?",
-                               "timestamp": "2026-04-16T08:00:05Z"}]}  # fmt: skip
+TRANSCRIPT = {
+    "session_started_at": "2026-04-16T08:00:00Z",
+    "session_ended_at": "2026-04-16T08:05:00Z",
+    "transcripts": [
+        {"role": "user", "text": "Hello Xentree", "timestamp": "2026-04-16T08:00:03Z"},
+        {"role": "ai", "text": "Hi, how can I help you today?", "timestamp": "2026-04-16T08:00:05Z"},
+    ],
+}
 
 
 @pytest.fixture
@@ -96,8 +100,11 @@ def test_periods_are_utc_calendar_months() -> None:
     assert period_start(datetime(2026, 12, 31, 23, 59, tzinfo=UTC)) == datetime(2026, 12, 1, tzinfo=UTC)
     assert next_period(datetime(2026, 12, 1, tzinfo=UTC)) == datetime(2027, 1, 1, tzinfo=UTC)
     assert next_period(datetime(2026, 1, 1, tzinfo=UTC)) == datetime(2026, 2, 1, tzinfo=UTC)
-    span = list(month_slices(datetime(2026, 4, 30, 23, 50, tzinfo=UTC).timestamp(),
-                             datetime(2026, 5, 1, 0, 10, tzinfo=UTC).timestamp()))  # fmt: skip
+    span = list(
+        month_slices(
+            datetime(2026, 4, 30, 23, 50, tzinfo=UTC).timestamp(), datetime(2026, 5, 1, 0, 10, tzinfo=UTC).timestamp()
+        )
+    )
     assert span == [("2026-04", 600), ("2026-05", 600)]
 
 
@@ -110,10 +117,14 @@ def test_demo_quota_has_seeded_usage_this_month(client: TestClient, demo: dict[s
 
 
 def test_other_plans_and_fresh_users(client: TestClient, alex: dict[str, str], admin: dict[str, str]) -> None:
-    assert quota(client, alex) | {"period_start": None} == {"plan": "free", "monthly_quota_seconds": 3600,
-                                                          "used_seconds": 0, "remaining_seconds": 3600,
-                                                          "resets_at": "2026-05-01T00:00:00Z",
-                                                          "period_start": None}  # fmt: skip
+    assert quota(client, alex) | {"period_start": None} == {
+        "plan": "free",
+        "monthly_quota_seconds": 3600,
+        "used_seconds": 0,
+        "remaining_seconds": 3600,
+        "resets_at": "2026-05-01T00:00:00Z",
+        "period_start": None,
+    }
     assert quota(client, admin)["monthly_quota_seconds"] == 72000
 
 
@@ -134,7 +145,9 @@ def test_api_key_scopes(client: TestClient, keys: dict[str, dict[str, str]]) -> 
 
 
 # sessions ----------------------------------------------------------------------------------------------------------
-def test_session_lifecycle_books_time_and_records_learning(client: TestClient, mock: Mock, demo: dict[str, str]) -> None:
+def test_session_lifecycle_books_time_and_records_learning(
+    client: TestClient, mock: Mock, demo: dict[str, str]
+) -> None:
     before = quota(client, demo)
     session = start(client, demo, "avatar")
     assert session["status"] == "active" and session["session_type"] == "avatar"
@@ -146,22 +159,35 @@ def test_session_lifecycle_books_time_and_records_learning(client: TestClient, m
     assert quota(client, demo)["used_seconds"] == before["used_seconds"] + 120
     b = beat(client, demo, session["session_id"])
     assert b.status_code == 200, b.text
-    assert b.json() == {"session_id": session["session_id"], "status": "active", "elapsed_seconds": 120,
-                        "used_seconds_this_month": before["used_seconds"] + 120,
-                        "remaining_seconds": before["remaining_seconds"] - 120}  # fmt: skip
+    assert b.json() == {
+        "session_id": session["session_id"],
+        "status": "active",
+        "elapsed_seconds": 120,
+        "used_seconds_this_month": before["used_seconds"] + 120,
+        "remaining_seconds": before["remaining_seconds"] - 120,
+    }
     advance(client, 30 * 60)
     e = end(client, demo, session["session_id"])
     assert e.status_code == 200, e.text
-    assert e.json() == {"session_id": session["session_id"], "status": "ended", "started_at": "2026-04-16T10:00:00Z",
-                        "ended_at": "2026-04-16T10:32:00Z", "duration_seconds": 1920,
-                        "remaining_seconds": before["remaining_seconds"] - 1920}  # fmt: skip
+    assert e.json() == {
+        "session_id": session["session_id"],
+        "status": "ended",
+        "started_at": "2026-04-16T10:00:00Z",
+        "ended_at": "2026-04-16T10:32:00Z",
+        "duration_seconds": 1920,
+        "remaining_seconds": before["remaining_seconds"] - 1920,
+    }
     assert quota(client, demo)["used_seconds"] == before["used_seconds"] + 1920
     demo_id = user_id(mock, "demo")
-    rows = mock.store.all("SELECT * FROM learning_sessions WHERE user_id = ? AND kind = 'live' AND started_at = ?",
-                          (demo_id, "2026-04-16T10:00:00Z"))  # fmt: skip
+    rows = mock.store.all(
+        "SELECT * FROM learning_sessions WHERE user_id = ? AND kind = 'live' AND started_at = ?",
+        (demo_id, "2026-04-16T10:00:00Z"),
+    )
     assert [r["seconds"] for r in rows] == [1920]
-    xp = mock.store.all("SELECT * FROM xp_transactions WHERE user_id = ? AND source = 'live_session' AND "
-                        "created_at = ?", (demo_id, "2026-04-16T10:32:00Z"))  # fmt: skip
+    xp = mock.store.all(
+        "SELECT * FROM xp_transactions WHERE user_id = ? AND source = 'live_session' AND created_at = ?",
+        (demo_id, "2026-04-16T10:32:00Z"),
+    )
     assert len(xp) == 1 and xp[0]["description"] == "Xentree Live avatar session (32 min)"
     assert xp[0]["amount"] in (32, 64)  # the demo's seeded booster may double it
     # ended: no more heartbeats or ends
@@ -242,18 +268,25 @@ def test_quota_exhaustion_answers_the_documented_429(client: TestClient, alex: d
     now = datetime(2026, 4, 16, 11, 0, 1, tzinfo=UTC)
     reset = datetime(2026, 5, 1, tzinfo=UTC)
     assert_quota_error(beat(client, alex, session["session_id"]), now, reset, 3600)
-    assert_quota_error(client.post("/api/live/session/start", json={"session_type": "voice"}, headers=alex), now, reset,
-                       3600)  # fmt: skip
+    assert_quota_error(
+        client.post("/api/live/session/start", json={"session_type": "voice"}, headers=alex), now, reset, 3600
+    )
     assert quota(client, alex) | {"period_start": None} == {
-        "plan": "free", "monthly_quota_seconds": 3600, "used_seconds": 3600, "remaining_seconds": 0,
-        "period_start": None, "resets_at": "2026-05-01T00:00:00Z"}  # fmt: skip
+        "plan": "free",
+        "monthly_quota_seconds": 3600,
+        "used_seconds": 3600,
+        "remaining_seconds": 0,
+        "period_start": None,
+        "resets_at": "2026-05-01T00:00:00Z",
+    }
     # the session stays active so the client can end it gracefully; only the quota's worth counts
     advance(client, 600)
     e = end(client, alex, session["session_id"])
     assert e.status_code == 200 and e.json()["duration_seconds"] == 3600 and e.json()["remaining_seconds"] == 0
     later = datetime(2026, 4, 16, 11, 10, 1, tzinfo=UTC)
-    assert_quota_error(client.post("/api/live/session/start", json={"session_type": "avatar"}, headers=alex), later,
-                       reset, 3600)  # fmt: skip
+    assert_quota_error(
+        client.post("/api/live/session/start", json={"session_type": "avatar"}, headers=alex), later, reset, 3600
+    )
 
 
 def test_the_payload_matches_the_spec_example() -> None:
@@ -298,8 +331,9 @@ def test_a_session_across_the_month_boundary_books_each_side_to_its_month(
     advance(client, 1200)  # 00:10 on May 1st
     b = beat(client, alex, session["session_id"]).json()
     assert (b["elapsed_seconds"], b["used_seconds_this_month"], b["remaining_seconds"]) == (1200, 600, 3000)
-    rows = mock.store.all("SELECT period, seconds FROM live_usage WHERE session_id = ? ORDER BY seq",
-                          (session["session_id"],))  # fmt: skip
+    rows = mock.store.all(
+        "SELECT period, seconds FROM live_usage WHERE session_id = ? ORDER BY seq", (session["session_id"],)
+    )
     assert rows == [{"period": "2026-04", "seconds": 600}, {"period": "2026-05", "seconds": 600}]
 
 
@@ -316,19 +350,28 @@ def test_an_exhausted_month_does_not_leak_into_the_next(client: TestClient, alex
 
 
 # nickname ----------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("sent", "stored"), [("Sam", "Sam"), ("  Zoë   Müller ", "Zoë Müller"),
-                                              ("O'Brien-Smith_2", "O'Brien-Smith_2"), ("李雷", "李雷"),
-                                              ("Dr. Who", "Dr. Who")])  # fmt: skip
-def test_nickname_is_normalised_and_stored(client: TestClient, mock: Mock, alex: dict[str, str], sent: str,
-                                           stored: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("Sam", "Sam"),
+        ("  Zoë   Müller ", "Zoë Müller"),
+        ("O'Brien-Smith_2", "O'Brien-Smith_2"),
+        ("李雷", "李雷"),
+        ("Dr. Who", "Dr. Who"),
+    ],
+)
+def test_nickname_is_normalised_and_stored(
+    client: TestClient, mock: Mock, alex: dict[str, str], sent: str, stored: str
+) -> None:
     response = client.put("/api/live/nickname", json={"nickname": sent}, headers=alex)
     assert response.status_code == 200, response.text
     assert response.json() == {"nickname": stored, "updated_at": "2026-04-16T10:00:00Z"}
     assert mock.store.one("SELECT nickname FROM users WHERE username = 'alex'")["nickname"] == stored
 
 
-@pytest.mark.parametrize("sent", ["   ", "Sam😀", "a\u0000b", "a\tb", "Sam\u200b", "<script>", "-Sam", "-_.'",
-                                  "x" * 51, "\u0301e"])  # fmt: skip
+@pytest.mark.parametrize(
+    "sent", ["   ", "Sam😀", "a\u0000b", "a\tb", "Sam\u200b", "<script>", "-Sam", "-_.'", "x" * 51, "\u0301e"]
+)
 def test_bad_nicknames_are_400_naming_the_field(client: TestClient, alex: dict[str, str], sent: str) -> None:
     response = client.put("/api/live/nickname", json={"nickname": sent}, headers=alex)
     assert response.status_code == 400, response.text
@@ -349,7 +392,9 @@ def test_the_nickname_pattern_admits_only_letters_and_digits_first() -> None:
 
 def test_nickname_needs_live_write(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
     assert client.put("/api/live/nickname", json={"nickname": "Sam"}, headers=keys["demo-read-only"]).status_code == 403
-    assert client.put("/api/live/nickname", json={"nickname": "Sam"}, headers=keys["demo-full-access"]).status_code == 200
+    assert (
+        client.put("/api/live/nickname", json={"nickname": "Sam"}, headers=keys["demo-full-access"]).status_code == 200
+    )
 
 
 # transcripts -------------------------------------------------------------------------------------------------------
@@ -362,18 +407,28 @@ def test_save_list_and_get_a_transcript(client: TestClient, alex: dict[str, str]
     assert saved.status_code == 201, saved.text
     assert saved.json()["turn_count"] == 2 and saved.json()["created_at"] == "2026-04-16T10:00:00Z"
     listed = client.get("/api/live/transcripts", headers=alex).json()
-    item = {"id": saved.json()["id"], "session_started_at": "2026-04-16T08:00:00Z",
-            "session_ended_at": "2026-04-16T08:05:00Z", "turn_count": 2, "preview": "Hello Xentree"}  # fmt: skip
+    item = {
+        "id": saved.json()["id"],
+        "session_started_at": "2026-04-16T08:00:00Z",
+        "session_ended_at": "2026-04-16T08:05:00Z",
+        "turn_count": 2,
+        "preview": "Hello Xentree",
+    }
     assert listed == {"total": 1, "transcripts": [item]}
     detail = client.get(f"/api/live/transcripts/{saved.json()['id']}", headers=alex).json()
     assert detail == {"id": saved.json()["id"], "session_id": None, **TRANSCRIPT, "created_at": "2026-04-16T10:00:00Z"}
 
 
-def test_transcripts_are_listed_newest_session_first_with_short_previews(client: TestClient, alex: dict[str, str]) -> None:
+def test_transcripts_are_listed_newest_session_first_with_short_previews(
+    client: TestClient, alex: dict[str, str]
+) -> None:
     long_text = "word " * 100
     for day in ("2026-04-10", "2026-04-14", "2026-04-12"):
-        body = {"session_started_at": f"{day}T09:00:00Z", "session_ended_at": f"{day}T09:30:00Z",
-                "transcripts": [{"role": "user", "text": long_text, "timestamp": f"{day}T09:01:00Z"}]}  # fmt: skip
+        body = {
+            "session_started_at": f"{day}T09:00:00Z",
+            "session_ended_at": f"{day}T09:30:00Z",
+            "transcripts": [{"role": "user", "text": long_text, "timestamp": f"{day}T09:01:00Z"}],
+        }
         assert save(client, alex, body).status_code == 201
     items = client.get("/api/live/transcripts", headers=alex).json()["transcripts"]
     assert [i["session_started_at"][:10] for i in items] == ["2026-04-14", "2026-04-12", "2026-04-10"]
@@ -381,8 +436,11 @@ def test_transcripts_are_listed_newest_session_first_with_short_previews(client:
 
 
 def test_times_are_stored_in_utc(client: TestClient, alex: dict[str, str]) -> None:
-    body = {"session_started_at": "2026-04-16T10:00:00+02:00", "session_ended_at": "2026-04-16t08:05:00z",
-            "transcripts": [{"role": "ai", "text": "Hi", "timestamp": "2026-04-16T04:00:03-04:00"}]}  # fmt: skip
+    body = {
+        "session_started_at": "2026-04-16T10:00:00+02:00",
+        "session_ended_at": "2026-04-16t08:05:00z",
+        "transcripts": [{"role": "ai", "text": "Hi", "timestamp": "2026-04-16T04:00:03-04:00"}],
+    }
     saved = save(client, alex, body).json()
     detail = client.get(f"/api/live/transcripts/{saved['id']}", headers=alex).json()
     assert detail["session_started_at"] == "2026-04-16T08:00:00Z"
@@ -390,23 +448,32 @@ def test_times_are_stored_in_utc(client: TestClient, alex: dict[str, str]) -> No
     assert detail["transcripts"][0]["timestamp"] == "2026-04-16T08:00:03Z"
 
 
-@pytest.mark.parametrize(("change", "status", "error"), [
-    ({"session_ended_at": "2026-04-16T07:59:59Z"}, 400, "invalid_time_range"),
-    ({"session_started_at": "0001-01-01T00:00:00+14:00"}, 400, "invalid_date_time"),
-    ({"session_ended_at": "yesterday"}, 400, "validation_error"),
-    ({"transcripts": []}, 400, "validation_error"),
-    ({"transcripts": [{"role": "robot", "text": "x", "timestamp": "2026-04-16T08:00:03Z"}]}, 400, "validation_error"),
-    ({"session_id": "3f1c2b9e-7a44-4d2f-9b1e-5c6d7e8f9a01"}, 404, "not_found"),
-])  # fmt: skip
-def test_bad_transcripts_are_refused(client: TestClient, alex: dict[str, str], change: dict[str, Any], status: int,
-                                     error: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("change", "status", "error"),
+    [
+        ({"session_ended_at": "2026-04-16T07:59:59Z"}, 400, "invalid_time_range"),
+        ({"session_started_at": "0001-01-01T00:00:00+14:00"}, 400, "invalid_date_time"),
+        ({"session_ended_at": "yesterday"}, 400, "validation_error"),
+        ({"transcripts": []}, 400, "validation_error"),
+        (
+            {"transcripts": [{"role": "robot", "text": "x", "timestamp": "2026-04-16T08:00:03Z"}]},
+            400,
+            "validation_error",
+        ),
+        ({"session_id": "3f1c2b9e-7a44-4d2f-9b1e-5c6d7e8f9a01"}, 404, "not_found"),
+    ],
+)
+def test_bad_transcripts_are_refused(
+    client: TestClient, alex: dict[str, str], change: dict[str, Any], status: int, error: str
+) -> None:
     response = save(client, alex, {**TRANSCRIPT, **change})
     assert response.status_code == status, response.text
     assert response.json()["detail"]["error"] == error
 
 
-def test_a_transcript_may_name_one_of_the_callers_sessions(client: TestClient, alex: dict[str, str],
-                                                          demo: dict[str, str]) -> None:  # fmt: skip
+def test_a_transcript_may_name_one_of_the_callers_sessions(
+    client: TestClient, alex: dict[str, str], demo: dict[str, str]
+) -> None:
     mine = start(client, alex)["session_id"]
     saved = save(client, alex, {**TRANSCRIPT, "session_id": mine})
     assert saved.status_code == 201

@@ -41,8 +41,15 @@ def conversation(client: TestClient, h: dict[str, str]) -> str:
 
 def test_create_returns_the_note_with_defaults(client: TestClient, alex: dict[str, str]) -> None:
     note = create(client, alex)
-    assert note == {"id": note["id"], "title": "Launch plan", "content": "Milestones for Q3", "conversation_id": None,
-                    "tags": [], "created_at": "2026-03-10T12:00:00Z", "updated_at": "2026-03-10T12:00:00Z"}  # fmt: skip
+    assert note == {
+        "id": note["id"],
+        "title": "Launch plan",
+        "content": "Milestones for Q3",
+        "conversation_id": None,
+        "tags": [],
+        "created_at": "2026-03-10T12:00:00Z",
+        "updated_at": "2026-03-10T12:00:00Z",
+    }
     assert client.get(NOTES, headers=alex).json() == [note]
 
 
@@ -55,12 +62,20 @@ def test_create_links_an_own_conversation_only(client: TestClient, alex: dict[st
     assert len(client.get(NOTES, headers=alex).json()) == 1
 
 
-@pytest.mark.parametrize("body", [
-    {"content": "no title"}, {"title": "no content"}, {"title": "", "content": "x"}, {"title": "t", "content": ""},
-    {"title": "x" * 201, "content": "x"}, {"title": "t", "content": "x", "tags": ["a", "a"]},
-    {"title": "t", "content": "x", "tags": [""]}, {"title": "t", "content": "x", "conversation_id": "nope"},
-    {"title": "t", "content": "x", "tags": ["t"] * 21},
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"content": "no title"},
+        {"title": "no content"},
+        {"title": "", "content": "x"},
+        {"title": "t", "content": ""},
+        {"title": "x" * 201, "content": "x"},
+        {"title": "t", "content": "x", "tags": ["a", "a"]},
+        {"title": "t", "content": "x", "tags": [""]},
+        {"title": "t", "content": "x", "conversation_id": "nope"},
+        {"title": "t", "content": "x", "tags": ["t"] * 21},
+    ],
+)
 def test_create_rejects_bad_bodies(client: TestClient, alex: dict[str, str], body: dict[str, Any]) -> None:
     response = client.post(NOTES, json=body, headers=alex)
     assert response.status_code == 400, response.text
@@ -82,7 +97,11 @@ def test_update_changes_only_the_fields_sent(client: TestClient, alex: dict[str,
     advance(client, minutes=5)
     updated = update(client, alex, note["id"], {"title": "Renamed", "tags": ["b", "c"]})
     assert (updated["title"], updated["content"], updated["tags"], updated["conversation_id"]) == (
-        "Renamed", "Milestones for Q3", ["b", "c"], cid)
+        "Renamed",
+        "Milestones for Q3",
+        ["b", "c"],
+        cid,
+    )
     assert (updated["created_at"], updated["updated_at"]) == ("2026-03-10T12:00:00Z", "2026-03-10T12:05:00Z")
     assert update(client, alex, note["id"], {"conversation_id": None})["conversation_id"] is None
     assert update(client, alex, note["id"], {"conversation_id": cid})["conversation_id"] == cid
@@ -100,8 +119,9 @@ def test_update_rejects_bad_bodies(client: TestClient, alex: dict[str, str], bod
     update(client, alex, note["id"], body, 400)
 
 
-def test_update_to_a_foreign_or_unknown_conversation_is_404(client: TestClient, alex: dict[str, str],
-                                                            demo: dict[str, str]) -> None:  # fmt: skip
+def test_update_to_a_foreign_or_unknown_conversation_is_404(
+    client: TestClient, alex: dict[str, str], demo: dict[str, str]
+) -> None:
     note = create(client, alex)
     for foreign in (conversation(client, demo), MISSING):
         update(client, alex, note["id"], {"conversation_id": foreign, "title": "moved"}, 404)

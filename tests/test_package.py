@@ -34,8 +34,12 @@ CLEAN_PATH = "/usr/bin:/bin"  # nothing of this checkout or its venv on PATH
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     dist = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT)],
-                   check=True, capture_output=True, timeout=600)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     return next(dist.glob("xentree_mock-*.whl"))
 
 
@@ -58,8 +62,12 @@ def test_wheel_ships_every_spec_every_fixture_and_the_console_scripts(wheel: Pat
 def test_the_unpacked_wheel_finds_its_specs_and_fixtures_from_another_directory(wheel: Path, tmp_path: Path) -> None:
     """Installed (not editable) and run from an unrelated directory, the mock finds each spec and its fixtures."""
     site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(wheel)],
-                   check=True, capture_output=True, timeout=600)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     probe = (
@@ -69,8 +77,15 @@ def test_the_unpacked_wheel_finds_its_specs_and_fixtures_from_another_directory(
         "m = a.build_mock(a.Settings());"
         "print(len(m.spec.operations), len(m.credentials.users))"
     )
-    out = subprocess.run([sys.executable, "-c", probe], cwd=elsewhere, capture_output=True, text=True, timeout=120,
-                         env={"PYTHONPATH": str(site), "PATH": CLEAN_PATH}, check=False)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(site), "PATH": CLEAN_PATH},
+        check=False,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["81", "3"]
 
@@ -108,8 +123,11 @@ def test_every_imported_third_party_package_is_declared() -> None:
     unknown = [name for name in third_party if name not in distributions]
     assert not unknown, f"imported but not installed here: {unknown}"
     declared = declared_dependencies()
-    undeclared = {name: distributions[name] for name in third_party
-                  if not any(normalized(d) in declared for d in distributions[name])}  # fmt: skip
+    undeclared = {
+        name: distributions[name]
+        for name in third_party
+        if not any(normalized(d) in declared for d in distributions[name])
+    }
     assert not undeclared, f"imported but not in [project.dependencies]: {undeclared}"
 
 
@@ -124,8 +142,9 @@ class InstalledServer(Server):
     def start(self, timeout: float = 30) -> Server:
         cmd = [str(self.venv / "bin" / "xentree-mock"), "serve", "--port", str(self.port), *self.args]
         env = {"PATH": CLEAN_PATH, "HOME": str(self.cwd), "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(cmd, cwd=self.cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     env=env)  # fmt: skip
+        self.proc = subprocess.Popen(
+            cmd, cwd=self.cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -142,13 +161,34 @@ def test_a_fresh_venv_with_the_wheel_serves_both_apis_from_outside_the_checkout(
     venv, elsewhere = tmp_path / "venv", tmp_path / "elsewhere"
     elsewhere.mkdir()
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    install = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
-                              "--quiet", "--no-compile", "--disable-pip-version-check", str(wheel)],
-                             capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
+    install = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(venv / "bin" / "python"),
+            "install",
+            "--quiet",
+            "--no-compile",
+            "--disable-pip-version-check",
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert install.returncode == 0, install.stdout + install.stderr
-    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import mock_server; print(mock_server.__file__)"],
-                           cwd=elsewhere, capture_output=True, text=True, timeout=60, env={"PATH": CLEAN_PATH},
-                           check=False)  # fmt: skip
+    where = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import mock_server; print(mock_server.__file__)"],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": CLEAN_PATH},
+        check=False,
+    )
     assert where.stdout.startswith(str(venv)), where.stdout + where.stderr  # the venv's copy, not the checkout's
 
     server = InstalledServer(venv, elsewhere, "--api", "xentree,xp-ledger", "--strict", "--quiet")
@@ -159,13 +199,19 @@ def test_a_fresh_venv_with_the_wheel_serves_both_apis_from_outside_the_checkout(
         ledger_spec = httpx.get(f"{server.url}/xp-ledger/openapi.json")
         assert ledger_spec.status_code == 200 and ledger_spec.json()["info"]["title"] == "Timeback XP ledger API"
         basic = base64.b64encode(":".join(LEDGER_CLIENT).encode()).decode()
-        token = httpx.post(f"{server.url}/auth/1.0/token", data={"grant_type": "client_credentials"},
-                           headers={"Authorization": f"Basic {basic}"})  # fmt: skip
+        token = httpx.post(
+            f"{server.url}/auth/1.0/token",
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": f"Basic {basic}"},
+        )
         assert token.status_code == 200, token.text
         assert token.json()["token_type"] == "Bearer" and token.json()["scope"] == "events.readonly events.write"
         nobody = base64.b64encode(b"nobody:nothing").decode()
-        wrong = httpx.post(f"{server.url}/auth/1.0/token", data={"grant_type": "client_credentials"},
-                           headers={"Authorization": f"Basic {nobody}"})  # fmt: skip
+        wrong = httpx.post(
+            f"{server.url}/auth/1.0/token",
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": f"Basic {nobody}"},
+        )
         assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
     finally:
         server.stop()
@@ -184,7 +230,12 @@ def test_the_contract_suite_imports_the_mock_only_in_its_pytest_plugin() -> None
 
 def imported_top_levels_of_file(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    names = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    names |= {node.module.split(".")[0] for node in ast.walk(tree)
-              if isinstance(node, ast.ImportFrom) and node.module and node.level == 0}  # fmt: skip
+    names = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    names |= {
+        node.module.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+    }
     return names

@@ -21,8 +21,14 @@ from tests.conftest import bearer, login, make_client
 
 WINTER = datetime(2026, 1, 14, 10, 0, tzinfo=UTC)  # a Wednesday; Berlin is UTC+1
 FROZEN_AT = WINTER  # the conftest `client` fixture freezes the mock clock here (demo history ends there)
-PRIVATE_VIEWS = ("/api/xp/profile", "/api/xp/streak-status", "/api/xp/weekly-activity", "/api/xp/learning-pulse",
-                 "/api/xp/quests", "/api/analytics/learning-time")  # fmt: skip
+PRIVATE_VIEWS = (
+    "/api/xp/profile",
+    "/api/xp/streak-status",
+    "/api/xp/weekly-activity",
+    "/api/xp/learning-pulse",
+    "/api/xp/quests",
+    "/api/analytics/learning-time",
+)
 
 
 def d(text: str) -> date:
@@ -40,8 +46,13 @@ class Learner:
     def __init__(self, client: TestClient, username: str, timezone: str = "UTC", password: str = "pass-word") -> None:
         self.client, self.username, self.password = client, username, password
         if username != "demo":
-            body = {"username": username, "email": f"{username}@example.com", "password": password,
-                    "full_name": username.title(), "timezone": timezone}  # fmt: skip
+            body = {
+                "username": username,
+                "email": f"{username}@example.com",
+                "password": password,
+                "full_name": username.title(),
+                "timezone": timezone,
+            }
             assert client.post("/api/auth/register", json=body).status_code == 201
         self.mock: Mock = client.app.state.mock  # type: ignore[attr-defined]
         self.id = self.mock.store.one("SELECT id FROM users WHERE username = ?", (username,))["id"]
@@ -59,8 +70,9 @@ class Learner:
         """A session that ends now and lasted `minutes`."""
         end = self.mock.clock.now()
         with self.mock.store.transaction():
-            return record_session(self.call, self.id, kind, end - timedelta(minutes=minutes), end, quizzes=quizzes,
-                                  quizzes_passed=passed)  # fmt: skip
+            return record_session(
+                self.call, self.id, kind, end - timedelta(minutes=minutes), end, quizzes=quizzes, quizzes_passed=passed
+            )
 
     def headers(self) -> dict[str, str]:
         now = self.mock.clock.timestamp()
@@ -81,8 +93,9 @@ class Learner:
         return out
 
     def sql_total(self) -> int:
-        row = self.mock.store.one("SELECT COALESCE(SUM(amount), 0) AS n FROM xp_transactions WHERE user_id = ?",
-                                  (self.id,))  # fmt: skip
+        row = self.mock.store.one(
+            "SELECT COALESCE(SUM(amount), 0) AS n FROM xp_transactions WHERE user_id = ?", (self.id,)
+        )
         return row["n"]
 
 
@@ -124,10 +137,15 @@ def assert_views_agree(v: dict[str, Any], total_xp: int) -> None:
     time_days = {b["date"]: b for b in v["time"]["dailyBreakdown"]}
     for entry in pulse["data"]:
         if entry["sessions"]:
-            assert time_days[entry["date"]] == {"date": entry["date"], "learningTime": entry["learning_time"],
-                                                "sessions": entry["sessions"]}  # fmt: skip
-    assert sum(t["sessions"] for t in time_days.values() if t["date"] >= pulse["data"][0]["date"]) == \
-        pulse["total_sessions"]  # fmt: skip
+            assert time_days[entry["date"]] == {
+                "date": entry["date"],
+                "learningTime": entry["learning_time"],
+                "sessions": entry["sessions"],
+            }
+    assert (
+        sum(t["sessions"] for t in time_days.values() if t["date"] >= pulse["data"][0]["date"])
+        == pulse["total_sessions"]
+    )
 
 
 # formulas ----------------------------------------------------------------------------------------------------------
@@ -186,14 +204,27 @@ def test_a_new_user_has_empty_but_complete_views(client: TestClient) -> None:
     assert p["progress_percent"] == 0 and p["token_balance"] == 0 and p["booster"] is None
     assert p["today_xp"] == {"segments_xp": 0, "quiz_xp": 0, "total": 0} and p["recent_transactions"] == []
     assert [q["status"] for q in p["active_quests"]] == ["active"] * 5
-    assert v["streak"] == {"current_streak": 0, "longest_streak": 0, "freezes_available": 0, "freezes_used": 0,
-                           "last_activity": None, "days_since_activity": None, "streak_at_risk": False}  # fmt: skip
+    assert v["streak"] == {
+        "current_streak": 0,
+        "longest_streak": 0,
+        "freezes_available": 0,
+        "freezes_used": 0,
+        "last_activity": None,
+        "days_since_activity": None,
+        "streak_at_risk": False,
+    }
     assert v["weekly"]["week_start"] == "2026-01-11" and v["weekly"]["week_end"] == "2026-01-17"
     assert v["weekly"]["total_xp"] == 0 and v["weekly"]["freeze_covered_dates"] == []
     assert [x["day"] for x in v["weekly"]["days"]] == ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
     assert v["pulse"]["data"][0]["date"] == "2025-01-15" and v["pulse"]["year"] == 2026
-    assert v["time"] == {"totalLearningTime": 0, "totalSessions": 0, "avgSessionLength": 0, "dailyBreakdown": [],
-                         "from": None, "to": None}  # fmt: skip
+    assert v["time"] == {
+        "totalLearningTime": 0,
+        "totalSessions": 0,
+        "avgSessionLength": 0,
+        "dailyBreakdown": [],
+        "from": None,
+        "to": None,
+    }
     assert_views_agree(v, 0)
 
 
@@ -291,8 +322,15 @@ def test_streak_freeze_covers_a_missed_day_and_the_week_shows_it(client: TestCli
     assert_views_agree(learner.views(), 80)
     advance(client, days=2)  # Jan 14: Jan 13 missed without a freeze: broken
     s = learner.get("/api/xp/streak-status")
-    assert s == {"current_streak": 0, "longest_streak": 8, "freezes_available": 0, "freezes_used": 1,
-                 "last_activity": "2026-01-12", "days_since_activity": 2, "streak_at_risk": False}  # fmt: skip
+    assert s == {
+        "current_streak": 0,
+        "longest_streak": 8,
+        "freezes_available": 0,
+        "freezes_used": 1,
+        "last_activity": "2026-01-12",
+        "days_since_activity": 2,
+        "streak_at_risk": False,
+    }
     assert learner.get("/api/xp/weekly-activity")["freeze_covered_dates"] == ["2026-01-11"]
     advance(client, weeks=1)  # the covered date belongs to last week now
     assert learner.get("/api/xp/weekly-activity")["freeze_covered_dates"] == []
@@ -315,10 +353,12 @@ def test_quest_progress_follows_activity_and_the_next_activity_claims_ready_ques
     learner.session(10, quizzes=1, passed=1)
     q = _quests(learner)
     assert {t: (x["progress"], x["status"]) for t, x in q.items()} == {
-        "earn_xp": (0, "active"), "complete_session": (1, "ready_to_complete"),
-        "learning_minutes": (10, "ready_to_complete"), "pass_quiz": (1, "ready_to_complete"),
+        "earn_xp": (0, "active"),
+        "complete_session": (1, "ready_to_complete"),
+        "learning_minutes": (10, "ready_to_complete"),
+        "pass_quiz": (1, "ready_to_complete"),
         "complete_task": (0, "active"),
-    }  # fmt: skip
+    }
     profile = learner.get("/api/xp/profile")
     assert len(profile["active_quests"]) == 5 and profile["total_xp"] == 0  # nothing claimed yet
     learner.award(30)  # the next activity claims the three ready quests: 15 + 20 + 10 XP
@@ -329,9 +369,11 @@ def test_quest_progress_follows_activity_and_the_next_activity_claims_ready_ques
     assert profile["total_xp"] == 30 + 45 == learner.sql_total()
     assert [x["type"] for x in profile["active_quests"]] == ["earn_xp", "complete_task"]
     rewards = [t for t in profile["recent_transactions"] if t["source"] == "quest"]
-    assert sorted(t["description"] for t in rewards) == ["Daily quest completed: Complete a session",
-                                                          "Daily quest completed: Learn for 10 minutes",
-                                                          "Daily quest completed: Pass a quiz"]  # fmt: skip
+    assert sorted(t["description"] for t in rewards) == [
+        "Daily quest completed: Complete a session",
+        "Daily quest completed: Learn for 10 minutes",
+        "Daily quest completed: Pass a quiz",
+    ]
     assert profile["today_xp"] == {"segments_xp": 45, "quiz_xp": 30, "total": 75}
     learner.award(25)
     learner.award(1)  # earn_xp reached 55 (shown capped at 50) and complete_task 3 are ready; nothing claims twice
@@ -375,8 +417,9 @@ def test_demo_booster_doubles_awards_until_it_ends(client: TestClient) -> None:
     assert written["amount"] == 20
     profile = demo.get("/api/xp/profile")
     assert {t["id"]: t["amount"] for t in profile["recent_transactions"]}[written["id"]] == 20
-    claimed = [t for t in profile["recent_transactions"]
-               if t["source"] == "quest" and t["created_at"] == written["created_at"]]  # quests ready before it
+    claimed = [
+        t for t in profile["recent_transactions"] if t["source"] == "quest" and t["created_at"] == written["created_at"]
+    ]  # quests ready before it
     assert profile["total_xp"] == before + 20 + sum(t["amount"] for t in claimed)
     set_clock(client, "2026-01-14T13:00:00Z")  # ends_at is exclusive
     profile = demo.get("/api/xp/profile")
@@ -395,7 +438,7 @@ def test_token_balance_is_one_per_ten_xp_minus_spent(client: TestClient) -> None
 def test_recent_transactions_are_the_last_ten_newest_first(client: TestClient) -> None:
     learner = Learner(client, "busy", "UTC")
     written = []
-    for i in range(12):
+    for _i in range(12):
         written.append(learner.award(1, "bonus"))  # 12 XP in all: no quest gets ready, so no reward interleaves
         advance(client, minutes=1)
     recent = learner.get("/api/xp/profile")["recent_transactions"]
@@ -418,8 +461,15 @@ def test_moving_the_clock_back_hides_later_transactions(client: TestClient) -> N
 def test_public_profile_needs_no_auth_and_holds_no_private_fields(client: TestClient) -> None:
     Learner(client, "publicist", "UTC").award(150)
     body = client.get("/api/xp/public-profile/publicist").json()
-    assert body == {"username": "publicist", "display_name": "Publicist", "level": 2, "total_xp": 150,
-                    "current_streak": 1, "longest_streak": 1, "joined": "2026-01-14"}  # fmt: skip
+    assert body == {
+        "username": "publicist",
+        "display_name": "Publicist",
+        "level": 2,
+        "total_xp": 150,
+        "current_streak": 1,
+        "longest_streak": 1,
+        "joined": "2026-01-14",
+    }
     demo = client.get("/api/xp/public-profile/DEMO")  # usernames match case-insensitively
     assert demo.status_code == 200 and demo.json()["username"] == "demo"
     text = demo.text
@@ -437,8 +487,12 @@ def test_public_profile_of_an_unknown_user_is_404(client: TestClient) -> None:
 # learning time analytics -------------------------------------------------------------------------------------------
 def _learner_with_sessions(client: TestClient) -> Learner:
     learner = Learner(client, "timer", "Europe/Berlin")
-    for end, minutes in (("2026-01-10T12:30:00Z", 30), ("2026-01-12T12:10:00Z", 10), ("2026-01-12T18:20:00Z", 20),
-                         ("2026-01-15T00:30:00Z", 60)):  # the last one started at 23:30 UTC: Jan 15 in Berlin
+    for end, minutes in (
+        ("2026-01-10T12:30:00Z", 30),
+        ("2026-01-12T12:10:00Z", 10),
+        ("2026-01-12T18:20:00Z", 20),
+        ("2026-01-15T00:30:00Z", 60),
+    ):  # the last one started at 23:30 UTC: Jan 15 in Berlin
         set_clock(client, end)
         learner.session(minutes)
     set_clock(client, "2026-01-16T09:00:00Z")
@@ -451,8 +505,10 @@ def test_learning_time_range_is_inclusive_in_local_days(client: TestClient) -> N
     assert [b["date"] for b in every["dailyBreakdown"]] == ["2026-01-10", "2026-01-12", "2026-01-15"]
     assert (every["totalLearningTime"], every["totalSessions"], every["avgSessionLength"]) == (7200, 4, 1800)
     span = learner.get("/api/analytics/learning-time", **{"from": "2026-01-12", "to": "2026-01-15"})
-    assert span["dailyBreakdown"] == [{"date": "2026-01-12", "learningTime": 1800, "sessions": 2},
-                                      {"date": "2026-01-15", "learningTime": 3600, "sessions": 1}]  # fmt: skip
+    assert span["dailyBreakdown"] == [
+        {"date": "2026-01-12", "learningTime": 1800, "sessions": 2},
+        {"date": "2026-01-15", "learningTime": 3600, "sessions": 1},
+    ]
     assert (span["totalLearningTime"], span["totalSessions"], span["avgSessionLength"]) == (5400, 3, 1800)
     assert (span["from"], span["to"]) == ("2026-01-12", "2026-01-15")
     one = learner.get("/api/analytics/learning-time", **{"from": "2026-01-12", "to": "2026-01-12"})

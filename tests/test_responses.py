@@ -57,7 +57,9 @@ def test_generated_data_is_realistic_and_conforms(client: TestClient, demo: dict
             assert "@" in item["account_email"]
 
 
-def test_spec_examples_are_used_by_default_and_dynamic_false(client: TestClient, mock: Mock, demo: dict[str, str]) -> None:
+def test_spec_examples_are_used_by_default_and_dynamic_false(
+    client: TestClient, mock: Mock, demo: dict[str, str]
+) -> None:
     op = mock.spec.by_id["getLearningPulse"]
     media = op.responses[200].media
     assert media is not None
@@ -82,10 +84,15 @@ def test_prefer_code_not_documented_is_ignored_with_a_warning(client: TestClient
 
 
 def test_prefer_example_by_name(client: TestClient, demo: dict[str, str]) -> None:
-    response = client.post("/api/live/session/start", json={"session_type": "voice"},
-                           headers={**demo, "Prefer": "code=429, example=live_quota_exceeded"})  # fmt: skip
+    response = client.post(
+        "/api/live/session/start",
+        json={"session_type": "voice"},
+        headers={**demo, "Prefer": "code=429, example=live_quota_exceeded"},
+    )
     assert response.status_code == 429
-    assert response.json() == {"detail": {"error": "live_quota_exceeded", "message": "Monthly Live session quota exceeded"}}
+    assert response.json() == {
+        "detail": {"error": "live_quota_exceeded", "message": "Monthly Live session quota exceeded"}
+    }
     unknown = client.get("/api/xp/learning-pulse", headers={**demo, "Prefer": "example=nope"})
     assert unknown.status_code == 200  # RFC 7240: a preference the server cannot honour is ignored...
     assert "nope" in unknown.headers["x-mock-warning"]  # ...and the mock says so
@@ -97,7 +104,9 @@ def test_prefer_delay(client: TestClient, demo: dict[str, str]) -> None:
     assert time.perf_counter() - start >= 0.3
 
 
-def test_strict_mode_turns_a_drifting_response_into_a_loud_500(client: TestClient, mock: Mock, demo: dict[str, str]) -> None:
+def test_strict_mode_turns_a_drifting_response_into_a_loud_500(
+    client: TestClient, mock: Mock, demo: dict[str, str]
+) -> None:
     real = client.get("/api/auth/me", headers=demo).json()
     mock.pipeline.handlers["getCurrentUser"] = lambda call: {**real, "id": 5}
     response = client.get("/api/auth/me", headers=demo)

@@ -7,10 +7,11 @@ import json
 from starlette.testclient import TestClient
 
 from mock_server.app import Mock
+from tests.conftest import bearer, login
 
 
 def test_every_operation_of_the_spec_is_routed(client: TestClient, mock: Mock, demo: dict[str, str]) -> None:
-    admin = {"Authorization": f"Bearer {client.post('/api/auth/login', data={'username': 'admin', 'password': 'admin-password'}).json()['access_token']}"}
+    admin = bearer(login(client, "admin"))
     for op in mock.spec.operations:
         path = op.path
         for p in op.parameters:
@@ -73,7 +74,9 @@ def test_wrong_type_in_body(client: TestClient, demo: dict[str, str]) -> None:
 
 
 def test_malformed_json_is_400_not_500(client: TestClient, demo: dict[str, str]) -> None:
-    response = client.post("/api/core/chat", content=b'{"message": ', headers={**demo, "Content-Type": "application/json"})
+    response = client.post(
+        "/api/core/chat", content=b'{"message": ', headers={**demo, "Content-Type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.json()["detail"]["error"] == "malformed_json"
 
@@ -117,13 +120,18 @@ def test_missing_required_body_is_400(client: TestClient, demo: dict[str, str]) 
 
 
 def test_json_that_python_accepts_but_json_does_not_is_400(client: TestClient, demo: dict[str, str]) -> None:
-    for raw, field in (('{"title": "x", "content": "\\ud800"}', "body.content"),
-                       ('{"title": "x", "content": "y", "tags": [NaN]}', "body.tags.0")):  # fmt: skip
+    for raw, field in (
+        ('{"title": "x", "content": "\\ud800"}', "body.content"),
+        ('{"title": "x", "content": "y", "tags": [NaN]}', "body.tags.0"),
+    ):
         response = client.post("/api/core/notes", content=raw, headers={**demo, "Content-Type": "application/json"})
         assert response.status_code == 400, response.text
         assert response.json()["detail"]["message"].startswith(field)
-    paired = client.post("/api/core/notes", content='{"title": "x", "content": "\\ud83d\\ude00"}',
-                         headers={**demo, "Content-Type": "application/json"})  # fmt: skip
+    paired = client.post(
+        "/api/core/notes",
+        content='{"title": "x", "content": "\\ud83d\\ude00"}',
+        headers={**demo, "Content-Type": "application/json"},
+    )
     assert paired.status_code == 201 and paired.json()["content"] == "\U0001f600"
 
 

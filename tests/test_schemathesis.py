@@ -23,14 +23,33 @@ def test_upstream_schemathesis_finds_zero_failures(server_factory: type[Server],
     login = httpx.post(f"{server.url}/api/auth/login", data={"username": "admin", "password": "admin-password"})
     token = login.json()["access_token"]
     cmd = [
-        sys.executable, "-m", "schemathesis.cli", "run", "openapi/xentree.yaml", "--url", server.url,
-        "--header", f"Authorization: Bearer {token}",
-        "--checks", "all", "--phases", "examples,coverage,fuzzing,stateful",
-        "--max-examples", MAX_EXAMPLES, "--seed", "1", "--no-color",
-        "--exclude-operation-id", "logoutUser",
-        "--report", "junit,ndjson", "--report-dir", str(tmp_path),
-        "--report-junit-path", str(tmp_path / "junit.xml"),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "run",
+        "openapi/xentree.yaml",
+        "--url",
+        server.url,
+        "--header",
+        f"Authorization: Bearer {token}",
+        "--checks",
+        "all",
+        "--phases",
+        "examples,coverage,fuzzing,stateful",
+        "--max-examples",
+        MAX_EXAMPLES,
+        "--seed",
+        "1",
+        "--no-color",
+        "--exclude-operation-id",
+        "logoutUser",
+        "--report",
+        "junit,ndjson",
+        "--report-dir",
+        str(tmp_path),
+        "--report-junit-path",
+        str(tmp_path / "junit.xml"),
+    ]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
     tail = result.stdout[-6000:]
     assert result.returncode == 0, tail

@@ -110,16 +110,40 @@ def test_limit_caps_each_list(client: TestClient, alex: dict[str, str]) -> None:
     assert [n["score"] for n in found["notes"]] == sorted((n["score"] for n in found["notes"]), reverse=True)
 
 
-@pytest.mark.parametrize("q", ['"', "*", "AND(", "NEAR(a b", "a OR", "-x", "^", ":", "'", "title:x", "()", "   ",
-                               '"unbalanced', "x" * 200, "ünïcödé", "NOT", "a\u0000b", "🙂"])  # fmt: skip
+@pytest.mark.parametrize(
+    "q",
+    [
+        '"',
+        "*",
+        "AND(",
+        "NEAR(a b",
+        "a OR",
+        "-x",
+        "^",
+        ":",
+        "'",
+        "title:x",
+        "()",
+        "   ",
+        '"unbalanced',
+        "x" * 200,
+        "ünïcödé",
+        "NOT",
+        "a\u0000b",
+        "🙂",
+    ],
+)
 def test_hostile_queries_never_fail(client: TestClient, demo: dict[str, str], q: str) -> None:
     found = search(client, demo, q)
     assert found["query"] == q and found["total"] == len(found["conversations"]) + len(found["messages"]) + len(
-        found["notes"])  # fmt: skip
+        found["notes"]
+    )
 
 
-@pytest.mark.parametrize("params", [{}, {"q": ""}, {"q": "x" * 201}, {"q": "a", "limit": 0}, {"q": "a", "limit": 51},
-                                    {"q": "a", "limit": "ten"}])  # fmt: skip
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"q": ""}, {"q": "x" * 201}, {"q": "a", "limit": 0}, {"q": "a", "limit": 51}, {"q": "a", "limit": "ten"}],
+)
 def test_bad_parameters_are_400(client: TestClient, demo: dict[str, str], params: dict[str, Any]) -> None:
     assert client.get(f"{BASE}/search", params=params, headers=demo).status_code == 400
 
@@ -187,15 +211,21 @@ def _integrity(mock: Mock) -> list[bool]:
 def test_status_reports_the_index(client: TestClient, mock: Mock, admin: dict[str, str]) -> None:
     status = client.get(f"{BASE}/search/status", headers=admin).json()
     tables = {c.name: mock.store.one(f"SELECT COUNT(*) AS n FROM {c.source}")["n"] for c in COLLECTIONS}
-    assert status == {"healthy": True, "engine": "sqlite-fts5", "documents_indexed": sum(tables.values()),
-                      "collections": [{"name": k, "num_documents": v} for k, v in tables.items()],
-                      "last_reindexed_at": None}  # fmt: skip
+    assert status == {
+        "healthy": True,
+        "engine": "sqlite-fts5",
+        "documents_indexed": sum(tables.values()),
+        "collections": [{"name": k, "num_documents": v} for k, v in tables.items()],
+        "last_reindexed_at": None,
+    }
     assert tables["messages"] > 0 and tables["notes"] > 0
 
 
 def test_maintenance_needs_the_admin_role(client: TestClient, demo: dict[str, str]) -> None:
-    for response in (client.get(f"{BASE}/search/status", headers=demo),
-                     client.post(f"{BASE}/search/reindex", json={}, headers=demo)):  # fmt: skip
+    for response in (
+        client.get(f"{BASE}/search/status", headers=demo),
+        client.post(f"{BASE}/search/reindex", json={}, headers=demo),
+    ):
         assert response.status_code == 403
         assert response.json()["detail"]["error"] == "insufficient_role"
     keys = {k["name"]: k["key"] for k in client.app.state.mock.credentials.api_keys}  # type: ignore[attr-defined]
@@ -221,8 +251,9 @@ def test_forced_reindex_rebuilds_and_reports(client: TestClient, mock: Mock, adm
     assert some["collections"] == [{"name": "notes", "indexed": sizes["notes"]}]
 
 
-def test_reindex_repairs_a_collection_out_of_sync(client: TestClient, mock: Mock, admin: dict[str, str],
-                                                  demo: dict[str, str]) -> None:  # fmt: skip
+def test_reindex_repairs_a_collection_out_of_sync(
+    client: TestClient, mock: Mock, admin: dict[str, str], demo: dict[str, str]
+) -> None:
     mock.store.run("DELETE FROM temp.messages_fts WHERE rowid IN (SELECT rowid FROM temp.messages_fts LIMIT 3)")
     result = client.post(f"{BASE}/search/reindex", json={}, headers=admin).json()
     total = mock.store.one("SELECT COUNT(*) AS n FROM messages")["n"]
@@ -230,7 +261,8 @@ def test_reindex_repairs_a_collection_out_of_sync(client: TestClient, mock: Mock
     assert "2 already up to date" in result["message"]
 
 
-@pytest.mark.parametrize("body", [{"collections": []}, {"collections": ["users"]}, {"collections": ["notes", "notes"]},
-                                  {"force": "yes"}, []])  # fmt: skip
+@pytest.mark.parametrize(
+    "body", [{"collections": []}, {"collections": ["users"]}, {"collections": ["notes", "notes"]}, {"force": "yes"}, []]
+)
 def test_reindex_rejects_bad_bodies(client: TestClient, admin: dict[str, str], body: Any) -> None:
     assert client.post(f"{BASE}/search/reindex", json=body, headers=admin).status_code == 400

@@ -54,11 +54,17 @@ def test_api_key_without_scope_gets_the_documented_403(client: TestClient, keys:
             "message": "API key lacks required scope for this endpoint",
             "required_scope": "organizations:write",
             "granted_scopes": [
-                "conversations:read", "rag:read", "quiz:read", "live:read", "organizations:read",
-                "integrations:read", "xel:read", "api:read",
+                "conversations:read",
+                "rag:read",
+                "quiz:read",
+                "live:read",
+                "organizations:read",
+                "integrations:read",
+                "xel:read",
+                "api:read",
             ],
         }
-    }  # fmt: skip
+    }
 
 
 def test_api_key_on_a_bearer_only_operation_is_refused_clearly(client: TestClient, keys: dict[str, str]) -> None:

@@ -44,15 +44,18 @@ def test_x_forwarded_for_is_not_trusted_unless_a_proxy_is_named(server_factory: 
 
     proxied = server_factory("--quiet", "--forwarded-allow-ips", "127.0.0.1").start()
     key = next(k["key"] for k in _credentials(proxied.url)["api_keys"] if k["name"] == "demo-office-only")
-    behind_proxy = httpx.get(f"{proxied.url}/api/organizations",
-                             headers={"X-API-Key": key, "X-Forwarded-For": "203.0.113.5"})  # fmt: skip
+    behind_proxy = httpx.get(
+        f"{proxied.url}/api/organizations", headers={"X-API-Key": key, "X-Forwarded-For": "203.0.113.5"}
+    )
     assert behind_proxy.status_code == 200  # a named proxy's header is believed
 
 
 def test_rotating_x_forwarded_for_does_not_dodge_the_per_address_limit(server_factory: type[Server]) -> None:
     server = server_factory("--quiet", "--rate-limit", "3/60").start()
-    statuses = [httpx.get(f"{server.url}/api/health", headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code
-                for i in range(5)]  # fmt: skip
+    statuses = [
+        httpx.get(f"{server.url}/api/health", headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code
+        for i in range(5)
+    ]
     assert statuses == [200, 200, 200, 429, 429]
 
 
@@ -90,7 +93,12 @@ def test_the_random_secret_is_kept_in_the_state_file(tmp_path: Path) -> None:
 def test_an_explicit_secret_signs_the_tokens() -> None:
     with make_client(host="0.0.0.0", jwt_secret="team-secret-for-a-shared-mock-0001") as client:
         demo_id = _user_id(client, "demo")
-        assert client.get("/api/auth/me", headers=bearer(_forged("team-secret-for-a-shared-mock-0001", sub=demo_id))).status_code == 200
+        assert (
+            client.get(
+                "/api/auth/me", headers=bearer(_forged("team-secret-for-a-shared-mock-0001", sub=demo_id))
+            ).status_code
+            == 200
+        )
         assert client.get("/api/auth/me", headers=bearer(_forged(SEED_SECRET, sub=demo_id))).status_code == 401
 
 
@@ -121,8 +129,12 @@ def test_a_signed_token_with_a_missing_or_mistyped_claim_is_401_never_500(
     claims = {"sub": _user_id(client, "demo"), **change}
     token = _forged(SEED_SECRET, **{k: v for k, v in claims.items() if v is not None})
     if any(v is None for v in change.values()):
-        payload = jwt.decode(token, SEED_SECRET, algorithms=["HS256"], options={"verify_signature": True,
-                             "verify_exp": False, "verify_iat": False, "verify_nbf": False})  # fmt: skip
+        payload = jwt.decode(
+            token,
+            SEED_SECRET,
+            algorithms=["HS256"],
+            options={"verify_signature": True, "verify_exp": False, "verify_iat": False, "verify_nbf": False},
+        )
         payload = {k: v for k, v in payload.items() if k not in change}
         token = jwt.encode(payload, SEED_SECRET, "HS256")
     response = client.get("/api/auth/me", headers=bearer(token))
@@ -134,8 +146,11 @@ def test_a_signed_token_with_a_missing_or_mistyped_claim_is_401_never_500(
 
 def test_alg_none_and_key_confusion_are_refused(client: TestClient) -> None:
     demo_id = _user_id(client, "demo")
-    none = jwt.encode({"sub": demo_id, "type": "access", "jti": "x", "iat": 1, "exp": 4_000_000_000,
-                       "iss": "xentree-mock", "gen": 0}, None, "none")  # fmt: skip
+    none = jwt.encode(
+        {"sub": demo_id, "type": "access", "jti": "x", "iat": 1, "exp": 4_000_000_000, "iss": "xentree-mock", "gen": 0},
+        None,
+        "none",
+    )
     assert client.get("/api/auth/me", headers=bearer(none)).status_code == 401
     tenant = client.get("/api/api-keys/tenants", headers=bearer(login(client))).json()[0]["id"]
     jwks = client.get("/api/integration/jwks", params={"tenantId": tenant}).json()
@@ -267,7 +282,9 @@ def test_an_unknown_username_costs_a_password_hash_like_a_known_one(
 # state files ---------------------------------------------------------------------------------------------------
 def _demo_logins(url: str) -> None:
     for user in _credentials(url)["users"]:
-        response = httpx.post(f"{url}/api/auth/login", data={"username": user["username"], "password": user["password"]})
+        response = httpx.post(
+            f"{url}/api/auth/login", data={"username": user["username"], "password": user["password"]}
+        )
         assert response.status_code == 200, response.text
 
 
@@ -279,13 +296,17 @@ def test_ids_never_repeat_across_restarts_whatever_was_deleted(server_factory: t
         credentials = _credentials(server.url)
         assert credentials["users"] and credentials["api_keys"]  # still listed after a restart
         _demo_logins(server.url)
-        headers = {"Authorization": f"Bearer {httpx.post(f'{server.url}/api/auth/login', data={'username': 'demo', 'password': 'demo-password'}).json()['access_token']}"}  # noqa: E501
+        demo = {"username": "demo", "password": "demo-password"}
+        headers = bearer(httpx.post(f"{server.url}/api/auth/login", data=demo).json()["access_token"])
         for n in range(3):
             note = httpx.post(f"{server.url}/api/core/notes", json={"title": f"n{n}", "content": "x"}, headers=headers)
             assert note.status_code == 201, note.text
             assert note.json()["id"] not in seen
             seen.add(note.json()["id"])
-            assert httpx.delete(f"{server.url}/api/core/notes/{note.json()['id']}", headers=headers).status_code in (200, 204)
+            assert httpx.delete(f"{server.url}/api/core/notes/{note.json()['id']}", headers=headers).status_code in (
+                200,
+                204,
+            )
         server.stop()
 
 

@@ -48,8 +48,10 @@ def test_state_file_survives_restart_and_kill_9(server_factory: type[Server], tm
 def test_same_seed_same_requests_same_responses(server_factory: type[Server]) -> None:
     def session(seed: str) -> list[object]:
         server = server_factory("--seed", seed, "--freeze-at", "2026-05-01T08:00:00Z").start()
-        user = httpx.post(f"{server.url}/api/auth/register",
-                          json={"username": "twin", "email": "twin@example.com", "password": "password-123"})  # fmt: skip
+        user = httpx.post(
+            f"{server.url}/api/auth/register",
+            json={"username": "twin", "email": "twin@example.com", "password": "password-123"},
+        )
         token = httpx.post(f"{server.url}/api/auth/login", data={"username": "twin", "password": "password-123"})
         headers = {"Authorization": f"Bearer {token.json()['access_token']}", "Prefer": "dynamic=true"}
         generated = httpx.get(f"{server.url}/api/xp/profile", headers=headers).json()
@@ -71,7 +73,9 @@ def test_reload_restarts_on_fixture_changes(server_factory: type[Server]) -> Non
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                login = httpx.post(f"{server.url}/api/auth/login", data={"username": "ephemeral", "password": "password-123"})
+                login = httpx.post(
+                    f"{server.url}/api/auth/login", data={"username": "ephemeral", "password": "password-123"}
+                )
                 if login.status_code == 401:
                     break
             except httpx.HTTPError:
@@ -86,11 +90,15 @@ def test_reload_restarts_on_fixture_changes(server_factory: type[Server]) -> Non
 
 def test_cli_serves_both_apis_at_once(server_factory: type[Server]) -> None:
     server = server_factory("--api", "xentree,xp-ledger").start()
-    token = httpx.post(f"{server.url}/auth/1.0/token", data={"grant_type": "client_credentials"},
-                       auth=("7nq4k2m9x5c8v1b3z6w0p4r2t8", "example-client-secret-not-real"))  # fmt: skip
+    token = httpx.post(
+        f"{server.url}/auth/1.0/token",
+        data={"grant_type": "client_credentials"},
+        auth=("7nq4k2m9x5c8v1b3z6w0p4r2t8", "example-client-secret-not-real"),
+    )
     assert token.status_code == 200 and token.json()["token_type"] == "Bearer"
-    entries = httpx.get(f"{server.url}/xp/1.0/users/{AVA}/entries",
-                        headers={"Authorization": f"Bearer {token.json()['access_token']}"})  # fmt: skip
+    entries = httpx.get(
+        f"{server.url}/xp/1.0/users/{AVA}/entries", headers={"Authorization": f"Bearer {token.json()['access_token']}"}
+    )
     assert entries.status_code == 200 and entries.json()["total"] > 0
     assert httpx.get(f"{server.url}/api/health").status_code == 200
     assert "/xp/1.0/users/{userId}/entries" in httpx.get(f"{server.url}/xp-ledger/openapi.json").json()["paths"]

@@ -60,8 +60,14 @@ def test_oauth_start_returns_a_consent_url_with_a_stored_state(client: TestClien
     row = mock.store.one("SELECT * FROM integrations WHERE oauth_state = ?", (started["state"],))
     assert row is not None and row["status"] == "pending"
     (pending,) = client.get("/api/integrations", headers=alex).json()
-    assert pending == {"id": row["id"], "provider": "google_calendar", "status": "pending",
-                       "connected_at": row["connected_at"], "scopes": [], "account_email": None}  # fmt: skip
+    assert pending == {
+        "id": row["id"],
+        "provider": "google_calendar",
+        "status": "pending",
+        "connected_at": row["connected_at"],
+        "scopes": [],
+        "account_email": None,
+    }
 
 
 def test_starting_again_replaces_the_pending_flow(client: TestClient, mock: Mock) -> None:
@@ -84,8 +90,9 @@ def test_reconnecting_keeps_the_active_integration_listed(client: TestClient, de
     assert [i["status"] for i in client.get("/api/integrations", headers=demo).json()] == ["active", "pending"]
 
 
-@pytest.mark.parametrize("body", [{"redirect_uri": "ftp://example.com/cb"}, {"redirect_uri": "not a url"},
-                                  {"redirect_uri": 42}, [1]])  # fmt: skip
+@pytest.mark.parametrize(
+    "body", [{"redirect_uri": "ftp://example.com/cb"}, {"redirect_uri": "not a url"}, {"redirect_uri": 42}, [1]]
+)
 def test_oauth_start_rejects_bad_input(client: TestClient, demo: dict[str, str], body: Any) -> None:
     response = client.post(START, headers=demo, json=body)
     assert response.status_code == 400, response.text

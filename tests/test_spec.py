@@ -22,14 +22,45 @@ operations, resolve, _validator = DOC.operations, DOC.resolve, DOC.validator
 NAV = json.loads((ROOT / "fixtures" / "docs-nav.json").read_text())
 DOCUMENTED = json.loads((ROOT / "fixtures" / "documented-operations.json").read_text())["operations"]
 SCOPES = {
-    "conversations:read", "conversations:write", "rag:read", "rag:write", "quiz:read", "quiz:write", "live:read",
-    "live:write", "organizations:read", "organizations:write", "integrations:read", "integrations:write",
-    "xel:read", "xel:write", "api:read", "api:write", "api:admin",
-}  # fmt: skip
-PUBLIC = {"registerUser", "loginForAccessToken", "refreshAccessToken", "getPublicXpProfile", "healthCheck",
-          "detailedHealthCheck", "getIntegrationJwks", "getIntegrationFingerprint"}  # fmt: skip
-BEARER_ONLY = {"logoutUser", "getCurrentUser", "updateCurrentUser", "listApiKeys", "createApiKey", "deleteApiKey",
-               "listTenants", "listIntegrationTokenRevocations", "saveLiveTranscripts"}  # fmt: skip
+    "conversations:read",
+    "conversations:write",
+    "rag:read",
+    "rag:write",
+    "quiz:read",
+    "quiz:write",
+    "live:read",
+    "live:write",
+    "organizations:read",
+    "organizations:write",
+    "integrations:read",
+    "integrations:write",
+    "xel:read",
+    "xel:write",
+    "api:read",
+    "api:write",
+    "api:admin",
+}
+PUBLIC = {
+    "registerUser",
+    "loginForAccessToken",
+    "refreshAccessToken",
+    "getPublicXpProfile",
+    "healthCheck",
+    "detailedHealthCheck",
+    "getIntegrationJwks",
+    "getIntegrationFingerprint",
+}
+BEARER_ONLY = {
+    "logoutUser",
+    "getCurrentUser",
+    "updateCurrentUser",
+    "listApiKeys",
+    "createApiKey",
+    "deleteApiKey",
+    "listTenants",
+    "listIntegrationTokenRevocations",
+    "saveLiveTranscripts",
+}
 
 
 OPS = operations()
@@ -104,7 +135,11 @@ def test_documented_formats_and_enums() -> None:
     assert schemas["LearningPulseDayEntry"]["properties"]["level"]["maximum"] == 4
     assert set(schemas["QuestItem"]["properties"]["status"]["enum"]) == {"active", "ready_to_complete", "completed"}
     assert set(schemas["XELTaskSubmissionRequest"]["properties"]["skill"]["enum"]) == {
-        "reading", "writing", "listening", "speaking"}  # fmt: skip
+        "reading",
+        "writing",
+        "listening",
+        "speaking",
+    }
     assert set(schemas["LiveStartSessionRequest"]["properties"]["session_type"]["enum"]) == {"voice", "avatar"}
     assert set(schemas["TokenResponse"]["required"]) >= {"access_token", "token_type"}
     analytics = schemas["LearningTimeAnalyticsResponse"]["properties"]
@@ -116,7 +151,7 @@ def test_security_schemes_and_requirements() -> None:
     schemes = SPEC["components"]["securitySchemes"]
     assert schemes["bearerAuth"] == {**schemes["bearerAuth"], "type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     assert schemes["apiKeyAuth"] == {**schemes["apiKeyAuth"], "type": "apiKey", "in": "header", "name": "X-API-Key"}
-    for path, method, op in OPS:
+    for _path, _method, op in OPS:
         security = op["security"]
         op_id = op["operationId"]
         if op_id in PUBLIC:
@@ -127,8 +162,10 @@ def test_security_schemes_and_requirements() -> None:
             assert {"bearerAuth": []} in security, op_id
             keys = [alt["apiKeyAuth"] for alt in security if "apiKeyAuth" in alt]
             assert len(keys) == 1 and set(keys[0]) <= SCOPES, op_id
-    scope = {op["operationId"]: next((a["apiKeyAuth"] for a in op["security"] if "apiKeyAuth" in a), None)
-             for _, _, op in OPS}  # fmt: skip
+    scope = {
+        op["operationId"]: next((a["apiKeyAuth"] for a in op["security"] if "apiKeyAuth" in a), None)
+        for _, _, op in OPS
+    }
     assert scope["createOrganization"] == ["organizations:write"]
     assert scope["listConversations"] == ["conversations:read"]
     assert scope["getLearningTimeAnalytics"] == ["conversations:read"]
@@ -144,7 +181,7 @@ def _has_input(path: str, op: dict[str, Any]) -> bool:
 
 
 def test_every_operation_documents_its_errors() -> None:
-    for path, method, op in OPS:
+    for path, _method, op in OPS:
         responses = op["responses"]
         op_id = op["operationId"]
         protected = op["security"] != []
@@ -158,7 +195,9 @@ def test_every_operation_documents_its_errors() -> None:
             assert "403" in responses, f"{op_id}: 403"
             examples = resolve(responses["403"])["content"]["application/json"]["examples"]
             if any("apiKeyAuth" in alt for alt in op["security"]):
-                assert examples["INSUFFICIENT_API_KEY_SCOPE"]["value"]["detail"]["error"] == "INSUFFICIENT_API_KEY_SCOPE"
+                assert (
+                    examples["INSUFFICIENT_API_KEY_SCOPE"]["value"]["detail"]["error"] == "INSUFFICIENT_API_KEY_SCOPE"
+                )
         if "{" in path:
             assert "404" in responses, f"{op_id}: 404"
         if protected:
@@ -180,7 +219,7 @@ def test_live_quota_example_on_live_start_and_heartbeat() -> None:
 
 
 def test_creates_answer_201_and_deletes_204() -> None:
-    for path, method, op in OPS:
+    for _path, method, op in OPS:
         codes = {c for c in op["responses"] if c.startswith("2")}
         if method == "delete":
             assert codes == {"204"}, op["operationId"]
@@ -197,8 +236,12 @@ def test_login_is_a_form_and_upload_is_multipart() -> None:
 
 
 def test_links_name_real_operations_and_parameters() -> None:
-    links = [(op["operationId"], name, link) for _, _, op in OPS for r in op["responses"].values()
-             for name, link in resolve(r).get("links", {}).items()]  # fmt: skip
+    links = [
+        (op["operationId"], name, link)
+        for _, _, op in OPS
+        for r in op["responses"].values()
+        for name, link in resolve(r).get("links", {}).items()
+    ]
     assert len(links) >= 20
     for source, name, link in links:
         assert link["operationId"] in BY_ID, f"{source}.{name}"
@@ -213,8 +256,17 @@ def test_links_name_real_operations_and_parameters() -> None:
                 schema = resolve(success["content"]["application/json"]["schema"])
                 assert field in schema.get("required", []), f"{source}.{name}: {field} is not a required response field"
     sources = {source for source, _, _ in links}
-    assert {"createConversation", "createNote", "createOrganization", "addOrganizationMember", "createApiKey",
-            "startLiveSession", "startXelSession", "saveLiveTranscripts", "uploadRagDocument"} <= sources  # fmt: skip
+    assert {
+        "createConversation",
+        "createNote",
+        "createOrganization",
+        "addOrganizationMember",
+        "createApiKey",
+        "startLiveSession",
+        "startXelSession",
+        "saveLiveTranscripts",
+        "uploadRagDocument",
+    } <= sources
 
 
 def test_servers_are_production_and_local_mock() -> None:
@@ -230,11 +282,19 @@ REDOCLY = ROOT / ".tools" / "node_modules" / ".bin" / "redocly"
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed: the Redocly CLI lint cannot run")
-@pytest.mark.skipif(not REDOCLY.exists(), reason="Redocly CLI not installed in .tools/ (make test installs it with npm)")
+@pytest.mark.skipif(
+    not REDOCLY.exists(), reason="Redocly CLI not installed in .tools/ (make test installs it with npm)"
+)
 def test_redocly_lint_passes_with_zero_errors() -> None:
     env = {**os.environ, "REDOCLY_TELEMETRY": "off", "REDOCLY_SUPPRESS_UPDATE_NOTICE": "true"}
-    result = subprocess.run([str(REDOCLY), "lint", str(SPEC_PATH), "--format", "stylish"], capture_output=True,
-                            text=True, env=env, timeout=120, cwd=ROOT)  # fmt: skip
+    result = subprocess.run(
+        [str(REDOCLY), "lint", str(SPEC_PATH), "--format", "stylish"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
@@ -245,8 +305,9 @@ def test_schemathesis_toml_allows_exactly_the_rule_based_rejections_the_spec_dec
         for entry in toml.get("operations", [])
     }
     both = [*OPS, *SpecDoc(ROOT / "openapi" / "xp-ledger.yaml").operations()]  # the toml serves runs of either spec
-    declared = {op["operationId"]: op["x-valid-input-rejected-with"] for _, _, op in both
-                if "x-valid-input-rejected-with" in op}  # fmt: skip
+    declared = {
+        op["operationId"]: op["x-valid-input-rejected-with"] for _, _, op in both if "x-valid-input-rejected-with" in op
+    }
     assert set(configured) == set(declared) and declared
     for operation_id, statuses in declared.items():
         assert {str(s) for s in statuses} <= set(configured[operation_id]), operation_id

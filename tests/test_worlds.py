@@ -46,7 +46,9 @@ def test_a_copied_world_equals_a_freshly_seeded_one() -> None:
 def test_copies_are_independent() -> None:
     one, two = build_mock(_settings()), build_mock(_settings())
     with TestClient(create_app(mock=one), client=LOCAL) as client:
-        note = client.post("/api/core/notes", json={"title": "only here", "content": "x"}, headers=bearer(login(client)))
+        note = client.post(
+            "/api/core/notes", json={"title": "only here", "content": "x"}, headers=bearer(login(client))
+        )
         assert note.status_code == 201
     assert one.store.counts()["notes"] == two.store.counts()["notes"] + 1
 

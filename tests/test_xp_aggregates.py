@@ -34,14 +34,24 @@ FROZEN_AT = datetime(2026, 1, 14, 10, 0, tzinfo=UTC)
 ZONES = ("Europe/Berlin", "America/New_York", "Asia/Kathmandu", "Pacific/Chatham", "Australia/Lord_Howe", "UTC")
 # Instants near which the histories happen: DST changes (Berlin, New York, Lord Howe, Chatham), month and year ends.
 PIVOTS = (
-    datetime(2026, 3, 29, 0, 30, tzinfo=UTC), datetime(2026, 10, 25, 0, 45, tzinfo=UTC),
-    datetime(2026, 3, 8, 6, 30, tzinfo=UTC), datetime(2026, 11, 1, 5, 15, tzinfo=UTC),
-    datetime(2026, 4, 4, 14, 45, tzinfo=UTC), datetime(2026, 9, 26, 13, 30, tzinfo=UTC),
-    datetime(2026, 1, 31, 23, 0, tzinfo=UTC), datetime(2026, 2, 28, 18, 15, tzinfo=UTC),
+    datetime(2026, 3, 29, 0, 30, tzinfo=UTC),
+    datetime(2026, 10, 25, 0, 45, tzinfo=UTC),
+    datetime(2026, 3, 8, 6, 30, tzinfo=UTC),
+    datetime(2026, 11, 1, 5, 15, tzinfo=UTC),
+    datetime(2026, 4, 4, 14, 45, tzinfo=UTC),
+    datetime(2026, 9, 26, 13, 30, tzinfo=UTC),
+    datetime(2026, 1, 31, 23, 0, tzinfo=UTC),
+    datetime(2026, 2, 28, 18, 15, tzinfo=UTC),
     datetime(2026, 12, 31, 23, 59, tzinfo=UTC),
-)  # fmt: skip
-VIEWS = ("/api/xp/profile", "/api/xp/streak-status", "/api/xp/weekly-activity", "/api/xp/learning-pulse",
-         "/api/xp/quests", "/api/analytics/learning-time")  # fmt: skip
+)
+VIEWS = (
+    "/api/xp/profile",
+    "/api/xp/streak-status",
+    "/api/xp/weekly-activity",
+    "/api/xp/learning-pulse",
+    "/api/xp/quests",
+    "/api/analytics/learning-time",
+)
 _names = itertools.count()
 
 
@@ -79,8 +89,11 @@ def assert_views_match(client: TestClient, user_id: str, time_range: tuple[date 
     headers = headers_for(mock, user_id)
     username = mock.store.one("SELECT username FROM users WHERE id = ?", (user_id,))["username"]
     for path in (*VIEWS, f"/api/xp/public-profile/{username}"):
-        params = {k: v.isoformat() for k, v in zip(("from", "to"), time_range, strict=True) if v} \
-            if path == "/api/analytics/learning-time" else {}  # fmt: skip
+        params = (
+            {k: v.isoformat() for k, v in zip(("from", "to"), time_range, strict=True) if v}
+            if path == "/api/analytics/learning-time"
+            else {}
+        )
         response = client.get(path, headers=headers, params=params)
         assert response.status_code == 200, (path, response.text)
         assert response.json() == expected[path], path
@@ -93,10 +106,18 @@ def assert_views_match(client: TestClient, user_id: str, time_range: tuple[date 
 minutes = st.integers(min_value=-40 * 24 * 60, max_value=40 * 24 * 60)  # around the pivot, in minutes
 step = st.one_of(
     st.tuples(st.just("award"), minutes, st.integers(0, 120), st.sampled_from(SOURCES)),
-    st.tuples(st.just("session"), minutes, st.integers(0, 3 * 3600), st.integers(0, 4), st.integers(0, 4),
-              st.sampled_from(("conversation", "xel", "live"))),
+    st.tuples(
+        st.just("session"),
+        minutes,
+        st.integers(0, 3 * 3600),
+        st.integers(0, 4),
+        st.integers(0, 4),
+        st.sampled_from(("conversation", "xel", "live")),
+    ),
     # daily learning up to about now with a few days skipped: streaks that earn freezes, gaps that use them
-    st.tuples(st.just("run"), st.integers(-600, 600), st.integers(1, 24), st.frozensets(st.integers(0, 23), max_size=3)),
+    st.tuples(
+        st.just("run"), st.integers(-600, 600), st.integers(1, 24), st.frozensets(st.integers(0, 23), max_size=3)
+    ),
     st.tuples(st.just("clock"), minutes),
     st.tuples(st.just("zone"), st.sampled_from(ZONES)),
     st.tuples(st.just("check"), st.one_of(st.none(), minutes), st.one_of(st.none(), st.integers(0, 60))),
@@ -110,8 +131,9 @@ def shared() -> TestClient:
         yield client
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                 HealthCheck.function_scoped_fixture])  # fmt: skip
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(zone=st.sampled_from(ZONES), pivot=st.sampled_from(PIVOTS), steps=st.lists(step, min_size=1, max_size=30))
 def test_aggregate_views_equal_the_from_scratch_computation(
     shared: TestClient, zone: str, pivot: datetime, steps: list[tuple[Any, ...]]
@@ -128,8 +150,15 @@ def test_aggregate_views_equal_the_from_scratch_computation(
             offset, seconds, quizzes, passed, session_kind = args
             start = pivot + timedelta(minutes=offset)
             with mock.store.transaction():
-                record_session(call_of(mock), user_id, session_kind, start, start + timedelta(seconds=seconds),
-                               quizzes=quizzes, quizzes_passed=min(passed, quizzes))  # fmt: skip
+                record_session(
+                    call_of(mock),
+                    user_id,
+                    session_kind,
+                    start,
+                    start + timedelta(seconds=seconds),
+                    quizzes=quizzes,
+                    quizzes_passed=min(passed, quizzes),
+                )
         elif kind == "run":
             offset, length, skipped = args
             first = mock.clock.now() + timedelta(minutes=offset, days=-length)
@@ -233,8 +262,9 @@ def test_a_fixture_file_gives_a_user_years_of_history(heavy_file: Path) -> None:
         assert_views_match(client, veteran, (date(2023, 1, 1), date(2024, 12, 31)))
         pulse = client.get("/api/xp/learning-pulse", headers=headers_for(mock_of(client), veteran)).json()
         assert sum(e["xp_earned"] > 0 for e in pulse["data"]) > 200  # a year of real-looking activity
-        first = mock_of(client).store.one("SELECT MIN(created_at) AS t FROM xp_transactions WHERE user_id = ?",
-                                          (veteran,))["t"]  # fmt: skip
+        first = mock_of(client).store.one(
+            "SELECT MIN(created_at) AS t FROM xp_transactions WHERE user_id = ?", (veteran,)
+        )["t"]
         assert first[:10] <= (FROZEN_AT - timedelta(days=1190)).date().isoformat()
         newcomer = user_id_of(client, "newcomer")  # no history_days: none
         assert client.get("/api/xp/profile", headers=headers_for(mock_of(client), newcomer)).json()["total_xp"] == 0
@@ -252,24 +282,29 @@ def test_control_api_loads_a_fixture_file_by_path(heavy_file: Path) -> None:
         assert client.post("/__mock__/fixtures/demo").status_code == 200
 
 
-@pytest.mark.parametrize(("content", "why"), [
-    ("- just\n- a list\n", "a fixture set is a mapping"),
-    ("users: {demo: 1}\n", "`users` must be a list"),
-    ("users: [{username: v, email: v@x.test, password: p, history_days: -1}]\n", "history_days"),
-    ("users: [{username: v, email: v@x.test, password: p, history_days: ten}]\n", "history_days"),
-    ("users: [{username: v, email: v@x.test, password: p, history_days: true}]\n", "history_days"),
-    ("users: [{username: v, email: v@x.test, password: p, history_days: 1000000000}]\n", "history_days"),
-    ("users: [{username: v, email: v@x.test, password: p, history_days: 2.5}]\n", "history_days"),
-    ("users: [unclosed\nsecret: hunter2\n", "not a readable YAML file"),
-    ("\xff\xfe binary", "not a readable YAML file"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        ("- just\n- a list\n", "a fixture set is a mapping"),
+        ("users: {demo: 1}\n", "`users` must be a list"),
+        ("users: [{username: v, email: v@x.test, password: p, history_days: -1}]\n", "history_days"),
+        ("users: [{username: v, email: v@x.test, password: p, history_days: ten}]\n", "history_days"),
+        ("users: [{username: v, email: v@x.test, password: p, history_days: true}]\n", "history_days"),
+        ("users: [{username: v, email: v@x.test, password: p, history_days: 1000000000}]\n", "history_days"),
+        ("users: [{username: v, email: v@x.test, password: p, history_days: 2.5}]\n", "history_days"),
+        ("users: [unclosed\nsecret: hunter2\n", "not a readable YAML file"),
+        ("\xff\xfe binary", "not a readable YAML file"),
+    ],
+)
 def test_a_broken_fixture_file_is_a_400_and_the_world_stays(tmp_path: Path, content: str, why: str) -> None:
     path = tmp_path / "broken.yaml"
     path.write_bytes(content.encode("latin-1"))
     with make_client(frozen_at=FROZEN_AT) as client:
         before = client.get("/__mock__/state").json()
-        for response in (client.post("/__mock__/reset", json={"fixture": str(path)}),
-                         client.post(f"/__mock__/fixtures/{path}")):  # fmt: skip
+        for response in (
+            client.post("/__mock__/reset", json={"fixture": str(path)}),
+            client.post(f"/__mock__/fixtures/{path}"),
+        ):
             assert response.status_code == 400, response.text
             detail = response.json()["detail"]
             assert detail["error"] == "invalid_fixture" and why in detail["message"]
@@ -278,8 +313,17 @@ def test_a_broken_fixture_file_is_a_400_and_the_world_stays(tmp_path: Path, cont
         assert client.post("/api/auth/login", data={"username": "demo", "password": "demo-password"}).status_code == 200
 
 
-@pytest.mark.parametrize("name", ["/nonexistent/world.yaml", "/etc/passwd", "../../etc/hostname", "demo\x00.yaml",
-                                  "~nosuchuser/x.yaml", str(ROOT / "pyproject.toml")])  # fmt: skip
+@pytest.mark.parametrize(
+    "name",
+    [
+        "/nonexistent/world.yaml",
+        "/etc/passwd",
+        "../../etc/hostname",
+        "demo\x00.yaml",
+        "~nosuchuser/x.yaml",
+        str(ROOT / "pyproject.toml"),
+    ],
+)
 def test_a_fixture_that_is_not_a_yaml_file_is_a_404(name: str) -> None:
     with make_client(frozen_at=FROZEN_AT) as client:
         response = client.post("/__mock__/reset", json={"fixture": name})
@@ -291,8 +335,14 @@ def test_a_fixture_that_is_not_a_yaml_file_is_a_404(name: str) -> None:
 def test_cli_serves_a_fixture_file_and_refuses_a_broken_one(tmp_path: Path, heavy_file: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("users: [{username: v, history_days: -3}]\n", encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "mock_server", "serve", "--fixture", str(bad)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "mock_server", "serve", "--fixture", str(bad)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode != 0 and "--fixture" in result.stderr and "history_days" in result.stderr
     assert "Traceback" not in result.stderr
     server = Server("--fixture", str(heavy_file), "--quiet").start()

@@ -45,46 +45,85 @@ def event_id(n: int) -> str:
     return f"urn:uuid:00000000-0000-4000-8000-{n:012d}"
 
 
-def grade_event(n: int, *, student: str = DEV, value: float = 10, at: str = "2026-01-15T14:30:00.000Z",
-                score_type: str | None = "XP", sdk_placement: bool = False, **extensions: Any) -> dict[str, Any]:
+def grade_event(
+    n: int,
+    *,
+    student: str = DEV,
+    value: float = 10,
+    at: str = "2026-01-15T14:30:00.000Z",
+    score_type: str | None = "XP",
+    sdk_placement: bool = False,
+    **extensions: Any,
+) -> dict[str, Any]:
     """An XP GradeEvent as the live client sends it (or with `generated.scoreType`, the SDK's placement)."""
-    score: dict[str, Any] = {"id": f"https://reading.example.org/scores/{n}", "type": "Score", "scoreGiven": value,
-                             "maxScore": 100}  # fmt: skip
+    score: dict[str, Any] = {
+        "id": f"https://reading.example.org/scores/{n}",
+        "type": "Score",
+        "scoreGiven": value,
+        "maxScore": 100,
+    }
     if score_type is not None:
         if sdk_placement:
             score["scoreType"] = score_type
         else:
             score["extensions"] = {"scoreType": score_type}
     event: dict[str, Any] = {
-        "@context": CONTEXT, "id": event_id(n), "type": "GradeEvent", "profile": "GradingProfile", "action": "Graded",
+        "@context": CONTEXT,
+        "id": event_id(n),
+        "type": "GradeEvent",
+        "profile": "GradingProfile",
+        "action": "Graded",
         "eventTime": at,
         "actor": {"id": f"urn:uuid:{READING_QUEST}", "type": "SoftwareApplication"},
-        "object": {"id": f"https://reading.example.org/attempts/{n}", "type": "Attempt", "count": 1,
-                   "assignee": {"id": f"https://api.alpha-1edtech.ai/rostering/1.0/users/{student}", "type": "Person"}},
+        "object": {
+            "id": f"https://reading.example.org/attempts/{n}",
+            "type": "Attempt",
+            "count": 1,
+            "assignee": {"id": f"https://api.alpha-1edtech.ai/rostering/1.0/users/{student}", "type": "Person"},
+        },
         "generated": score,
-    }  # fmt: skip
+    }
     if extensions:
         event["extensions"] = extensions
     return event
 
 
 def session_event(n: int, action: str = "LoggedIn") -> dict[str, Any]:
-    actor = ({"id": f"urn:uuid:{DEV}", "type": "Person"} if action != "TimedOut"
-             else {"id": f"urn:uuid:{READING_QUEST}", "type": "SoftwareApplication"})  # fmt: skip
-    return {"@context": CONTEXT, "id": event_id(n), "type": "SessionEvent", "action": action,
-            "eventTime": "2026-01-15T14:00:00.000Z", "actor": actor,
-            "object": {"id": f"urn:uuid:{READING_QUEST}", "type": "SoftwareApplication"}}  # fmt: skip
+    actor = (
+        {"id": f"urn:uuid:{DEV}", "type": "Person"}
+        if action != "TimedOut"
+        else {"id": f"urn:uuid:{READING_QUEST}", "type": "SoftwareApplication"}
+    )
+    return {
+        "@context": CONTEXT,
+        "id": event_id(n),
+        "type": "SessionEvent",
+        "action": action,
+        "eventTime": "2026-01-15T14:00:00.000Z",
+        "actor": actor,
+        "object": {"id": f"urn:uuid:{READING_QUEST}", "type": "SoftwareApplication"},
+    }
 
 
 def view_event(n: int) -> dict[str, Any]:
-    return {"@context": CONTEXT, "id": event_id(n), "type": "ViewEvent", "action": "Viewed",
-            "eventTime": "2026-01-15T14:05:00.000Z", "actor": {"id": f"urn:uuid:{DEV}", "type": "Person"},
-            "object": {"id": "https://reading.example.org/books/1", "type": "DigitalResource"}}  # fmt: skip
+    return {
+        "@context": CONTEXT,
+        "id": event_id(n),
+        "type": "ViewEvent",
+        "action": "Viewed",
+        "eventTime": "2026-01-15T14:05:00.000Z",
+        "actor": {"id": f"urn:uuid:{DEV}", "type": "Person"},
+        "object": {"id": "https://reading.example.org/books/1", "type": "DigitalResource"},
+    }
 
 
 def envelope(*events: dict[str, Any]) -> dict[str, Any]:
-    return {"sensor": "https://reading.example.org", "sendTime": "2026-01-15T14:30:05.000Z",
-            "dataVersion": CONTEXT, "data": list(events)}  # fmt: skip
+    return {
+        "sensor": "https://reading.example.org",
+        "sendTime": "2026-01-15T14:30:05.000Z",
+        "dataVersion": CONTEXT,
+        "data": list(events),
+    }
 
 
 # fixtures ----------------------------------------------------------------------------------------------------------
@@ -140,10 +179,12 @@ def issues_of(response: Any) -> set[tuple[str, str, str]]:
 
 
 # token endpoint ----------------------------------------------------------------------------------------------------
-def test_basic_credentials_get_a_bearer_token_with_every_scope_of_the_application(ledger: TestClient,
-                                                                                  mock: Mock) -> None:
-    response = ledger.post(TOKEN, data={"grant_type": "client_credentials"},
-                           headers=basic(application(mock, "Reading Quest")))  # fmt: skip
+def test_basic_credentials_get_a_bearer_token_with_every_scope_of_the_application(
+    ledger: TestClient, mock: Mock
+) -> None:
+    response = ledger.post(
+        TOKEN, data={"grant_type": "client_credentials"}, headers=basic(application(mock, "Reading Quest"))
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
@@ -177,22 +218,27 @@ def test_a_requested_scope_subset_is_all_the_token_carries(ledger: TestClient, m
 
 @pytest.mark.parametrize("scope", ["events.write", "events.readonly events.write", "roster.readonly"])
 def test_a_scope_the_application_does_not_hold_is_invalid_scope(ledger: TestClient, mock: Mock, scope: str) -> None:
-    response = ledger.post(TOKEN, data={"grant_type": "client_credentials", "scope": scope},
-                           headers=basic(application(mock, "XP Dashboard")))  # fmt: skip
+    response = ledger.post(
+        TOKEN,
+        data={"grant_type": "client_credentials", "scope": scope},
+        headers=basic(application(mock, "XP Dashboard")),
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_scope"
     refused = [s for s in scope.split() if s != "events.readonly"]
     assert response.json()["message"] == f"Scope not granted to this client: {' '.join(refused)}"
 
 
-@pytest.mark.parametrize("change", [{"client_secret": "wrong"}, {"client_id": "no-such-client"}],
-                         ids=["wrong-secret", "unknown-client"])  # fmt: skip
+@pytest.mark.parametrize(
+    "change", [{"client_secret": "wrong"}, {"client_id": "no-such-client"}], ids=["wrong-secret", "unknown-client"]
+)
 def test_wrong_credentials_are_invalid_client(ledger: TestClient, mock: Mock, change: dict[str, str]) -> None:
     app = application(mock, "Math Sprint")
     body = {"grant_type": "client_credentials", "client_id": app["client_id"], "client_secret": app["client_secret"]}
-    for response in (ledger.post(TOKEN, data={**body, **change}),
-                     ledger.post(TOKEN, data={"grant_type": "client_credentials"},
-                                 headers=basic({**app, **change}))):  # fmt: skip
+    for response in (
+        ledger.post(TOKEN, data={**body, **change}),
+        ledger.post(TOKEN, data={"grant_type": "client_credentials"}, headers=basic({**app, **change})),
+    ):
         assert response.status_code == 401
         assert response.json() == {"error": "invalid_client", "message": "Invalid client credentials"}
         assert response.headers["www-authenticate"].startswith("Basic")
@@ -216,12 +262,16 @@ def test_malformed_basic_header_is_invalid_client(ledger: TestClient) -> None:
     assert response.status_code == 401 and response.json()["error"] == "invalid_client"
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"grant_type": "password"}, "/grant_type"),
-    ({"scope": "events.readonly"}, "/grant_type"),
-    ({"grant_type": "client_credentials", "client_id": "7nq4k2m9x5c8v1b3z6w0p4r2t8"}, ""),
-    ({"grant_type": "client_credentials", "scope": "events.readonly  events.write"}, "/scope"),
-], ids=["grant-type", "no-grant-type", "id-without-secret", "double-space-scope"])  # fmt: skip
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"grant_type": "password"}, "/grant_type"),
+        ({"scope": "events.readonly"}, "/grant_type"),
+        ({"grant_type": "client_credentials", "client_id": "7nq4k2m9x5c8v1b3z6w0p4r2t8"}, ""),
+        ({"grant_type": "client_credentials", "scope": "events.readonly  events.write"}, "/scope"),
+    ],
+    ids=["grant-type", "no-grant-type", "id-without-secret", "double-space-scope"],
+)
 def test_malformed_token_requests_are_400_with_issues(ledger: TestClient, body: dict[str, str], field: str) -> None:
     response = ledger.post(TOKEN, data=body)
     assert response.status_code == 400, response.text
@@ -238,11 +288,16 @@ def test_a_token_expires_after_an_hour_of_mock_time(ledger: TestClient, mock: Mo
 
 
 # scopes ------------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer not-a-jwt"}, {"Authorization": "Token abc"}],
-                         ids=["none", "garbage", "other-scheme"])  # fmt: skip
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer not-a-jwt"}, {"Authorization": "Token abc"}],
+    ids=["none", "garbage", "other-scheme"],
+)
 def test_both_operations_need_a_valid_bearer_token(ledger: TestClient, headers: Headers) -> None:
-    for response in (ledger.get(entries_url(AVA), headers=headers),
-                     ledger.post(EVENTS, json=grade_event(1), headers=headers)):  # fmt: skip
+    for response in (
+        ledger.get(entries_url(AVA), headers=headers),
+        ledger.post(EVENTS, json=grade_event(1), headers=headers),
+    ):
         assert response.status_code == 401 and response.json()["error"] == "invalid_token"
         assert response.headers["www-authenticate"].startswith("Bearer")
 
@@ -279,14 +334,23 @@ def test_with_both_apis_served_user_tokens_are_not_client_tokens() -> None:
 def test_an_xp_grade_event_becomes_an_entry_with_the_documented_fields(ledger: TestClient, writer: Headers) -> None:
     course = {"id": "https://api.alpha-1edtech.ai/rostering/1.0/courses/math-grade-5"}
     ack = send(ledger, writer, envelope(grade_event(1, value=12, subject="Math", course=course)))
-    assert ack == {"status": "accepted", "received": 1, "events": [
-        {"id": event_id(1), "type": "GradeEvent", "action": "Graded", "status": "queued", "userId": DEV}]}
+    assert ack == {
+        "status": "accepted",
+        "received": 1,
+        "events": [{"id": event_id(1), "type": "GradeEvent", "action": "Graded", "status": "queued", "userId": DEV}],
+    }
     [entry] = entries(ledger, writer)["entries"]
     assert entry == {
-        "id": entry["id"], "value": 12, "userId": DEV, "applicationId": READING_QUEST, "sourceEventId": event_id(1),
-        "dateGenerated": "2026-01-15T14:30:00.000Z", "subject": "Math", "courseName": "Math Grade 5",
+        "id": entry["id"],
+        "value": 12,
+        "userId": DEV,
+        "applicationId": READING_QUEST,
+        "sourceEventId": event_id(1),
+        "dateGenerated": "2026-01-15T14:30:00.000Z",
+        "subject": "Math",
+        "courseName": "Math Grade 5",
         "sourceEvent": {"id": event_id(1), "extensions": {"subject": "Math", "course": course}},
-    }  # fmt: skip
+    }
 
 
 def test_a_bare_event_with_urn_ids_and_the_sdk_score_placement(ledger: TestClient, writer: Headers) -> None:
@@ -298,23 +362,29 @@ def test_a_bare_event_with_urn_ids_and_the_sdk_score_placement(ledger: TestClien
     assert (entry["value"], entry["subject"], entry["courseName"]) == (25, "Reading", None)
 
 
-def test_the_spec_examples_create_entries_for_the_example_student(ledger: TestClient, mock: Mock,
-                                                                  writer: Headers) -> None:
+def test_the_spec_examples_create_entries_for_the_example_student(
+    ledger: TestClient, mock: Mock, writer: Headers
+) -> None:
     examples = mock.specs["xp-ledger"].by_id["sendCaliperEvents"].body.media["application/json"].examples
     before = entries(ledger, writer, user=AVA)["total"]
     for name in ("xp_grade_event_envelope", "bare_xp_grade_event", "question_result_envelope"):
         send(ledger, writer, examples[name])
     page = entries(ledger, writer, user=AVA, endDate="2026-01-16T23:59:59Z", startDate="2026-01-15T00:00:00Z")
-    fresh = {e["sourceEventId"]: e for e in page["entries"] if e["sourceEventId"].startswith("urn:uuid:6f1c")
-             or e["sourceEventId"].startswith("urn:uuid:0c7d")}  # fmt: skip
+    fresh = {
+        e["sourceEventId"]: e
+        for e in page["entries"]
+        if e["sourceEventId"].startswith("urn:uuid:6f1c") or e["sourceEventId"].startswith("urn:uuid:0c7d")
+    }
     assert sorted(e["value"] for e in fresh.values()) == [12, 25]
     assert entries(ledger, writer, user=AVA)["total"] == before + 2  # the QUESTION_RESULT made none
 
 
-@pytest.mark.parametrize("score_type, sdk_placement", [("QUESTION_RESULT", False), ("QUESTION_RESULT", True),
-                                                       (None, False)])  # fmt: skip
-def test_grade_events_not_typed_xp_make_no_entry(ledger: TestClient, writer: Headers, score_type: str | None,
-                                                 sdk_placement: bool) -> None:
+@pytest.mark.parametrize(
+    "score_type, sdk_placement", [("QUESTION_RESULT", False), ("QUESTION_RESULT", True), (None, False)]
+)
+def test_grade_events_not_typed_xp_make_no_entry(
+    ledger: TestClient, writer: Headers, score_type: str | None, sdk_placement: bool
+) -> None:
     ack = send(ledger, writer, grade_event(3, score_type=score_type, sdk_placement=sdk_placement))
     assert ack["events"][0]["status"] == "queued"
     assert entries(ledger, writer)["total"] == 0
@@ -333,12 +403,16 @@ def test_only_session_events_answer_200_and_everything_else_202(ledger: TestClie
     ack = send(ledger, writer, envelope(session_event(10), session_event(11, "TimedOut")), status=200)
     assert ack["status"] == "processed" and [e["status"] for e in ack["events"]] == ["processed", "processed"]
     ack = send(ledger, writer, session_event(12, "LoggedOut"), status=200)
-    assert ack["events"] == [{"id": event_id(12), "type": "SessionEvent", "action": "LoggedOut",
-                              "status": "processed", "userId": None}]  # fmt: skip
+    assert ack["events"] == [
+        {"id": event_id(12), "type": "SessionEvent", "action": "LoggedOut", "status": "processed", "userId": None}
+    ]
     ack = send(ledger, writer, envelope(session_event(13), view_event(14), grade_event(15)))
     assert ack["status"] == "accepted" and ack["received"] == 3
     assert [(e["type"], e["status"], e["userId"]) for e in ack["events"]] == [
-        ("SessionEvent", "processed", None), ("ViewEvent", "queued", None), ("GradeEvent", "queued", DEV)]
+        ("SessionEvent", "processed", None),
+        ("ViewEvent", "queued", None),
+        ("GradeEvent", "queued", DEV),
+    ]
     assert send(ledger, writer, view_event(16))["status"] == "accepted"
     assert entries(ledger, writer)["total"] == 1
 
@@ -349,8 +423,14 @@ def test_every_event_of_an_envelope_is_processed(ledger: TestClient, writer: Hea
 
 
 def test_values_are_signed_and_fractional_as_sent(ledger: TestClient, writer: Headers) -> None:
-    send(ledger, writer, envelope(grade_event(30, value=-10.5, at="2026-01-15T10:00:00Z"),
-                                  grade_event(31, value=10**30, at="2026-01-14T10:00:00Z")))  # fmt: skip
+    send(
+        ledger,
+        writer,
+        envelope(
+            grade_event(30, value=-10.5, at="2026-01-15T10:00:00Z"),
+            grade_event(31, value=10**30, at="2026-01-14T10:00:00Z"),
+        ),
+    )
     assert [e["value"] for e in entries(ledger, writer)["entries"]] == [-10.5, 10**30]
 
 
@@ -395,16 +475,27 @@ def test_event_ids_are_idempotency_keys_per_application(ledger: TestClient, writ
 # dropped events ----------------------------------------------------------------------------------------------------
 def test_an_unknown_assignee_is_accepted_and_dropped(ledger: TestClient, writer: Headers) -> None:
     ack = send(ledger, writer, grade_event(50, student=NOBODY))
-    assert ack["events"][0] == {"id": event_id(50), "type": "GradeEvent", "action": "Graded", "status": "queued",
-                                "userId": NOBODY}  # fmt: skip
+    assert ack["events"][0] == {
+        "id": event_id(50),
+        "type": "GradeEvent",
+        "action": "Graded",
+        "status": "queued",
+        "userId": NOBODY,
+    }
     assert ledger.get(entries_url(NOBODY), headers=writer).status_code == 404
     again = send(ledger, writer, grade_event(50, student=DEV))
     assert again["events"][0]["status"] == "duplicate"  # the id was received, even though nothing came of it
     assert entries(ledger, writer)["total"] == 0
 
 
-@pytest.mark.parametrize("assignee", ["urn:email:ava@example.org", "https://api.alpha-1edtech.ai/people/22222222",
-                                      {"id": "https://example.org/users/", "type": "Person"}])  # fmt: skip
+@pytest.mark.parametrize(
+    "assignee",
+    [
+        "urn:email:ava@example.org",
+        "https://api.alpha-1edtech.ai/people/22222222",
+        {"id": "https://example.org/users/", "type": "Person"},
+    ],
+)
 def test_an_assignee_without_a_sourced_id_is_dropped(ledger: TestClient, writer: Headers, assignee: Any) -> None:
     event = grade_event(51)
     event["object"]["assignee"] = assignee
@@ -430,10 +521,13 @@ def _without_score(event: dict[str, Any]) -> dict[str, Any]:
 BAD_EVENTS = {
     "missing-score": (lambda e: _without_score(e), "/data/0/generated/scoreGiven", "invalid_type"),
     "id-not-urn": (lambda e: {**e, "id": "6f1c2b9e-3d4a-5b6c-8d7e-9f0a1b2c3d4e"}, "/data/0/id", "invalid_string"),
-    "extra-extension": (lambda e: {**e, "extensions": {"subject": "Math", "lesson": "x"}}, "/data/0/extensions",
-                        "unrecognized_keys"),
+    "extra-extension": (
+        lambda e: {**e, "extensions": {"subject": "Math", "lesson": "x"}},
+        "/data/0/extensions",
+        "unrecognized_keys",
+    ),
     "bad-event-time": (lambda e: {**e, "eventTime": "yesterday"}, "/data/0/eventTime", "invalid_string"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("name", BAD_EVENTS)
@@ -458,20 +552,33 @@ def test_an_unknown_event_type_is_named_with_the_accepted_ones(ledger: TestClien
     assert issue["code"] == "invalid_enum_value" and "GradeEvent" in issue["message"]
 
 
-@pytest.mark.parametrize("body", [
-    envelope(), {"@context": CONTEXT, "id": event_id(61), "type": "NavigationEvent", "action": "NavigatedTo"},
-    {**grade_event(61), "action": "Viewed"}, [grade_event(61)], {"sensor": "https://x.example"},
-], ids=["empty-envelope", "unknown-type", "wrong-action", "array", "partial-envelope"])  # fmt: skip
+@pytest.mark.parametrize(
+    "body",
+    [
+        envelope(),
+        {"@context": CONTEXT, "id": event_id(61), "type": "NavigationEvent", "action": "NavigatedTo"},
+        {**grade_event(61), "action": "Viewed"},
+        [grade_event(61)],
+        {"sensor": "https://x.example"},
+    ],
+    ids=["empty-envelope", "unknown-type", "wrong-action", "array", "partial-envelope"],
+)
 def test_other_malformed_payloads_are_400(ledger: TestClient, writer: Headers, body: Any) -> None:
     response = ledger.post(EVENTS, json=body, headers=writer)
     assert response.status_code == 400 and response.json()["issues"]
 
 
-@pytest.mark.parametrize("raw, field", [
-    ('{"sensor":"https://a.example","sendTime":"2026-01-15T14:30:05Z","dataVersion":"%s","data":[%s]}',
-     "/data/0/generated/scoreGiven"),
-    ('%s', "/generated/scoreGiven"),
-], ids=["envelope", "bare"])  # fmt: skip
+@pytest.mark.parametrize(
+    "raw, field",
+    [
+        (
+            '{"sensor":"https://a.example","sendTime":"2026-01-15T14:30:05Z","dataVersion":"%s","data":[%s]}',
+            "/data/0/generated/scoreGiven",
+        ),
+        ("%s", "/generated/scoreGiven"),
+    ],
+    ids=["envelope", "bare"],
+)
 def test_nan_and_infinity_are_refused(ledger: TestClient, writer: Headers, raw: str, field: str) -> None:
     event = json.dumps(grade_event(62)).replace('"scoreGiven": 10', '"scoreGiven": NaN')
     body = raw % (CONTEXT, event) if raw.startswith('{"sensor"') else raw % event
@@ -497,8 +604,9 @@ def test_the_processing_delay_defaults_to_the_fixture_value(ledger: TestClient, 
     assert json.dumps(rows).count("processing_delay_seconds") == 1
 
 
-def test_entries_appear_after_the_processing_delay_on_the_mock_clock(ledger: TestClient, mock: Mock,
-                                                                    writer: Headers) -> None:
+def test_entries_appear_after_the_processing_delay_on_the_mock_clock(
+    ledger: TestClient, mock: Mock, writer: Headers
+) -> None:
     set_processing_delay(mock.store, 30)
     send(ledger, writer, grade_event(70, value=70))
     assert entries(ledger, writer)["total"] == 0
@@ -510,8 +618,7 @@ def test_entries_appear_after_the_processing_delay_on_the_mock_clock(ledger: Tes
     assert entries(ledger, writer)["total"] == 0
 
 
-def test_a_delay_change_applies_to_events_received_afterwards(ledger: TestClient, mock: Mock,
-                                                             writer: Headers) -> None:
+def test_a_delay_change_applies_to_events_received_afterwards(ledger: TestClient, mock: Mock, writer: Headers) -> None:
     set_processing_delay(mock.store, 600)
     send(ledger, writer, grade_event(71, value=1))
     set_processing_delay(mock.store, 0)
@@ -537,8 +644,10 @@ def test_seeded_history_covers_both_applications_and_ends_at_the_clock(ledger: T
     page = entries(ledger, writer, user=AVA, limit=100)
     assert page["total"] > 10
     assert {e["applicationId"] for e in page["entries"]} == {READING_QUEST, MATH_SPRINT}
-    assert {(e["subject"], e["courseName"]) for e in page["entries"]} == {("Reading", "Reading Grade 5"),
-                                                                        ("Math", "Math Grade 5")}  # fmt: skip
+    assert {(e["subject"], e["courseName"]) for e in page["entries"]} == {
+        ("Reading", "Reading Grade 5"),
+        ("Math", "Math Grade 5"),
+    }
     dates = [e["dateGenerated"] for e in page["entries"]]
     assert max(dates) <= "2026-01-20T12:00:00.000Z" and min(dates) >= "2025-12-31T00:00:00.000Z"
 
@@ -560,8 +669,16 @@ def test_a_user_id_that_is_not_a_uuid_is_400(ledger: TestClient, writer: Headers
 
 def test_entries_are_newest_first_with_ties_by_source_event_id(ledger: TestClient, writer: Headers) -> None:
     same = "2026-01-15T10:00:00Z"
-    send(ledger, writer, envelope(grade_event(93, at=same), grade_event(91, at="2026-01-14T10:00:00Z"),
-                                  grade_event(92, at=same), grade_event(94, at="2026-01-16T10:00:00Z")))  # fmt: skip
+    send(
+        ledger,
+        writer,
+        envelope(
+            grade_event(93, at=same),
+            grade_event(91, at="2026-01-14T10:00:00Z"),
+            grade_event(92, at=same),
+            grade_event(94, at="2026-01-16T10:00:00Z"),
+        ),
+    )
     page = entries(ledger, writer)
     assert [e["sourceEventId"] for e in page["entries"]] == [event_id(94), event_id(92), event_id(93), event_id(91)]
 
@@ -596,8 +713,9 @@ def test_date_bounds_are_inclusive(ledger: TestClient, writer: Headers, dated: l
 
 
 def test_after_and_before_are_aliases(ledger: TestClient, writer: Headers, dated: list[str]) -> None:
-    assert (entries(ledger, writer, after=dated[1], before=dated[3])
-            == entries(ledger, writer, startDate=dated[1], endDate=dated[3]))  # fmt: skip
+    assert entries(ledger, writer, after=dated[1], before=dated[3]) == entries(
+        ledger, writer, startDate=dated[1], endDate=dated[3]
+    )
 
 
 def test_the_documented_names_win_over_the_aliases(ledger: TestClient, writer: Headers, dated: list[str]) -> None:
@@ -607,12 +725,17 @@ def test_the_documented_names_win_over_the_aliases(ledger: TestClient, writer: H
 
 def test_a_start_after_the_end_is_an_empty_page(ledger: TestClient, writer: Headers, dated: list[str]) -> None:
     assert entries(ledger, writer, startDate=dated[3], endDate=dated[1]) == {
-        "entries": [], "offset": 0, "limit": 50, "total": 0}
+        "entries": [],
+        "offset": 0,
+        "limit": 50,
+        "total": 0,
+    }
 
 
 @pytest.mark.parametrize("name", ["startDate", "after", "endDate", "before"])
-@pytest.mark.parametrize("value", ["2026-13-45T00:00:00Z", "yesterday", "2026-01-15", "2026-01-15T10:00:00",
-                                   "2026-01-15T25:00:00Z", ""])  # fmt: skip
+@pytest.mark.parametrize(
+    "value", ["2026-13-45T00:00:00Z", "yesterday", "2026-01-15", "2026-01-15T10:00:00", "2026-01-15T25:00:00Z", ""]
+)
 def test_malformed_dates_are_400(ledger: TestClient, writer: Headers, name: str, value: str) -> None:
     response = ledger.get(entries_url(DEV), params={name: value}, headers=writer)
     assert response.status_code == 400
@@ -654,8 +777,15 @@ def test_default_page(ledger: TestClient, writer: Headers) -> None:
     assert len(page["entries"]) == min(50, page["total"])
 
 
-@pytest.mark.parametrize("query, code", [({"limit": 101}, "too_big"), ({"limit": 0}, "too_small"),
-                                         ({"offset": -1}, "too_small"), ({"limit": "ten"}, "invalid_type")])
+@pytest.mark.parametrize(
+    "query, code",
+    [
+        ({"limit": 101}, "too_big"),
+        ({"limit": 0}, "too_small"),
+        ({"offset": -1}, "too_small"),
+        ({"limit": "ten"}, "invalid_type"),
+    ],
+)
 def test_paging_out_of_range_is_400(ledger: TestClient, writer: Headers, query: dict[str, Any], code: str) -> None:
     response = ledger.get(entries_url(AVA), params=query, headers=writer)
     assert response.status_code == 400
@@ -684,10 +814,12 @@ def test_secrets_are_stored_hashed(mock: Mock) -> None:
     assert all(a["client_secret"] not in stored for a in mock.credentials.applications)
 
 
-
 def test_an_unsupported_grant_type_gets_the_rfc_6749_code(ledger: TestClient) -> None:
-    response = ledger.post("/auth/1.0/token", data={"grant_type": "password"},
-                           auth=("7nq4k2m9x5c8v1b3z6w0p4r2t8", "example-client-secret-not-real"))  # fmt: skip
+    response = ledger.post(
+        "/auth/1.0/token",
+        data={"grant_type": "password"},
+        auth=("7nq4k2m9x5c8v1b3z6w0p4r2t8", "example-client-secret-not-real"),
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "unsupported_grant_type"
     assert response.json()["issues"][0]["field"] == "/grant_type"

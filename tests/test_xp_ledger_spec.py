@@ -290,10 +290,15 @@ def _pointer_is_required(schema: dict[str, Any], pointer: str) -> bool:
 
 
 def test_links_name_real_operations_and_parameters() -> None:
-    links = [(op["operationId"], code, name, link) for _, _, op in OPS for code, r in op["responses"].items()
-             for name, link in resolve(r).get("links", {}).items()]  # fmt: skip
+    links = [
+        (op["operationId"], code, name, link)
+        for _, _, op in OPS
+        for code, r in op["responses"].items()
+        for name, link in resolve(r).get("links", {}).items()
+    ]
     assert {(source, target["operationId"]) for source, _, _, target in links} >= {
-        ("sendCaliperEvents", "listUserXpEntries")}  # fmt: skip
+        ("sendCaliperEvents", "listUserXpEntries")
+    }
     for source, code, name, link in links:
         assert link["operationId"] in BY_ID, f"{source}.{name}"
         target = BY_ID[link["operationId"]][2]
@@ -324,8 +329,14 @@ def test_schemathesis_generates_valid_xp_grade_events() -> None:
     seen: dict[str, int] = {}
     invalid: list[str] = []
 
-    @settings(max_examples=80, deadline=None, derandomize=True, database=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @settings(
+        max_examples=80,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(operation.as_strategy())
     def check(case: Any) -> None:
         invalid.extend(_errors(payload, case.body))
@@ -349,7 +360,9 @@ REDOCLY = ROOT / ".tools" / "node_modules" / ".bin" / "redocly"
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed: the Redocly CLI lint cannot run")
-@pytest.mark.skipif(not REDOCLY.exists(), reason="Redocly CLI not installed in .tools/ (make test installs it with npm)")
+@pytest.mark.skipif(
+    not REDOCLY.exists(), reason="Redocly CLI not installed in .tools/ (make test installs it with npm)"
+)
 def test_redocly_lint_passes_with_zero_errors() -> None:
     # The one rule skipped: the ingestion path is documented with its trailing slash (`POST /events/1.0/`), which
     # Redocly's recommended `no-path-trailing-slash` rule flags. Every other recommended rule applies.

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, NoReturn
 
 from contract_tests import checks, outage
@@ -54,9 +55,16 @@ class Scenario:
 REGISTRY: list[Scenario] = []
 
 
-def scenario(group: str, name: str, description: str, *, api: str = "xentree", needs: tuple[str, ...] = (),
-             subjects: tuple[str, ...] = (), opt_in: str | None = None,
-             ) -> Callable[[Callable[[ScenarioContext], None]], Callable[[ScenarioContext], None]]:  # fmt: skip
+def scenario(
+    group: str,
+    name: str,
+    description: str,
+    *,
+    api: str = "xentree",
+    needs: tuple[str, ...] = (),
+    subjects: tuple[str, ...] = (),
+    opt_in: str | None = None,
+) -> Callable[[Callable[[ScenarioContext], None]], Callable[[ScenarioContext], None]]:
     """Register a scenario. Selection (`--include-tag`, `--operation`) picks what is checked (`subjects`); the
     operations a scenario merely uses (`needs`, e.g. minting keys) only have to exist in the spec."""
 
@@ -84,12 +92,17 @@ class Case:
     def fail(self, message: str, exchange: Exchange | None = None, *, rule: str | None = None, title: str = "") -> None:
         exchange = exchange or self.last
         name = rule or self.rule
-        self.result.fail(Finding(
-            check=name, title=title or checks.TITLES.get(name, self.result.name), message=message,
-            code=checks.CODES.get(name, "XC900"), curl=exchange.curl() if exchange else "",
-            status=exchange.status if exchange else None,
-            operation=(exchange.operation if exchange else None) or self.result.operation,
-        ))  # fmt: skip
+        self.result.fail(
+            Finding(
+                check=name,
+                title=title or checks.TITLES.get(name, self.result.name),
+                message=message,
+                code=checks.CODES.get(name, "XC900"),
+                curl=exchange.curl() if exchange else "",
+                status=exchange.status if exchange else None,
+                operation=(exchange.operation if exchange else None) or self.result.operation,
+            )
+        )
 
     def expect(self, condition: bool, message: str, exchange: Exchange | None = None, **kwargs: Any) -> bool:
         if not condition:
@@ -121,8 +134,9 @@ class ScenarioContext:
 
     # cases ---------------------------------------------------------------------------------------------------------
     @contextmanager
-    def case(self, name: str, *, group: str, rule: str, operation: str | None = None,
-             description: str = "") -> Iterator[Case]:  # fmt: skip
+    def case(
+        self, name: str, *, group: str, rule: str, operation: str | None = None, description: str = ""
+    ) -> Iterator[Case]:
         result = ScenarioResult(name, group, description, operation=operation)
         current = Case(result, rule)
         previous, self._current = self._current, current
@@ -156,11 +170,13 @@ class ScenarioContext:
             current.result.steps.append(f"{exchange.method} {exchange.url} -> {exchange.status}")
         op = self.spec.by_id.get(exchange.operation or "")
         for rule, problems in (
-            ("auth_error_shape", checks.auth_error_problems(self.spec, exchange.status, exchange.headers,
-                                                            exchange.content, op)),
+            (
+                "auth_error_shape",
+                checks.auth_error_problems(self.spec, exchange.status, exchange.headers, exchange.content, op),
+            ),
             ("rate_limit_headers", checks.rate_limit_problems(self.spec, op, exchange.status, exchange.headers)),
             ("secrets_exposure", checks.secret_problems(self.spec, op, exchange.status, exchange.content)),
-        ):  # fmt: skip
+        ):
             if problems:
                 current.fail("\n".join(problems), exchange, rule=rule, title=checks.TITLES[rule])
 
@@ -171,9 +187,18 @@ class ScenarioContext:
             raise Skip(f"the spec has no operation {operation_id}")
         return op
 
-    def call(self, operation_id: str, who: Principal | dict[str, str] | None, *, path: dict[str, Any] | None = None,
-             body: Any = None, params: dict[str, Any] | None = None, wait_on_429: bool = True,
-             raw_body: bool = False, observe: bool = True) -> Exchange:  # fmt: skip
+    def call(
+        self,
+        operation_id: str,
+        who: Principal | dict[str, str] | None,
+        *,
+        path: dict[str, Any] | None = None,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        wait_on_429: bool = True,
+        raw_body: bool = False,
+        observe: bool = True,
+    ) -> Exchange:
         """Call an operation as `who` (a principal, explicit headers, or None for no credentials)."""
         op = self.op(operation_id)
         headers = who.headers_for(op) if isinstance(who, Principal) else dict(who or {})
@@ -186,9 +211,16 @@ class ScenarioContext:
             kwargs["files"] = {k: (f"{k}.txt", str(v).encode(), "text/plain") for k, v in body.items()}
         elif body is not None:
             kwargs["json_body"] = body
-        return self.client.request(op.method, path_of(op, **(path or {})), headers=headers, params=params,
-                                   operation=operation_id, wait_on_429=wait_on_429, observe=observe,
-                                   **kwargs)  # fmt: skip
+        return self.client.request(
+            op.method,
+            path_of(op, **(path or {})),
+            headers=headers,
+            params=params,
+            operation=operation_id,
+            wait_on_429=wait_on_429,
+            observe=observe,
+            **kwargs,
+        )
 
     def sample_request(self, op: OperationInfo) -> dict[str, Any]:
         """Path parameters, required query parameters and a body that satisfy the spec (placeholders for ids)."""
@@ -211,8 +243,9 @@ class ScenarioContext:
         if self._second is None:
             try:
                 if self.options.second_username and self.options.second_password:
-                    self._second = session(self.client, self.spec, self.options.second_username,
-                                           self.options.second_password)  # fmt: skip
+                    self._second = session(
+                        self.client, self.spec, self.options.second_username, self.options.second_password
+                    )
                 else:
                     self._second = register_user(self.client, self.spec, self.options.seed, "b")
             except CredentialsRefused as exc:
@@ -258,8 +291,9 @@ class ScenarioContext:
             answer = self.call("createOrganization", owner, body={"name": f"Contract tests {label}", "slug": slug})
             if answer.status == 201 and isinstance(answer.json, dict) and answer.json.get("id"):
                 org_id = str(answer.json["id"])
-                self.defer(f"organization {slug}",
-                           lambda: self.call("deleteOrganization", owner, path={"org_id": org_id}))  # fmt: skip
+                self.defer(
+                    f"organization {slug}", partial(self.call, "deleteOrganization", owner, path={"org_id": org_id})
+                )
                 return org_id
             if answer.status != 409:
                 raise Skip(f"could not create an organization: {answer.summary()}")

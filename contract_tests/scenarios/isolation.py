@@ -61,8 +61,11 @@ def create_organization(ctx: ScenarioContext, owner: Principal, marker: str) -> 
 
 
 def create_live_transcript(ctx: ScenarioContext, owner: Principal, marker: str) -> str:
-    body = {"session_started_at": "2026-01-01T10:00:00Z", "session_ended_at": "2026-01-01T10:01:00Z",
-            "transcripts": [{"role": "user", "text": marker, "timestamp": "2026-01-01T10:00:10Z"}]}  # fmt: skip
+    body = {
+        "session_started_at": "2026-01-01T10:00:00Z",
+        "session_ended_at": "2026-01-01T10:01:00Z",
+        "transcripts": [{"role": "user", "text": marker, "timestamp": "2026-01-01T10:00:10Z"}],
+    }
     return _created(ctx.call("saveLiveTranscripts", owner, body=body), "a live transcript")
 
 
@@ -89,27 +92,69 @@ def _join(ctx: ScenarioContext, intruder: Principal) -> dict[str, Any]:
 
 
 KINDS = (
-    Kind("conversations", "conversation_id", create_conversation,
-         (Attempt("getConversationMessages"), Attempt("getConversationSessionStatus"),
-          Attempt("startConversationSession"), Attempt("deleteConversation")),
-         lists=("listConversations",), owner_check="getConversationMessages",
-         needs=("createConversation", "deleteConversation")),
-    Kind("notes", "note_id", create_note,
-         (Attempt("updateNote", lambda c, i: {"title": "hijacked", "content": "hijacked"}), Attempt("deleteNote")),
-         lists=("listNotes",), needs=("createNote", "deleteNote")),
-    Kind("organizations", "org_id", create_organization,
-         (Attempt("getOrganization"), Attempt("listOrganizationMembers"),
-          Attempt("updateOrganization", lambda c, i: {"name": "hijacked"}), Attempt("addOrganizationMember", _join),
-          Attempt("deleteOrganization")),
-         lists=("listOrganizations",), owner_check="getOrganization",
-         needs=("createOrganization", "deleteOrganization")),
-    Kind("live transcripts", "transcript_id", create_live_transcript, (Attempt("getLiveTranscript"),),
-         lists=("listLiveTranscripts",), owner_check="getLiveTranscript", needs=("saveLiveTranscripts",)),
-    Kind("XEL transcripts", "session_id", create_xel_transcript, (Attempt("getXelTranscripts"),),
-         owner_check="getXelTranscripts", needs=("startXelSession", "saveXelTranscript")),
-    Kind("API keys", "key_id", create_api_key, (Attempt("deleteApiKey"),), lists=("listApiKeys",),
-         needs=("createApiKey", "deleteApiKey", "listTenants")),
-)  # fmt: skip
+    Kind(
+        "conversations",
+        "conversation_id",
+        create_conversation,
+        (
+            Attempt("getConversationMessages"),
+            Attempt("getConversationSessionStatus"),
+            Attempt("startConversationSession"),
+            Attempt("deleteConversation"),
+        ),
+        lists=("listConversations",),
+        owner_check="getConversationMessages",
+        needs=("createConversation", "deleteConversation"),
+    ),
+    Kind(
+        "notes",
+        "note_id",
+        create_note,
+        (Attempt("updateNote", lambda c, i: {"title": "hijacked", "content": "hijacked"}), Attempt("deleteNote")),
+        lists=("listNotes",),
+        needs=("createNote", "deleteNote"),
+    ),
+    Kind(
+        "organizations",
+        "org_id",
+        create_organization,
+        (
+            Attempt("getOrganization"),
+            Attempt("listOrganizationMembers"),
+            Attempt("updateOrganization", lambda c, i: {"name": "hijacked"}),
+            Attempt("addOrganizationMember", _join),
+            Attempt("deleteOrganization"),
+        ),
+        lists=("listOrganizations",),
+        owner_check="getOrganization",
+        needs=("createOrganization", "deleteOrganization"),
+    ),
+    Kind(
+        "live transcripts",
+        "transcript_id",
+        create_live_transcript,
+        (Attempt("getLiveTranscript"),),
+        lists=("listLiveTranscripts",),
+        owner_check="getLiveTranscript",
+        needs=("saveLiveTranscripts",),
+    ),
+    Kind(
+        "XEL transcripts",
+        "session_id",
+        create_xel_transcript,
+        (Attempt("getXelTranscripts"),),
+        owner_check="getXelTranscripts",
+        needs=("startXelSession", "saveXelTranscript"),
+    ),
+    Kind(
+        "API keys",
+        "key_id",
+        create_api_key,
+        (Attempt("deleteApiKey"),),
+        lists=("listApiKeys",),
+        needs=("createApiKey", "deleteApiKey", "listTenants"),
+    ),
+)
 
 
 def _shows(answer: Exchange, object_id: str, marker: str) -> bool:
@@ -127,29 +172,40 @@ def check_kind(ctx: ScenarioContext, case: Case, kind: Kind, owner: Principal, i
         body = attempt.body(ctx, intruder) if attempt.body else None
         answer = ctx.call(attempt.operation_id, intruder, path={kind.param: object_id}, body=body)
         # a refusal may echo the id it was asked for, never the object's content (the marker)
-        case.expect(answer.status in REFUSALS and marker not in answer.content.decode("utf-8", "replace"),
-                    f"a second user reached the first user's {kind.name[:-1] if kind.name.endswith('s') else kind.name}"
-                    f" through {attempt.operation_id}: expected 404 (or 403), got {answer.summary()}",
-                    answer)  # fmt: skip
+        case.expect(
+            answer.status in REFUSALS and marker not in answer.content.decode("utf-8", "replace"),
+            f"a second user reached the first user's {kind.name[:-1] if kind.name.endswith('s') else kind.name}"
+            f" through {attempt.operation_id}: expected 404 (or 403), got {answer.summary()}",
+            answer,
+        )
     for list_op in kind.lists:
         if list_op not in present:
             continue
         answer = ctx.call(list_op, intruder)
-        case.expect(not (answer.status < 300 and _shows(answer, object_id, marker)),
-                    f"{list_op} of a second user lists the first user's {kind.name} ({object_id})", answer)
+        case.expect(
+            not (answer.status < 300 and _shows(answer, object_id, marker)),
+            f"{list_op} of a second user lists the first user's {kind.name} ({object_id})",
+            answer,
+        )
     if kind.owner_check and kind.owner_check in present:
         answer = ctx.call(kind.owner_check, owner, path={kind.param: object_id})
-        case.expect(answer.status == 200,
-                    f"the owner lost their {kind.name} after a second user's attempts: {answer.summary()}", answer)
+        case.expect(
+            answer.status == 200,
+            f"the owner lost their {kind.name} after a second user's attempts: {answer.summary()}",
+            answer,
+        )
         if answer.status == 200 and "hijacked" in answer.content.decode("utf-8", "replace"):
             case.fail(f"a second user changed the first user's {kind.name}: {answer.summary()}", answer)
     for list_op in kind.lists:
         if list_op in present and not kind.owner_check:
             answer = ctx.call(list_op, owner)
-            case.expect(answer.status == 200 and _shows(answer, object_id, marker)
-                        and "hijacked" not in answer.content.decode("utf-8", "replace"),
-                        f"the owner's {kind.name} is gone or changed after a second user's attempts: "
-                        f"{answer.summary()}", answer)  # fmt: skip
+            case.expect(
+                answer.status == 200
+                and _shows(answer, object_id, marker)
+                and "hijacked" not in answer.content.decode("utf-8", "replace"),
+                f"the owner's {kind.name} is gone or changed after a second user's attempts: {answer.summary()}",
+                answer,
+            )
 
 
 @scenario(GROUP, "object-level isolation", __doc__ or "", subjects=tuple(k.needs[0] for k in KINDS))
@@ -159,8 +215,13 @@ def isolation(ctx: ScenarioContext) -> None:
         if kind.needs[0] not in selected:
             continue  # this kind of object is not under test in this run
         description = f"A second user cannot read or change the first user's {kind.name}"
-        with ctx.case(f"isolation: {kind.name}", group=GROUP, rule="object_isolation", operation=kind.needs[0],
-                      description=description) as case:  # fmt: skip
+        with ctx.case(
+            f"isolation: {kind.name}",
+            group=GROUP,
+            rule="object_isolation",
+            operation=kind.needs[0],
+            description=description,
+        ) as case:
             missing = [op for op in kind.needs if op not in ctx.spec.by_id]
             if missing:
                 case.skip(f"the spec lacks {', '.join(missing)}")

@@ -52,13 +52,15 @@ class MockClock:
 
 
 def expect_quota_error(case: Case, answer: Any, what: str) -> None:
-    case.expect(answer.status == 429 and answer.error_code == QUOTA_ERROR,
-                f"{what} beyond the monthly Live quota: expected 429 {QUOTA_ERROR}, "
-                f"got {answer.summary()}")  # fmt: skip
+    case.expect(
+        answer.status == 429 and answer.error_code == QUOTA_ERROR,
+        f"{what} beyond the monthly Live quota: expected 429 {QUOTA_ERROR}, got {answer.summary()}",
+    )
 
 
-def use_up(ctx: ScenarioContext, case: Case, clock: MockClock, key: dict[str, str], remaining: int,
-           resets_at: str | None) -> Any:
+def use_up(
+    ctx: ScenarioContext, case: Case, clock: MockClock, key: dict[str, str], remaining: int, resets_at: str | None
+) -> Any:
     """Start a session and let its time pass until the quota is gone; returns the last heartbeat answer."""
     started = ctx.call("startLiveSession", key, body={"session_type": "voice"}, wait_on_429=False)
     session = started.json if started.status == 201 and isinstance(started.json, dict) else None
@@ -66,16 +68,19 @@ def use_up(ctx: ScenarioContext, case: Case, clock: MockClock, key: dict[str, st
     if not case.expect(bool(session and session.get("session_id")), message):
         case.skip("no Live session to use the quota up with")
     session_id = session["session_id"]  # type: ignore[index]
-    ctx.defer("Live session", lambda: ctx.call("endLiveSession", key, body={"session_id": session_id},
-                                               wait_on_429=False))  # fmt: skip
+    ctx.defer(
+        "Live session", lambda: ctx.call("endLiveSession", key, body={"session_id": session_id}, wait_on_429=False)
+    )
     if clock.available():
         if resets_at and clock.now().timestamp() + remaining + 1 >= instant(resets_at).timestamp():
             case.skip("the quota resets before it could be used up; try again earlier in the month")
         clock.advance(remaining + 1)
         return ctx.call("heartbeatLiveSession", key, body={"session_id": session_id}, wait_on_429=False)
     if remaining > LIVE_REAL_TIME_LIMIT:
-        case.skip(f"{remaining} s of Live quota left: too much to use up in real time "
-                  f"(limit {LIVE_REAL_TIME_LIMIT} s) and the target has no clock control")  # fmt: skip
+        case.skip(
+            f"{remaining} s of Live quota left: too much to use up in real time "
+            f"(limit {LIVE_REAL_TIME_LIMIT} s) and the target has no clock control"
+        )
     deadline = time.monotonic() + remaining + 2 * HEARTBEAT_EVERY
     while True:
         time.sleep(min(HEARTBEAT_EVERY, remaining + 1))
@@ -84,12 +89,22 @@ def use_up(ctx: ScenarioContext, case: Case, clock: MockClock, key: dict[str, st
             return beat
 
 
-@scenario(GROUP, "live quota", __doc__ or "", opt_in="live_quota", subjects=("startLiveSession",),
-          needs=("getLiveQuota", "startLiveSession", "heartbeatLiveSession", "endLiveSession", "createApiKey"))
+@scenario(
+    GROUP,
+    "live quota",
+    __doc__ or "",
+    opt_in="live_quota",
+    subjects=("startLiveSession",),
+    needs=("getLiveQuota", "startLiveSession", "heartbeatLiveSession", "endLiveSession", "createApiKey"),
+)
 def live_quota(ctx: ScenarioContext) -> None:
-    with ctx.case("live quota: sessions beyond the quota get 429 live_quota_exceeded", group=GROUP,
-                  rule="live_quota", operation="startLiveSession",
-                  description="Live sessions started beyond the monthly quota are refused") as case:  # fmt: skip
+    with ctx.case(
+        "live quota: sessions beyond the quota get 429 live_quota_exceeded",
+        group=GROUP,
+        rule="live_quota",
+        operation="startLiveSession",
+        description="Live sessions started beyond the monthly quota are refused",
+    ) as case:
         user = ctx.second_user()
         key = {"X-API-Key": ctx.mint_key(user, ["live:read", "live:write"], "contract live quota")["key"]}
         quota = ctx.call("getLiveQuota", key)
@@ -108,5 +123,6 @@ def live_quota(ctx: ScenarioContext) -> None:
             clock.restore()
         if again.status == 201 and isinstance(again.json, dict) and again.json.get("session_id"):
             extra = again.json["session_id"]
-            ctx.defer("Live session", lambda: ctx.call("endLiveSession", key, body={"session_id": extra},
-                                                       wait_on_429=False))  # fmt: skip
+            ctx.defer(
+                "Live session", lambda: ctx.call("endLiveSession", key, body={"session_id": extra}, wait_on_429=False)
+            )

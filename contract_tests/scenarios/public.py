@@ -21,21 +21,28 @@ def check_profile(ctx: ScenarioContext, case: Case, who: Principal) -> None:
     if not username:
         return
     answer = ctx.call(PROFILE, None, path={"username": username})
-    if not case.expect(answer.status == 200,
-                       f"public profile of {username!r} without credentials: expected 200, got {answer.summary()}"):
+    if not case.expect(
+        answer.status == 200,
+        f"public profile of {username!r} without credentials: expected 200, got {answer.summary()}",
+    ):
         return
     problems = checks.privacy_problems(answer.content, who.private_values)
     if problems:
-        case.fail(f"public profile of {username!r}: " + "; ".join(problems), answer, rule="public_profile_privacy",
-                  title=checks.TITLES["public_profile_privacy"])  # fmt: skip
+        case.fail(
+            f"public profile of {username!r}: " + "; ".join(problems),
+            answer,
+            rule="public_profile_privacy",
+            title=checks.TITLES["public_profile_privacy"],
+        )
 
 
 def check_generic(ctx: ScenarioContext, case: Case, op_id: str) -> None:
     op = ctx.op(op_id)
     request = ctx.sample_request(op)
     answer = ctx.call(op_id, None, path=request["path"], params=request["params"], body=request["body"])
-    case.expect(answer.status not in (401, 403),
-                f"public {op_id} refused a request without credentials: {answer.summary()}")  # fmt: skip
+    case.expect(
+        answer.status not in (401, 403), f"public {op_id} refused a request without credentials: {answer.summary()}"
+    )
     needs_input = bool(request["path"] or request["params"] or request["body"] is not None)
     if not needs_input:
         case.expect(answer.status < 300, f"public {op_id} without credentials did not succeed: {answer.summary()}")
@@ -44,8 +51,13 @@ def check_generic(ctx: ScenarioContext, case: Case, op_id: str) -> None:
 @scenario(GROUP, "public operations", __doc__ or "")
 def public_operations(ctx: ScenarioContext) -> None:
     for op in [op for op in ctx.selected if op.public]:
-        with ctx.case(f"public: {op.operation_id}", group=GROUP, rule="public_access", operation=op.operation_id,
-                      description="Works without credentials") as case:  # fmt: skip
+        with ctx.case(
+            f"public: {op.operation_id}",
+            group=GROUP,
+            rule="public_access",
+            operation=op.operation_id,
+            description="Works without credentials",
+        ) as case:
             if op.operation_id == REGISTER:
                 second = ctx.second_user()
                 if not second.registered:
@@ -58,8 +70,10 @@ def public_operations(ctx: ScenarioContext) -> None:
                     case.skip("the login answer carried no refresh token")
                 answer = ctx.call(REFRESH, None, body={"refresh_token": second.refresh_token})
                 tokens = answer.json if isinstance(answer.json, dict) else {}
-                if case.expect(answer.status == 200 and bool(tokens.get("access_token")),
-                               f"refresh without credentials failed: {answer.summary()}"):  # fmt: skip
+                if case.expect(
+                    answer.status == 200 and bool(tokens.get("access_token")),
+                    f"refresh without credentials failed: {answer.summary()}",
+                ):
                     second.token, second.refresh_token = tokens["access_token"], tokens.get("refresh_token")
             elif op.operation_id == PROFILE:
                 check_profile(ctx, case, ctx.second_user())

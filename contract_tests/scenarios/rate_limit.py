@@ -22,9 +22,15 @@ MARGIN = 100  # requests beyond twice the announced remainder (the bucket refill
 
 def cheap_read(spec: ApiSpec) -> OperationInfo | None:
     """The cheapest safe read: a GET with no path or required query parameters, not admin-only; public first."""
-    candidates = [op for op in spec.operations if op.method == "GET" and "{" not in op.path and not op.admin_only
-                  and not any(p.get("required") for p in spec.parameters(op, "query"))
-                  and op.documents(429)]  # fmt: skip
+    candidates = [
+        op
+        for op in spec.operations
+        if op.method == "GET"
+        and "{" not in op.path
+        and not op.admin_only
+        and not any(p.get("required") for p in spec.parameters(op, "query"))
+        and op.documents(429)
+    ]
     candidates.sort(key=lambda op: (not op.public, "health" not in op.path, len(op.path)))
     return candidates[0] if candidates else None
 
@@ -47,8 +53,10 @@ def probe_rate_limit(ctx: ScenarioContext) -> None:
         budget = ctx.options.probe_max_requests
         needed = (2 * remaining + MARGIN) if remaining is not None else budget
         if remaining is not None and remaining + 1 > budget:
-            warning = (f"rate-limit probe skipped: {op.operation_id} announces RateLimit-Remaining {remaining} "
-                       f"(limit {limit}), beyond --probe-max-requests {budget}")  # fmt: skip
+            warning = (
+                f"rate-limit probe skipped: {op.operation_id} announces RateLimit-Remaining {remaining} "
+                f"(limit {limit}), beyond --probe-max-requests {budget}"
+            )
             ctx.warnings.append(warning)
             case.skip(warning)
         throttled = first if first.status == 429 else None
@@ -59,24 +67,34 @@ def probe_rate_limit(ctx: ScenarioContext) -> None:
             if answer.status == 429:
                 throttled = answer
         if throttled is None:
-            warning = (f"rate-limit probe: {sent} requests to {op.operation_id} got no 429 (RateLimit-Limit "
-                       f"{limit if limit is not None else 'not sent'}); the limit was not reached")  # fmt: skip
+            warning = (
+                f"rate-limit probe: {sent} requests to {op.operation_id} got no 429 (RateLimit-Limit "
+                f"{limit if limit is not None else 'not sent'}); the limit was not reached"
+            )
             ctx.warnings.append(warning)
             case.skip(warning)
             return
         ctx.client.observe(throttled)  # the run-wide rules judge this 429 (Retry-After, RateLimit-*, Error shape)
         if ctx.spec.error_validator is not None:
             shape = [e.message for e in ctx.spec.error_validator.iter_errors(throttled.json)]
-            case.expect(not shape, f"the 429 after {sent} requests is not in the Error shape: "
-                                   f"{'; '.join(shape)[:300] or throttled.text()}", throttled)  # fmt: skip
+            case.expect(
+                not shape,
+                f"the 429 after {sent} requests is not in the Error shape: "
+                f"{'; '.join(shape)[:300] or throttled.text()}",
+                throttled,
+            )
         wait = retry_after_seconds(throttled.headers.get("retry-after"))
         wait = _number(throttled.headers.get("ratelimit-reset")) if wait is None else wait
         if wait is None or wait > ctx.options.probe_max_wait:
-            ctx.warnings.append(f"rate-limit probe: not waiting {wait if wait is not None else 'an unknown time'} s "
-                                f"for the reset (--probe-max-wait {ctx.options.probe_max_wait:g})")  # fmt: skip
+            ctx.warnings.append(
+                f"rate-limit probe: not waiting {wait if wait is not None else 'an unknown time'} s "
+                f"for the reset (--probe-max-wait {ctx.options.probe_max_wait:g})"
+            )
             return
         time.sleep(wait + 0.2)
         again = ctx.call(op.operation_id, who)
-        case.expect(again.status != 429, f"{op.operation_id} still answers 429 {wait:g} s after the 429 that said "
-                                         f"to retry then", again)  # fmt: skip
-
+        case.expect(
+            again.status != 429,
+            f"{op.operation_id} still answers 429 {wait:g} s after the 429 that said to retry then",
+            again,
+        )

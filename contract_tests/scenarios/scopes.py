@@ -48,19 +48,25 @@ def refused_for_scope(answer: Any) -> bool:
 def check_denied(case: Case, op: OperationInfo, answer: Any, key_scopes: list[str]) -> None:
     required = op.api_key_scopes
     prefix = f"{op.operation_id} with an API key lacking {' '.join(required)} (key scopes: {', '.join(key_scopes)})"
-    if not case.expect(answer.status == 403, f"{prefix}: expected 403 {SCOPE_ERROR}, got {answer.status}: "
-                                             f"{answer.text(200)}"):  # fmt: skip
+    if not case.expect(
+        answer.status == 403, f"{prefix}: expected 403 {SCOPE_ERROR}, got {answer.status}: {answer.text(200)}"
+    ):
         return
     detail = (answer.json or {}).get("detail") if isinstance(answer.json, dict) else None
     detail = detail if isinstance(detail, dict) else {}
-    case.expect(detail.get("error") == SCOPE_ERROR,
-                f"{prefix}: 403 names error {detail.get('error')!r}, expected {SCOPE_ERROR!r}")  # fmt: skip
-    case.expect(detail.get("required_scope") in required,
-                f"{prefix}: 403 names required_scope {detail.get('required_scope')!r}, "
-                f"expected one of {list(required)}")  # fmt: skip
+    case.expect(
+        detail.get("error") == SCOPE_ERROR,
+        f"{prefix}: 403 names error {detail.get('error')!r}, expected {SCOPE_ERROR!r}",
+    )
+    case.expect(
+        detail.get("required_scope") in required,
+        f"{prefix}: 403 names required_scope {detail.get('required_scope')!r}, expected one of {list(required)}",
+    )
     granted = detail.get("granted_scopes")
-    case.expect(isinstance(granted, list) and sorted(granted) == sorted(key_scopes),
-                f"{prefix}: 403 names granted_scopes {granted!r}, expected the key's scopes {sorted(key_scopes)}")
+    case.expect(
+        isinstance(granted, list) and sorted(granted) == sorted(key_scopes),
+        f"{prefix}: 403 names granted_scopes {granted!r}, expected the key's scopes {sorted(key_scopes)}",
+    )
 
 
 def check_accepted(case: Case, op: OperationInfo, answer: Any, key_scopes: list[str]) -> None:
@@ -90,24 +96,34 @@ def scope_enforcement(ctx: ScenarioContext) -> None:
         return keys[wanted]
 
     usable = False
-    with ctx.case("scope enforcement: minted API keys authenticate", group=GROUP, rule="scope_enforcement",
-                  operation="createApiKey",
-                  description="Keys minted through createApiKey, one per scope, are accepted") as case:  # fmt: skip
+    with ctx.case(
+        "scope enforcement: minted API keys authenticate",
+        group=GROUP,
+        rule="scope_enforcement",
+        operation="createApiKey",
+        description="Keys minted through createApiKey, one per scope, are accepted",
+    ) as case:
         probe = key_probe(ctx.spec)
         for scope in needed or table[:1]:
             key = key_for([scope])
             if probe is not None:
                 answer = ctx.call(probe.operation_id, {"X-API-Key": key["key"]})
-                case.expect(answer.status != 401 and not (answer.status == 403 and not probe.api_key_scopes),
-                            f"a key minted with scope {scope} is refused by {probe.operation_id}: {answer.summary()}")
+                case.expect(
+                    answer.status != 401 and not (answer.status == 403 and not probe.api_key_scopes),
+                    f"a key minted with scope {scope} is refused by {probe.operation_id}: {answer.summary()}",
+                )
         usable = not case.result.findings
     if not usable:
         raise Skip("the minted API keys are unusable (see 'scope enforcement: minted API keys authenticate')")
 
     for op in key_ops:
-        with ctx.case(f"scope enforcement: {op.operation_id}", group=GROUP, rule="scope_enforcement",
-                      operation=op.operation_id,
-                      description=f"API keys need {', '.join(op.api_key_scopes) or 'no scope'}") as case:  # fmt: skip
+        with ctx.case(
+            f"scope enforcement: {op.operation_id}",
+            group=GROUP,
+            rule="scope_enforcement",
+            operation=op.operation_id,
+            description=f"API keys need {', '.join(op.api_key_scopes) or 'no scope'}",
+        ) as case:
             required = list(op.api_key_scopes)
             if required:
                 lacking = next((s for s in [sibling(required[0]), *table] if s not in required and s in table), None)
@@ -115,24 +131,45 @@ def scope_enforcement(ctx: ScenarioContext) -> None:
                     case.skip("every scope of the table is required here; no key can lack one")
                 denied_key = key_for([lacking])
                 request = ctx.sample_request(op)
-                answer = ctx.call(op.operation_id, {"X-API-Key": denied_key["key"]}, path=request["path"],
-                                  params=request["params"], body=request["body"])  # fmt: skip
+                answer = ctx.call(
+                    op.operation_id,
+                    {"X-API-Key": denied_key["key"]},
+                    path=request["path"],
+                    params=request["params"],
+                    body=request["body"],
+                )
                 check_denied(case, op, answer, [lacking])
             granted = required or [needed[0] if needed else table[0]]
             allowed_key = key_for(granted)
             request = safe_request(ctx, op)
-            answer = ctx.call(op.operation_id, {"X-API-Key": allowed_key["key"]}, path=request["path"],
-                              params=request["params"], body=request["body"])  # fmt: skip
+            answer = ctx.call(
+                op.operation_id,
+                {"X-API-Key": allowed_key["key"]},
+                path=request["path"],
+                params=request["params"],
+                body=request["body"],
+            )
             check_accepted(case, op, answer, granted)
 
     full = key_for(table)
     for op in bearer_only:
-        with ctx.case(f"bearer only: {op.operation_id}", group=GROUP, rule="bearer_only", operation=op.operation_id,
-                      description="Bearer-only operations refuse API keys, even one with every scope",
-                      ) as case:  # fmt: skip
+        with ctx.case(
+            f"bearer only: {op.operation_id}",
+            group=GROUP,
+            rule="bearer_only",
+            operation=op.operation_id,
+            description="Bearer-only operations refuse API keys, even one with every scope",
+        ) as case:
             request = safe_request(ctx, op)
-            answer = ctx.call(op.operation_id, {"X-API-Key": full["key"]}, path=request["path"],
-                              params=request["params"], body=request["body"])  # fmt: skip
-            case.expect(answer.status in (401, 403),
-                        f"bearer-only {op.operation_id} accepted an API key (all scopes): expected 401 or 403, "
-                        f"got {answer.status}: {answer.text(200)}")  # fmt: skip
+            answer = ctx.call(
+                op.operation_id,
+                {"X-API-Key": full["key"]},
+                path=request["path"],
+                params=request["params"],
+                body=request["body"],
+            )
+            case.expect(
+                answer.status in (401, 403),
+                f"bearer-only {op.operation_id} accepted an API key (all scopes): expected 401 or 403, "
+                f"got {answer.status}: {answer.text(200)}",
+            )

@@ -75,8 +75,11 @@ def refresh(call: Call) -> dict[str, Any]:
         raise unauthorized("The refresh token has been revoked", "token_revoked")
     if row["used_at"] is not None:
         _revoke_session(call, row["sid"])
-        raise unauthorized("The refresh token was already used; its session is revoked, log in again",
-                           "refresh_token_reused", keep_writes=True)  # fmt: skip
+        raise unauthorized(
+            "The refresh token was already used; its session is revoked, log in again",
+            "refresh_token_reused",
+            keep_writes=True,
+        )
     now = call.clock.timestamp()
     call.store.run("UPDATE refresh_tokens SET used_at = ? WHERE jti = ?", (now, row["jti"]))
     return call.tokens.issue(_user(call, row["user_id"]), sid=row["sid"] or None)
@@ -99,10 +102,14 @@ def logout(call: Call) -> dict[str, Any]:
     continue a session) and every refresh token of it."""
     assert call.identity is not None and call.identity.token_jti is not None
     jti = call.identity.token_jti
-    call.store.run("INSERT OR IGNORE INTO revoked_access_tokens (jti, expires_at) VALUES (?, ?)",
-                   (jti, call.clock.timestamp() + 3600))  # fmt: skip
-    call.store.run("UPDATE refresh_tokens SET revoked_at = ? WHERE access_jti = ? AND revoked_at IS NULL",
-                   (call.clock.timestamp(), jti))  # fmt: skip
+    call.store.run(
+        "INSERT OR IGNORE INTO revoked_access_tokens (jti, expires_at) VALUES (?, ?)",
+        (jti, call.clock.timestamp() + 3600),
+    )
+    call.store.run(
+        "UPDATE refresh_tokens SET revoked_at = ? WHERE access_jti = ? AND revoked_at IS NULL",
+        (call.clock.timestamp(), jti),
+    )
     _revoke_session(call, call.identity.session_id or "")
     return {"detail": "Logged out: the session's access and refresh tokens are revoked"}
 

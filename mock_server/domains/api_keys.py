@@ -4,9 +4,10 @@ Rules (documented in the README):
 - Create: the caller must be an owner or admin of the key's organization (403 otherwise, also for an organization
   they do not belong to, so its existence is not revealed). The full key (`xntr-` + 86 URL-safe base64 characters)
   is in the create response only; the store keeps its SHA-256 hash and an 11-character prefix.
-- Scopes come from the documented table (the request schema's enum refuses others with 400); `expires_at` must lie in the future; `allowed_ips` holds IPv4/IPv6
-  addresses or CIDR ranges. Authentication (mock_server.security) enforces both: an expired key gets 401
-  `api_key_expired`, a request from an address outside the list 403 `ip_not_allowed`.
+- Scopes come from the documented table (the request schema's enum refuses others with 400); `expires_at` must lie
+  in the future; `allowed_ips` holds IPv4/IPv6 addresses or CIDR ranges. Authentication (mock_server.security)
+  enforces both: an expired key gets 401 `api_key_expired`, a request from an address outside the list 403
+  `ip_not_allowed`.
 - Visibility: a user sees (and may delete) the keys they created, plus every key of the organizations they own or
   administer. Others' keys answer 404. Deleting revokes at once: the key gets 401 from the next request.
 """
@@ -24,8 +25,18 @@ from mock_server.errors import bad_request, forbidden, not_found
 from mock_server.security import hash_api_key, make_api_key
 
 PREFIX_LENGTH = 11  # `xntr-` plus 6 characters, as APIKeyResponse.prefix documents
-RESPONSE_FIELDS = ("id", "name", "prefix", "scopes", "organization_id", "created_by", "created_at", "expires_at",
-                   "allowed_ips", "last_used_at")  # fmt: skip
+RESPONSE_FIELDS = (
+    "id",
+    "name",
+    "prefix",
+    "scopes",
+    "organization_id",
+    "created_by",
+    "created_at",
+    "expires_at",
+    "allowed_ips",
+    "last_used_at",
+)
 
 _VISIBLE = """(k.user_id = ? OR k.organization_id IN
     (SELECT organization_id FROM memberships WHERE user_id = ? AND role IN ('owner', 'admin')))"""
@@ -56,8 +67,9 @@ def _expiry(call: Call, value: str | None) -> str | None:
     except ValueError as exc:
         raise bad_request(f"body.expires_at: {value!r} is not an RFC 3339 date-time", "invalid_expiry") from exc
     if instant <= call.clock.now():
-        raise bad_request(f"body.expires_at: {value} is not in the future (now is {iso(call.clock.now())})",
-                          "expiry_in_past")  # fmt: skip
+        raise bad_request(
+            f"body.expires_at: {value} is not in the future (now is {iso(call.clock.now())})", "expiry_in_past"
+        )
     return iso(instant)
 
 
@@ -66,15 +78,17 @@ def _networks(entries: list[str]) -> list[str]:
         try:
             ipaddress.ip_network(entry, strict=False)
         except ValueError as exc:
-            raise bad_request(f"body.allowed_ips: {entry!r} is not an IPv4/IPv6 address or CIDR range",
-                              "invalid_ip_allow_list") from exc  # fmt: skip
+            raise bad_request(
+                f"body.allowed_ips: {entry!r} is not an IPv4/IPv6 address or CIDR range", "invalid_ip_allow_list"
+            ) from exc
     return entries
 
 
 @handles("listApiKeys")
 def list_keys(call: Call) -> list[dict[str, Any]]:
-    rows = call.store.all(f"SELECT k.* FROM api_keys k WHERE {_VISIBLE} ORDER BY k.created_at, k.rowid",
-                          (call.user_id, call.user_id))  # fmt: skip
+    rows = call.store.all(
+        f"SELECT k.* FROM api_keys k WHERE {_VISIBLE} ORDER BY k.created_at, k.rowid", (call.user_id, call.user_id)
+    )
     return [_response(r) for r in rows]
 
 
@@ -84,18 +98,30 @@ def create_key(call: Call) -> Result:
     org_id = body["organization_id"].lower()
     role = role_in(call, org_id, call.user_id)
     if role is None:
-        raise forbidden(f"You are not an owner or admin of organization {org_id} (or it does not exist)",
-                        "not_organization_member")  # fmt: skip
+        raise forbidden(
+            f"You are not an owner or admin of organization {org_id} (or it does not exist)", "not_organization_member"
+        )
     if role not in MANAGERS:
-        raise forbidden(f"Creating API keys requires the owner or admin role in the organization; your role is {role}",
-                        "insufficient_role")  # fmt: skip
+        raise forbidden(
+            f"Creating API keys requires the owner or admin role in the organization; your role is {role}",
+            "insufficient_role",
+        )
     expires_at = _expiry(call, body.get("expires_at"))
     allowed_ips = _networks(body.get("allowed_ips", []))
     key = make_api_key(call.store.token(64))
-    row = {"id": call.store.new_id(), "name": body["name"], "prefix": key[:PREFIX_LENGTH],
-           "key_hash": hash_api_key(key), "user_id": call.user_id, "organization_id": org_id, "scopes": body["scopes"],
-           "allowed_ips": allowed_ips, "expires_at": expires_at, "created_at": iso(call.clock.now()),
-           "last_used_at": None}  # fmt: skip
+    row = {
+        "id": call.store.new_id(),
+        "name": body["name"],
+        "prefix": key[:PREFIX_LENGTH],
+        "key_hash": hash_api_key(key),
+        "user_id": call.user_id,
+        "organization_id": org_id,
+        "scopes": body["scopes"],
+        "allowed_ips": allowed_ips,
+        "expires_at": expires_at,
+        "created_at": iso(call.clock.now()),
+        "last_used_at": None,
+    }
     call.store.insert("api_keys", row)
     stored = call.store.one("SELECT * FROM api_keys WHERE id = ?", (row["id"],))
     assert stored is not None
@@ -105,7 +131,9 @@ def create_key(call: Call) -> Result:
 @handles("deleteApiKey")
 def delete_key(call: Call) -> Result:
     key_id = str(call.path["key_id"]).lower()
-    if not call.store.run(f"DELETE FROM api_keys AS k WHERE k.id = ? AND {_VISIBLE}", (key_id, call.user_id, call.user_id)):
+    if not call.store.run(
+        f"DELETE FROM api_keys AS k WHERE k.id = ? AND {_VISIBLE}", (key_id, call.user_id, call.user_id)
+    ):
         raise not_found(f"API key {key_id} not found or not visible")
     return Result(None)
 

@@ -5,10 +5,11 @@ Catalog: fixtures/catalog/conversations.yaml (providers, the reply phrasebook, t
 
 Chat replies (no network, no model): the provider is resolved first: a provider id (case-insensitive) answers with
 its first model, a model name with that model, and the routing mode `auto` with one of its models picked by a hash of
-(seed, prompt); anything else answers 404. The seed is the mock's `--seed` (`call.seed`). The reply is composed from the phrasebook of the `user_language` primary
-subtag (en when unknown): an opener, two different body sentences, the follow-up sentence when there are prior turns,
-and a closer, each picked by a generator seeded with SHA-256(seed, model, language, message), so the same seed,
-model, language and message always give the same reply. Placeholders come from the message: {topic} is its first
+(seed, prompt); anything else answers 404. The seed is the mock's `--seed` (`call.seed`). The reply is composed
+from the phrasebook of the `user_language` primary subtag (en when unknown): an opener, two different body
+sentences, the follow-up sentence when there are prior turns, and a closer, each picked by a generator seeded
+with SHA-256(seed, model, language, message), so the same seed, model, language and message always give the same
+reply. Placeholders come from the message: {topic} is its first
 sentence (at most 12 words), {k1}..{k3} its most frequent non-stop words of 4+ letters (ties: longer, then
 earlier). `usage` counts tokens as words and punctuation marks (regex `\\w+|[^\\w\\s]`) of the message plus the prior
 turns (prompt) and of the reply (completion); providers with `reports_usage: false` (auto) answer `usage: null`.
@@ -52,17 +53,117 @@ IDLE_CAP_SECONDS = 300  # the most one gap between session signals counts
 XP_PER_MINUTE = 1
 TOPIC_WORDS = 12
 DEMO_USER = "demo"
-STOP_WORDS = frozenset((  # not keywords of a message (English, some German, Spanish, French)
-    "about", "above", "after", "again", "also", "because", "been", "before", "being", "below", "between", "both",
-    "could", "does", "doing", "down", "during", "each", "from", "further", "have", "having", "here", "into",
-    "just", "like", "make", "more", "most", "much", "need", "only", "other", "over", "please", "same", "should",
-    "some", "such", "than", "that", "their", "them", "then", "there", "these", "they", "this", "those", "through",
-    "under", "until", "very", "want", "what", "when", "where", "which", "while", "will", "with", "would", "your",
-    "yours", "create", "explain", "give", "tell", "show", "write", "help", "suggest", "shall", "know", "think",
-    "really", "aber", "auch", "eine", "einen", "einer", "sind", "wird", "werden", "nicht", "mehr", "wenn", "dass",
-    "diese", "dieser", "oder", "nach", "sich", "über", "para", "como", "pero", "esta", "este", "sobre", "pour",
-    "avec", "dans", "mais", "cette", "sont", "plus",
-))  # fmt: skip
+STOP_WORDS = frozenset(
+    (  # not keywords of a message (English, some German, Spanish, French)
+        "about",
+        "above",
+        "after",
+        "again",
+        "also",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "could",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "from",
+        "further",
+        "have",
+        "having",
+        "here",
+        "into",
+        "just",
+        "like",
+        "make",
+        "more",
+        "most",
+        "much",
+        "need",
+        "only",
+        "other",
+        "over",
+        "please",
+        "same",
+        "should",
+        "some",
+        "such",
+        "than",
+        "that",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "under",
+        "until",
+        "very",
+        "want",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "will",
+        "with",
+        "would",
+        "your",
+        "yours",
+        "create",
+        "explain",
+        "give",
+        "tell",
+        "show",
+        "write",
+        "help",
+        "suggest",
+        "shall",
+        "know",
+        "think",
+        "really",
+        "aber",
+        "auch",
+        "eine",
+        "einen",
+        "einer",
+        "sind",
+        "wird",
+        "werden",
+        "nicht",
+        "mehr",
+        "wenn",
+        "dass",
+        "diese",
+        "dieser",
+        "oder",
+        "nach",
+        "sich",
+        "über",
+        "para",
+        "como",
+        "pero",
+        "esta",
+        "este",
+        "sobre",
+        "pour",
+        "avec",
+        "dans",
+        "mais",
+        "cette",
+        "sont",
+        "plus",
+    )
+)
 WORD = re.compile(r"[^\W\d_]{4,}")
 TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -119,14 +220,18 @@ class Provider:
 
 @lru_cache(maxsize=1)
 def catalog() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((fixtures_dir() / "catalog" / "conversations.yaml").read_text(encoding="utf-8"))
+    data: dict[str, Any] = yaml.safe_load(
+        (fixtures_dir() / "catalog" / "conversations.yaml").read_text(encoding="utf-8")
+    )
     return data
 
 
 @lru_cache(maxsize=1)
 def providers() -> tuple[Provider, ...]:
-    items = tuple(Provider(p["id"], p["name"], tuple(p["models"]), bool(p["default"]), bool(p["reports_usage"]))
-                  for p in catalog()["providers"])  # fmt: skip
+    items = tuple(
+        Provider(p["id"], p["name"], tuple(p["models"]), bool(p["default"]), bool(p["reports_usage"]))
+        for p in catalog()["providers"]
+    )
     assert sum(p.default for p in items) == 1, "conversations.yaml: exactly one provider must be the default"
     return items
 
@@ -216,24 +321,47 @@ def own_conversation(call: Call, conversation_id: Any) -> dict[str, Any]:
 
 def conversation_body(call: Call, row: dict[str, Any]) -> dict[str, Any]:
     count = call.store.one("SELECT COUNT(*) AS n FROM messages WHERE conversation_id = ?", (row["id"],))
-    return {"id": row["id"], "title": row["title"], "provider": row["provider"], "created_at": row["created_at"],
-            "updated_at": row["updated_at"], "message_count": count["n"] if count else 0}  # fmt: skip
+    return {
+        "id": row["id"],
+        "title": row["title"],
+        "provider": row["provider"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "message_count": count["n"] if count else 0,
+    }
 
 
-def insert_conversation(call: Call, user_id: str, title: str, provider: str, at: datetime,
-                        conversation_id: str | None = None) -> dict[str, Any]:  # fmt: skip
-    row = {"id": conversation_id or call.store.new_id(), "user_id": user_id, "title": title, "provider": provider,
-           "created_at": iso(at), "updated_at": iso(at), "updated_ts": at.timestamp()}  # fmt: skip
+def insert_conversation(
+    call: Call, user_id: str, title: str, provider: str, at: datetime, conversation_id: str | None = None
+) -> dict[str, Any]:
+    row = {
+        "id": conversation_id or call.store.new_id(),
+        "user_id": user_id,
+        "title": title,
+        "provider": provider,
+        "created_at": iso(at),
+        "updated_at": iso(at),
+        "updated_ts": at.timestamp(),
+    }
     return call.store.insert("conversations", row)
 
 
-def append_message(call: Call, conversation: dict[str, Any], role: str, content: str, at: datetime,
-                   message_id: str | None = None) -> dict[str, Any]:  # fmt: skip
-    row = {"id": message_id or call.store.new_id(), "conversation_id": conversation["id"],
-           "user_id": conversation["user_id"], "role": role, "content": content, "created_at": iso(at)}  # fmt: skip
+def append_message(
+    call: Call, conversation: dict[str, Any], role: str, content: str, at: datetime, message_id: str | None = None
+) -> dict[str, Any]:
+    row = {
+        "id": message_id or call.store.new_id(),
+        "conversation_id": conversation["id"],
+        "user_id": conversation["user_id"],
+        "role": role,
+        "content": content,
+        "created_at": iso(at),
+    }
     call.store.insert("messages", row)
-    call.store.run("UPDATE conversations SET updated_at = ?, updated_ts = ? WHERE id = ?",
-                   (iso(at), at.timestamp(), conversation["id"]))  # fmt: skip
+    call.store.run(
+        "UPDATE conversations SET updated_at = ?, updated_ts = ? WHERE id = ?",
+        (iso(at), at.timestamp(), conversation["id"]),
+    )
     return row
 
 
@@ -249,8 +377,9 @@ def title_from(message: str) -> str | None:
 
 
 def stored_turns(call: Call, conversation_id: str) -> list[dict[str, Any]]:
-    return call.store.all("SELECT role, content FROM messages WHERE conversation_id = ? ORDER BY seq",
-                          (conversation_id,))  # fmt: skip
+    return call.store.all(
+        "SELECT role, content FROM messages WHERE conversation_id = ? ORDER BY seq", (conversation_id,)
+    )
 
 
 @handles("listAiProviders")
@@ -294,8 +423,9 @@ def _store_turn(call: Call, conversation: dict[str, Any], message: str, reply: s
 
 @handles("listConversations")
 def list_conversations(call: Call) -> list[dict[str, Any]]:
-    rows = call.store.all("SELECT * FROM conversations WHERE user_id = ? ORDER BY updated_ts DESC, seq DESC",
-                          (call.user_id,))  # fmt: skip
+    rows = call.store.all(
+        "SELECT * FROM conversations WHERE user_id = ? ORDER BY updated_ts DESC, seq DESC", (call.user_id,)
+    )
     return [conversation_body(call, r) for r in rows]
 
 
@@ -319,14 +449,17 @@ def delete_conversation(call: Call) -> Result:
 @handles("getConversationMessages")
 def get_messages(call: Call) -> list[dict[str, Any]]:
     conversation = own_conversation(call, call.path["conversation_id"])
-    return call.store.all("SELECT id, conversation_id, role, content, created_at FROM messages "
-                          "WHERE conversation_id = ? ORDER BY seq", (conversation["id"],))  # fmt: skip
+    return call.store.all(
+        "SELECT id, conversation_id, role, content, created_at FROM messages WHERE conversation_id = ? ORDER BY seq",
+        (conversation["id"],),
+    )
 
 
 # conversation sessions ---------------------------------------------------------------------------------------------
 def active_session(call: Call, conversation_id: str) -> dict[str, Any] | None:
-    return call.store.one("SELECT * FROM conversation_sessions WHERE conversation_id = ? AND ended_at IS NULL",
-                          (conversation_id,))  # fmt: skip
+    return call.store.one(
+        "SELECT * FROM conversation_sessions WHERE conversation_id = ? AND ended_at IS NULL", (conversation_id,)
+    )
 
 
 def _required_session(call: Call) -> dict[str, Any]:
@@ -349,11 +482,24 @@ def start_session(call: Call) -> Result:
     session = active_session(call, conversation["id"])
     if session is None:
         now = iso(call.clock.now())
-        session = {"id": call.store.new_id(), "conversation_id": conversation["id"], "user_id": call.user_id,
-                   "started_at": now, "last_activity_at": now, "counted_seconds": 0}  # fmt: skip
+        session = {
+            "id": call.store.new_id(),
+            "conversation_id": conversation["id"],
+            "user_id": call.user_id,
+            "started_at": now,
+            "last_activity_at": now,
+            "counted_seconds": 0,
+        }
         call.store.insert("conversation_sessions", session)
-    return Result({"session_id": session["id"], "conversation_id": conversation["id"],
-                   "started_at": session["started_at"], "status": "active"}, 201)  # fmt: skip
+    return Result(
+        {
+            "session_id": session["id"],
+            "conversation_id": conversation["id"],
+            "started_at": session["started_at"],
+            "status": "active",
+        },
+        201,
+    )
 
 
 @handles("updateConversationSessionActivity")
@@ -361,8 +507,10 @@ def session_activity(call: Call) -> dict[str, Any]:
     session = _required_session(call)
     now = call.clock.now()
     seconds = counted_seconds(session, now)
-    call.store.run("UPDATE conversation_sessions SET counted_seconds = ?, last_activity_at = ? WHERE id = ?",
-                   (seconds, iso(now), session["id"]))  # fmt: skip
+    call.store.run(
+        "UPDATE conversation_sessions SET counted_seconds = ?, last_activity_at = ? WHERE id = ?",
+        (seconds, iso(now), session["id"]),
+    )
     return {"session_id": session["id"], "last_activity_at": iso(now), "active_seconds": seconds}
 
 
@@ -376,11 +524,15 @@ def end_session(call: Call) -> dict[str, Any]:
     minutes = seconds // 60
     xp = 0
     if minutes:
-        tx = award_xp(call, call.user_id, minutes * XP_PER_MINUTE, "conversation_session",
-                      f"Conversation session ({minutes} min)")  # fmt: skip
+        tx = award_xp(
+            call, call.user_id, minutes * XP_PER_MINUTE, "conversation_session", f"Conversation session ({minutes} min)"
+        )
         xp = int(tx["amount"])
-    call.store.run("UPDATE conversation_sessions SET counted_seconds = ?, last_activity_at = ?, ended_at = ?, "
-                   "xp_awarded = ? WHERE id = ?", (seconds, iso(now), iso(now), xp, session["id"]))  # fmt: skip
+    call.store.run(
+        "UPDATE conversation_sessions SET counted_seconds = ?, last_activity_at = ?, ended_at = ?, "
+        "xp_awarded = ? WHERE id = ?",
+        (seconds, iso(now), iso(now), xp, session["id"]),
+    )
     return {"session_id": session["id"], "ended_at": iso(now), "duration_seconds": seconds, "xp_awarded": xp}
 
 
@@ -390,8 +542,12 @@ def session_status(call: Call) -> dict[str, Any]:
     session = active_session(call, conversation["id"])
     if session is None:
         return {"active": False, "session_id": None, "started_at": None, "active_seconds": 0}
-    return {"active": True, "session_id": session["id"], "started_at": session["started_at"],
-            "active_seconds": counted_seconds(session, call.clock.now())}  # fmt: skip
+    return {
+        "active": True,
+        "session_id": session["id"],
+        "started_at": session["started_at"],
+        "active_seconds": counted_seconds(session, call.clock.now()),
+    }
 
 
 # the demo user's conversations -------------------------------------------------------------------------------------

@@ -270,8 +270,19 @@ CONNECTORS = frozenset(
     "firstly secondly finally besides instead unless since meanwhile nevertheless consequently otherwise thus hence "
     "yet afterwards later".split()
 )
-CONNECTOR_PHRASES = ("for example", "for instance", "in addition", "on the other hand", "as a result",
-                     "in conclusion", "in contrast", "in fact", "even though", "as well as", "after that")  # fmt: skip
+CONNECTOR_PHRASES = (
+    "for example",
+    "for instance",
+    "in addition",
+    "on the other hand",
+    "as a result",
+    "in conclusion",
+    "in contrast",
+    "in fact",
+    "even though",
+    "as well as",
+    "after that",
+)
 FILLERS = frozenset(("um", "uh", "er", "erm", "hmm", "ah", "uhm"))
 PROMPT_STOPWORDS = frozenset(
     "about after again also around before being both could each from have into just more most much only other over "
@@ -434,15 +445,24 @@ def evaluate_text(text: str, skill: str, target: int, prompt: str | None) -> dic
         "task_achievement": _task_achievement(f, target, prompt),
     }
     weights = WEIGHTS[skill]
-    criteria = [{"name": name, "score": rated[name][0], "feedback": rated[name][1]} for name in weights]
+    criteria: list[dict[str, Any]] = [
+        {"name": name, "score": rated[name][0], "feedback": rated[name][1]} for name in weights
+    ]
     overall = _round(sum(rated[name][0] * w for name, w in weights.items()))
     best = max(criteria, key=lambda c: c["score"])["name"]
     weakest = min(criteria, key=lambda c: c["score"])["name"]
     level = cefr(overall)
-    feedback = (f"Overall {overall}/100, about {level}. Strongest: {best.replace('_', ' ')}; "
-                f"focus next on {weakest.replace('_', ' ')}: {TIPS[weakest]}.")  # fmt: skip
-    return {"skill": skill, "overall_score": overall, "criteria": criteria, "cefr_estimate": level,
-            "feedback": feedback}  # fmt: skip
+    feedback = (
+        f"Overall {overall}/100, about {level}. Strongest: {best.replace('_', ' ')}; "
+        f"focus next on {weakest.replace('_', ' ')}: {TIPS[weakest]}."
+    )
+    return {
+        "skill": skill,
+        "overall_score": overall,
+        "criteria": criteria,
+        "cefr_estimate": level,
+        "feedback": feedback,
+    }
 
 
 # per-user state --------------------------------------------------------------------------------------------------
@@ -455,8 +475,14 @@ def _award(call: Call, user_id: str, amount: int, source: str, description: str,
     if amount <= 0:
         return 0
     if call.extra.get("xel_seeding"):  # demo history: written as it happened, without claiming today's quests
-        row = {"id": _new_id(call), "user_id": user_id, "amount": amount, "source": source,
-               "description": description, "created_at": iso(at)}  # fmt: skip
+        row = {
+            "id": _new_id(call),
+            "user_id": user_id,
+            "amount": amount,
+            "source": source,
+            "description": description,
+            "created_at": iso(at),
+        }
         add_activity(call, user_id, txs=[row])
         return amount
     return int(award_xp(call, user_id, amount, source, description, at)["amount"])
@@ -468,22 +494,57 @@ def _new_id(call: Call) -> str:
     return make() if make else call.store.new_id()
 
 
-def _activity(call: Call, user_id: str, kind: str, module_id: str | None, task_id: str | None, description: str,
-              xp: int, at: datetime) -> None:  # fmt: skip
-    call.store.insert("xel_activity", {
-        "user_id": user_id, "type": kind, "module_id": module_id, "task_id": task_id, "description": description,
-        "xp_awarded": xp, "ts": at.timestamp(), "occurred_at": iso(at),
-    })  # fmt: skip
+def _activity(
+    call: Call,
+    user_id: str,
+    kind: str,
+    module_id: str | None,
+    task_id: str | None,
+    description: str,
+    xp: int,
+    at: datetime,
+) -> None:
+    call.store.insert(
+        "xel_activity",
+        {
+            "user_id": user_id,
+            "type": kind,
+            "module_id": module_id,
+            "task_id": task_id,
+            "description": description,
+            "xp_awarded": xp,
+            "ts": at.timestamp(),
+            "occurred_at": iso(at),
+        },
+    )
 
 
 def _score_sample(
-    call: Call, user_id: str, skill: str, score: int, source: str, at: datetime, *,
-    module_id: str | None = None, task_id: str | None = None, text_hash: str | None = None,
-) -> None:  # fmt: skip
-    call.store.insert("xel_scores", {
-        "user_id": user_id, "skill": skill, "score": score, "source": source, "module_id": module_id,
-        "task_id": task_id, "text_hash": text_hash, "ts": at.timestamp(), "created_at": iso(at),
-    })  # fmt: skip
+    call: Call,
+    user_id: str,
+    skill: str,
+    score: int,
+    source: str,
+    at: datetime,
+    *,
+    module_id: str | None = None,
+    task_id: str | None = None,
+    text_hash: str | None = None,
+) -> None:
+    call.store.insert(
+        "xel_scores",
+        {
+            "user_id": user_id,
+            "skill": skill,
+            "score": score,
+            "source": source,
+            "module_id": module_id,
+            "task_id": task_id,
+            "text_hash": text_hash,
+            "ts": at.timestamp(),
+            "created_at": iso(at),
+        },
+    )
 
 
 def _progress(call: Call, user_id: str, module_id: str) -> dict[str, Any] | None:
@@ -524,27 +585,49 @@ def start_module(call: Call, user_id: str, module: Module, at: datetime) -> dict
     """Idempotent: the first start is kept; a completed module stays completed."""
     progress = _progress(call, user_id, module.id)
     if progress is None:
-        progress = call.store.insert("xel_progress", {"user_id": user_id, "module_id": module.id,
-                                                      "status": "in_progress", "started_at": iso(at),
-                                                      "completed_at": None})  # fmt: skip
+        progress = call.store.insert(
+            "xel_progress",
+            {
+                "user_id": user_id,
+                "module_id": module.id,
+                "status": "in_progress",
+                "started_at": iso(at),
+                "completed_at": None,
+            },
+        )
         _activity(call, user_id, "module_started", module.id, None, f'Started "{module.title}"', 0, at)
     return progress
 
 
-def submit_task(call: Call, user_id: str, module: Module, task: Task, response: str, seconds: int,
-                at: datetime) -> dict[str, Any]:  # fmt: skip
+def submit_task(
+    call: Call, user_id: str, module: Module, task: Task, response: str, seconds: int, at: datetime
+) -> dict[str, Any]:
     start_module(call, user_id, module, at)
     variant = _variant(call, user_id, task.id)
     score = answer_score(task.variant(variant), response) if task.skill in AUTO_SCORED else None
-    first = call.store.one("SELECT 1 FROM xel_submissions WHERE user_id = ? AND task_id = ? AND variant = ?",
-                           (user_id, task.id, variant)) is None  # fmt: skip
+    first = (
+        call.store.one(
+            "SELECT 1 FROM xel_submissions WHERE user_id = ? AND task_id = ? AND variant = ?",
+            (user_id, task.id, variant),
+        )
+        is None
+    )
     label = f'{task.id} in "{module.title}"'
     xp = _award(call, user_id, XP_TASK_SUBMISSION if first else 0, "task_submission", f"Submitted {label}", at)
     row = {
-        "id": _new_id(call), "user_id": user_id, "module_id": module.id, "task_id": task.id,
-        "skill": task.skill, "variant": variant, "response": response, "time_spent_seconds": seconds, "score": score,
-        "status": "submitted" if score is None else "evaluated", "xp_awarded": xp, "submitted_at": iso(at),
-    }  # fmt: skip
+        "id": _new_id(call),
+        "user_id": user_id,
+        "module_id": module.id,
+        "task_id": task.id,
+        "skill": task.skill,
+        "variant": variant,
+        "response": response,
+        "time_spent_seconds": seconds,
+        "score": score,
+        "status": "submitted" if score is None else "evaluated",
+        "xp_awarded": xp,
+        "submitted_at": iso(at),
+    }
     call.store.insert("xel_submissions", row)
     if score is not None:
         _score_sample(call, user_id, task.skill, score, "submission", at, module_id=module.id, task_id=task.id)
@@ -568,13 +651,24 @@ def evaluate(call: Call, user_id: str, body: dict[str, Any], at: datetime) -> di
     task_id, module_id = (task.id if task else None), (module.id if module else None)
     label = f"{skill.title()} evaluation" + (f" of {task_id}" if task_id else "") + f": {result['overall_score']}/100"
     xp = _award(call, user_id, 0 if seen else XP_EVALUATION, "evaluation", label, at)
-    _score_sample(call, user_id, skill, result["overall_score"], "evaluation", at, module_id=module_id,
-                  task_id=task_id, text_hash=digest)  # fmt: skip
+    _score_sample(
+        call,
+        user_id,
+        skill,
+        result["overall_score"],
+        "evaluation",
+        at,
+        module_id=module_id,
+        task_id=task_id,
+        text_hash=digest,
+    )
     if task is not None:
         latest = _latest_submissions(call, user_id, module_id).get(task.id)
         if latest is not None:
-            call.store.run("UPDATE xel_submissions SET score = ?, status = 'evaluated' WHERE id = ?",
-                           (result["overall_score"], latest["id"]))  # fmt: skip
+            call.store.run(
+                "UPDATE xel_submissions SET score = ?, status = 'evaluated' WHERE id = ?",
+                (result["overall_score"], latest["id"]),
+            )
     _activity(call, user_id, "evaluation", module_id, task_id, label, xp, at)
     return {**result, "xp_awarded": xp}
 
@@ -582,16 +676,23 @@ def evaluate(call: Call, user_id: str, body: dict[str, Any], at: datetime) -> di
 def complete_module(call: Call, user_id: str, module: Module, at: datetime) -> dict[str, Any]:
     progress = _progress(call, user_id, module.id)
     if progress and progress["status"] == "completed":
-        return {"module_id": module.id, "status": "completed", "completed_at": progress["completed_at"],
-                "xp_awarded": 0}  # fmt: skip
+        return {
+            "module_id": module.id,
+            "status": "completed",
+            "completed_at": progress["completed_at"],
+            "xp_awarded": 0,
+        }
     submitted = _latest_submissions(call, user_id, module.id)
     missing = [t.id for t in module.tasks if t.id not in submitted]
     if missing:
-        raise conflict(f"Module {module.id} cannot be completed yet: submit {', '.join(missing)} first",
-                       "module_incomplete")  # fmt: skip
+        raise conflict(
+            f"Module {module.id} cannot be completed yet: submit {', '.join(missing)} first", "module_incomplete"
+        )
     start_module(call, user_id, module, at)
-    call.store.run("UPDATE xel_progress SET status = 'completed', completed_at = ? WHERE user_id = ? AND module_id = ?",
-                   (iso(at), user_id, module.id))  # fmt: skip
+    call.store.run(
+        "UPDATE xel_progress SET status = 'completed', completed_at = ? WHERE user_id = ? AND module_id = ?",
+        (iso(at), user_id, module.id),
+    )
     description = f'Completed "{module.title}"'
     xp = _award(call, user_id, XP_MODULE_COMPLETION, "module_completion", description, at)
     _activity(call, user_id, "module_completed", module.id, None, description, xp, at)
@@ -612,8 +713,9 @@ def _windows() -> dict[str, deque[int]]:
 
 
 def _samples(call: Call, user_id: str) -> list[dict[str, Any]]:
-    return call.store.all("SELECT skill, score, ts, created_at FROM xel_scores WHERE user_id = ? ORDER BY ts, seq",
-                          (user_id,))  # fmt: skip
+    return call.store.all(
+        "SELECT skill, score, ts, created_at FROM xel_scores WHERE user_id = ? ORDER BY ts, seq", (user_id,)
+    )
 
 
 def current_xpi(call: Call, user_id: str) -> dict[str, Any]:
@@ -673,9 +775,17 @@ def get_module(call: Call) -> dict[str, Any]:
     for task in module.tasks:
         variant = _variant(call, call.user_id, task.id)
         latest = submitted.get(task.id)
-        tasks.append({"id": task.id, "skill": task.skill, "title": task.title, "prompt": task.variant(variant).prompt,
-                      "variant": variant, "status": latest["status"] if latest else "not_started",
-                      "score": latest["score"] if latest else None})  # fmt: skip
+        tasks.append(
+            {
+                "id": task.id,
+                "skill": task.skill,
+                "title": task.title,
+                "prompt": task.variant(variant).prompt,
+                "variant": variant,
+                "status": latest["status"] if latest else "not_started",
+                "score": latest["score"] if latest else None,
+            }
+        )
     return {**module_state(call, call.user_id, module), "description": module.description, "tasks": tasks}
 
 
@@ -683,8 +793,7 @@ def get_module(call: Call) -> dict[str, Any]:
 def start(call: Call) -> dict[str, Any]:
     module = find_module(call.path["module_id"])
     progress = start_module(call, call.user_id, module, _now(call))
-    return {"module_id": module.id, "status": progress["status"], "started_at": progress["started_at"],
-            "xp_awarded": 0}  # fmt: skip
+    return {"module_id": module.id, "status": progress["status"], "started_at": progress["started_at"], "xp_awarded": 0}
 
 
 @handles("completeXelModule")
@@ -697,20 +806,34 @@ def submit(call: Call) -> dict[str, Any]:
     body = call.body
     module, task = find_task(body["module_id"], body["task_id"], body["skill"])
     row = submit_task(call, call.user_id, module, task, body["response"], body.get("time_spent_seconds", 0), _now(call))
-    return {"submission_id": row["id"], "module_id": module.id, "task_id": task.id, "skill": task.skill,
-            "status": row["status"], "score": row["score"], "xp_awarded": row["xp_awarded"],
-            "submitted_at": row["submitted_at"]}  # fmt: skip
+    return {
+        "submission_id": row["id"],
+        "module_id": module.id,
+        "task_id": task.id,
+        "skill": task.skill,
+        "status": row["status"],
+        "score": row["score"],
+        "xp_awarded": row["xp_awarded"],
+        "submitted_at": row["submitted_at"],
+    }
 
 
 @handles("regenerateXelTask")
 def regenerate(call: Call) -> dict[str, Any]:
     module, task = find_task(call.body["module_id"], call.body["task_id"], call.body.get("skill"))
     variant = _variant(call, call.user_id, task.id) + 1
-    call.store.run("INSERT INTO xel_variants (user_id, task_id, variant) VALUES (?, ?, ?) "
-                   "ON CONFLICT (user_id, task_id) DO UPDATE SET variant = excluded.variant",
-                   (call.user_id, task.id, variant))  # fmt: skip
-    return {"module_id": module.id, "task_id": task.id, "skill": task.skill, "variant": variant,
-            "prompt": task.variant(variant).prompt}  # fmt: skip
+    call.store.run(
+        "INSERT INTO xel_variants (user_id, task_id, variant) VALUES (?, ?, ?) "
+        "ON CONFLICT (user_id, task_id) DO UPDATE SET variant = excluded.variant",
+        (call.user_id, task.id, variant),
+    )
+    return {
+        "module_id": module.id,
+        "task_id": task.id,
+        "skill": task.skill,
+        "variant": variant,
+        "prompt": task.variant(variant).prompt,
+    }
 
 
 @handles("evaluateXelResponse")
@@ -733,12 +856,13 @@ def dashboard(call: Call) -> dict[str, Any]:
     user_id = call.user_id
     states = [module_state(call, user_id, m) for m in catalog().values()]
     score = current_xpi(call, user_id)
-    activity = call.store.all("SELECT * FROM xel_activity WHERE user_id = ? ORDER BY ts DESC, seq DESC",
-                              (user_id,))  # fmt: skip
+    activity = call.store.all("SELECT * FROM xel_activity WHERE user_id = ? ORDER BY ts DESC, seq DESC", (user_id,))
     tz = user_zone(call, user_id)
     days = (local_day(datetime.fromtimestamp(a["ts"], UTC), tz) for a in activity)
-    recent = [{k: a[k] for k in ("type", "module_id", "task_id", "description", "xp_awarded", "occurred_at")}
-              for a in activity[:RECENT_ACTIVITY]]  # fmt: skip
+    recent = [
+        {k: a[k] for k in ("type", "module_id", "task_id", "description", "xp_awarded", "occurred_at")}
+        for a in activity[:RECENT_ACTIVITY]
+    ]
     return {
         "modules_completed": sum(s["status"] == "completed" for s in states),
         "modules_in_progress": sum(s["status"] == "in_progress" for s in states),
@@ -757,12 +881,26 @@ def start_session(call: Call) -> Result:
     body = call.body or {}
     if "module_id" in body:
         find_module(body["module_id"])
-    row = {"id": call.store.new_id(), "user_id": call.user_id, "module_id": body.get("module_id"),
-           "session_type": body.get("session_type", "practice"), "skill": body.get("skill"),
-           "started_at": iso(_now(call)), "ended_at": None}  # fmt: skip
+    row = {
+        "id": call.store.new_id(),
+        "user_id": call.user_id,
+        "module_id": body.get("module_id"),
+        "session_type": body.get("session_type", "practice"),
+        "skill": body.get("skill"),
+        "started_at": iso(_now(call)),
+        "ended_at": None,
+    }
     call.store.insert("xel_sessions", row)
-    return Result({"session_id": row["id"], "started_at": row["started_at"], "module_id": row["module_id"],
-                   "session_type": row["session_type"], "skill": row["skill"]}, 201)  # fmt: skip
+    return Result(
+        {
+            "session_id": row["id"],
+            "started_at": row["started_at"],
+            "module_id": row["module_id"],
+            "session_type": row["session_type"],
+            "skill": row["skill"],
+        },
+        201,
+    )
 
 
 @handles("endXelSession")
@@ -772,16 +910,23 @@ def end_session(call: Call) -> dict[str, Any]:
         raise conflict(f"Learning session {session['id']} already ended at {session['ended_at']}", "session_ended")
     started = parse_instant(session["started_at"])
     ended = max(_now(call), started)  # a clock set back never gives a negative length
-    samples = call.store.all("SELECT score FROM xel_scores WHERE user_id = ? AND ts >= ? AND ts <= ?",
-                             (call.user_id, started.timestamp(), ended.timestamp()))  # fmt: skip
+    samples = call.store.all(
+        "SELECT score FROM xel_scores WHERE user_id = ? AND ts >= ? AND ts <= ?",
+        (call.user_id, started.timestamp(), ended.timestamp()),
+    )
     passed = sum(s["score"] >= PASS_SCORE for s in samples)
     record_session(call, call.user_id, "xel", started, ended, quizzes=len(samples), quizzes_passed=passed)
     call.store.run("UPDATE xel_sessions SET ended_at = ? WHERE id = ?", (iso(ended), session["id"]))
     duration = int((ended - started).total_seconds())
     label = f"{session['session_type'].title()} session ({duration // 60} min)"
     _activity(call, call.user_id, "session", session["module_id"], None, label, 0, ended)
-    return {"session_id": session["id"], "started_at": session["started_at"], "ended_at": iso(ended),
-            "duration_seconds": duration, "xp_awarded": 0}  # fmt: skip
+    return {
+        "session_id": session["id"],
+        "started_at": session["started_at"],
+        "ended_at": iso(ended),
+        "duration_seconds": duration,
+        "xp_awarded": 0,
+    }
 
 
 @handles("saveXelTranscript")
@@ -790,8 +935,15 @@ def save_transcript(call: Call) -> Result:
     session = _own_session(call, body["session_id"])
     now = _now(call)
     spoken = parse_instant(body["timestamp"]) if "timestamp" in body else now
-    row = {"id": call.store.new_id(), "session_id": session["id"], "role": body["role"], "text": body["text"],
-           "ts": spoken.timestamp(), "timestamp": iso(spoken), "created_at": iso(now)}  # fmt: skip
+    row = {
+        "id": call.store.new_id(),
+        "session_id": session["id"],
+        "role": body["role"],
+        "text": body["text"],
+        "ts": spoken.timestamp(),
+        "timestamp": iso(spoken),
+        "created_at": iso(now),
+    }
     call.store.insert("xel_transcripts", row)
     return Result({"id": row["id"], "session_id": row["session_id"], "created_at": row["created_at"]}, 201)
 
@@ -799,8 +951,10 @@ def save_transcript(call: Call) -> Result:
 @handles("getXelTranscripts")
 def get_transcripts(call: Call) -> list[dict[str, Any]]:
     session = _own_session(call, str(call.path["session_id"]))
-    rows = call.store.all("SELECT id, session_id, role, text, timestamp FROM xel_transcripts WHERE session_id = ? "
-                          "ORDER BY ts, seq", (session["id"],))  # fmt: skip
+    rows = call.store.all(
+        "SELECT id, session_id, role, text, timestamp FROM xel_transcripts WHERE session_id = ? ORDER BY ts, seq",
+        (session["id"],),
+    )
     return rows
 
 
@@ -837,8 +991,18 @@ def seed_demo(call: Call, world: World) -> None:
         return
     rng = random.Random(f"xentree-xel-demo:{world.seed}")
     ids = random.Random(f"xentree-xel-demo-ids:{world.seed}")
-    seeding = Call({}, {}, {}, None, None, call.store, call.clock, call.tokens, seed=call.seed,
-                   extra={"xel_seeding": True, "xel_ids": lambda: _uuid(ids)})  # fmt: skip
+    seeding = Call(
+        {},
+        {},
+        {},
+        None,
+        None,
+        call.store,
+        call.clock,
+        call.tokens,
+        seed=call.seed,
+        extra={"xel_seeding": True, "xel_ids": lambda: _uuid(ids)},
+    )
     tz, now = zone(user["timezone"]), call.clock.now()
     today = local_day(now, tz)
     texts = {skill: rng.sample(options, len(options)) for skill, options in DEMO_TEXTS.items()}
@@ -867,5 +1031,3 @@ def _demo_answer(rng: random.Random, task: Task) -> str:
 
 def _uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
-
-

@@ -14,7 +14,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import jwt
@@ -34,8 +34,17 @@ ROTATION_REASON = "rotated"
 DECODE_OPTIONS = {"verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False}
 _UUID = re.compile(r"^[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
 # The claims every token this mock issues carries, with their JSON types (IntegrationVerifyResponse.claims).
-CLAIM_TYPES: dict[str, type] = {"iss": str, "sub": str, "iat": int, "exp": int, "jti": str, "tenantId": str,
-                                "scopes": list, "origin": str, "mode": str}  # fmt: skip
+CLAIM_TYPES: dict[str, type] = {
+    "iss": str,
+    "sub": str,
+    "iat": int,
+    "exp": int,
+    "jti": str,
+    "tenantId": str,
+    "scopes": list,
+    "origin": str,
+    "mode": str,
+}
 
 tables("""
 -- Revoked integration-token JTIs per tenant; `expires_at` is the token's own expiry when it was known.
@@ -58,18 +67,20 @@ def _pool() -> tuple[str, ...]:
     return tuple(data["keys"])
 
 
-@lru_cache(maxsize=None)
+@cache
 def _private_key(index: int) -> RSAPrivateKey:
     key = serialization.load_pem_private_key(_pool()[index].encode(), password=None)
     assert isinstance(key, RSAPrivateKey), "the integration key pool holds RSA keys only"
     return key
 
 
-@lru_cache(maxsize=None)
+@cache
 def _fingerprint(index: int) -> str:
     """SHA-256 of the DER-encoded SubjectPublicKeyInfo, lower-case hex."""
-    der = _private_key(index).public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    der = (
+        _private_key(index)
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     return hashlib.sha256(der).hexdigest()
 
@@ -97,8 +108,14 @@ class SigningKey:
 
     def jwk(self) -> dict[str, str]:
         numbers = self.public.public_numbers()
-        return {"kty": "RSA", "use": "sig", "alg": "RS256", "kid": self.kid, "n": _b64uint(numbers.n),
-                "e": _b64uint(numbers.e)}  # fmt: skip
+        return {
+            "kty": "RSA",
+            "use": "sig",
+            "alg": "RS256",
+            "kid": self.kid,
+            "n": _b64uint(numbers.n),
+            "e": _b64uint(numbers.e),
+        }
 
 
 def _b64uint(value: int) -> str:
@@ -119,9 +136,12 @@ def _belongs(call: Call, tenant_id: str) -> bool:
     assert identity is not None
     if identity.via == "api_key":
         return identity.organization_id == tenant_id
-    return call.store.one(
-        "SELECT 1 FROM memberships WHERE organization_id = ? AND user_id = ?", (tenant_id, identity.user_id)
-    ) is not None
+    return (
+        call.store.one(
+            "SELECT 1 FROM memberships WHERE organization_id = ? AND user_id = ?", (tenant_id, identity.user_id)
+        )
+        is not None
+    )
 
 
 def _require_member(call: Call, tenant_id: str) -> str:
@@ -205,13 +225,27 @@ def _issue(call: Call, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
     ttl = body.get("ttlSeconds", DEFAULT_TTL_SECONDS)
     now = int(call.clock.timestamp())
     claims = {
-        "iss": ISSUER, "sub": identity.user_id, "aud": body["origin"], "iat": now, "exp": now + ttl,
-        "jti": call.store.new_id(), "tenantId": tenant_id, "scopes": list(body["scopes"]), "origin": body["origin"],
+        "iss": ISSUER,
+        "sub": identity.user_id,
+        "aud": body["origin"],
+        "iat": now,
+        "exp": now + ttl,
+        "jti": call.store.new_id(),
+        "tenantId": tenant_id,
+        "scopes": list(body["scopes"]),
+        "origin": body["origin"],
         "mode": body["mode"],
-    }  # fmt: skip
+    }
     token = jwt.encode(claims, key.private, algorithm="RS256", headers={"kid": key.kid})
-    return {"token": token, "jti": claims["jti"], "tenantId": tenant_id, "scopes": claims["scopes"],
-            "origin": claims["origin"], "expiresIn": ttl, "expiresAt": _expiry(claims["exp"])}  # fmt: skip
+    return {
+        "token": token,
+        "jti": claims["jti"],
+        "tenantId": tenant_id,
+        "scopes": claims["scopes"],
+        "origin": claims["origin"],
+        "expiresIn": ttl,
+        "expiresAt": _expiry(claims["exp"]),
+    }
 
 
 def _same_origin(a: str, b: str) -> bool:
@@ -220,9 +254,12 @@ def _same_origin(a: str, b: str) -> bool:
 
 
 def _is_revoked(call: Call, tenant_id: str, jti: str) -> bool:
-    return call.store.one(
-        "SELECT 1 FROM integration_token_revocations WHERE tenant_id = ? AND jti = ?", (tenant_id, jti.lower())
-    ) is not None
+    return (
+        call.store.one(
+            "SELECT 1 FROM integration_token_revocations WHERE tenant_id = ? AND jti = ?", (tenant_id, jti.lower())
+        )
+        is not None
+    )
 
 
 def check(call: Call, token: str, tenant_id: str, origin: str | None) -> tuple[str | None, dict[str, Any] | None]:
@@ -246,8 +283,14 @@ def check(call: Call, token: str, tenant_id: str, origin: str | None) -> tuple[s
 
 
 def _revocation_out(row: dict[str, Any]) -> dict[str, Any]:
-    return {"jti": row["jti"], "tenantId": row["tenant_id"], "reason": row["reason"], "revokedAt": row["revoked_at"],
-            "revokedBy": row["revoked_by"], "expiresAt": row["expires_at"]}  # fmt: skip
+    return {
+        "jti": row["jti"],
+        "tenantId": row["tenant_id"],
+        "reason": row["reason"],
+        "revokedAt": row["revoked_at"],
+        "revokedBy": row["revoked_by"],
+        "expiresAt": row["expires_at"],
+    }
 
 
 def _revoke(call: Call, tenant_id: str, jti: str, reason: str | None, expires_at: str | None) -> dict[str, Any]:
@@ -258,9 +301,15 @@ def _revoke(call: Call, tenant_id: str, jti: str, reason: str | None, expires_at
     call.store.run(
         "INSERT OR IGNORE INTO integration_token_revocations"
         " (tenant_id, jti, reason, revoked_at, revoked_by, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-        (tenant_id, jti, reason, iso(call.clock.now()), identity.user_id if identity.via == "bearer" else None,
-         expires_at),
-    )  # fmt: skip
+        (
+            tenant_id,
+            jti,
+            reason,
+            iso(call.clock.now()),
+            identity.user_id if identity.via == "bearer" else None,
+            expires_at,
+        ),
+    )
     if expires_at is not None:
         call.store.run(
             "UPDATE integration_token_revocations SET expires_at = ? WHERE tenant_id = ? AND jti = ?"
@@ -303,8 +352,13 @@ def revoke(call: Call) -> dict[str, Any]:
     _require_member(call, tenant_id)
     row = _revoke(call, tenant_id, jti, body.get("reason"), expires_at)
     out = _revocation_out(row)
-    return {"revoked": True, "jti": out["jti"], "tenantId": out["tenantId"], "revokedAt": out["revokedAt"],
-            "reason": out["reason"]}  # fmt: skip
+    return {
+        "revoked": True,
+        "jti": out["jti"],
+        "tenantId": out["tenantId"],
+        "revokedAt": out["revokedAt"],
+        "reason": out["reason"],
+    }
 
 
 @handles("rotateIntegrationToken")

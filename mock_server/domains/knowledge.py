@@ -57,13 +57,25 @@ ANSWER_SENTENCES = 3
 SENTENCE_CHARS = 300
 DEFAULT_TOP_K = 5
 PROVIDER, MODEL = "auto", "gpt-5-mini"
-NO_ANSWER = ("I could not find anything about that in your knowledge base, so I cannot answer it from your "
-             "documents. Try other words, or upload a document that covers the topic.")  # fmt: skip
+NO_ANSWER = (
+    "I could not find anything about that in your knowledge base, so I cannot answer it from your "
+    "documents. Try other words, or upload a document that covers the topic."
+)
 
-TYPES = {"text/plain": "text/plain", "text/markdown": "text/markdown", "text/x-markdown": "text/markdown",
-         "application/json": "application/json", "text/json": "application/json"}  # fmt: skip
-EXTENSIONS = {".txt": "text/plain", ".text": "text/plain", ".md": "text/markdown", ".markdown": "text/markdown",
-              ".json": "application/json"}  # fmt: skip
+TYPES = {
+    "text/plain": "text/plain",
+    "text/markdown": "text/markdown",
+    "text/x-markdown": "text/markdown",
+    "application/json": "application/json",
+    "text/json": "application/json",
+}
+EXTENSIONS = {
+    ".txt": "text/plain",
+    ".text": "text/plain",
+    ".md": "text/markdown",
+    ".markdown": "text/markdown",
+    ".json": "application/json",
+}
 GENERIC = {"", "application/octet-stream", "text/plain"}
 DEFAULT_NAMES = {"text/plain": "document.txt", "text/markdown": "document.md", "application/json": "document.json"}
 _STOP_WORDS = """a about above after again all am an and any are as at be been before being below between
@@ -111,9 +123,12 @@ def media_type(filename: str, declared: str) -> str:
         if declared == "text/plain" or not ext:
             return "text/plain"
     shown = declared or "no content type"
-    raise ApiError(415, "unsupported_media_type",
-                   f"Unsupported document type ({shown}, file {filename or 'without a name'!r}): upload plain text "
-                   "(.txt), Markdown (.md) or JSON (.json)")  # fmt: skip
+    raise ApiError(
+        415,
+        "unsupported_media_type",
+        f"Unsupported document type ({shown}, file {filename or 'without a name'!r}): upload plain text "
+        "(.txt), Markdown (.md) or JSON (.json)",
+    )
 
 
 def clean_filename(raw: str, kind: str) -> str:
@@ -126,8 +141,11 @@ def decode(content: bytes) -> str:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise bad_request(f"body.file: not UTF-8 text (invalid byte at offset {exc.start}); upload plain text, "
-                          "Markdown or JSON encoded as UTF-8", "undecodable_document") from None  # fmt: skip
+        raise bad_request(
+            f"body.file: not UTF-8 text (invalid byte at offset {exc.start}); upload plain text, "
+            "Markdown or JSON encoded as UTF-8",
+            "undecodable_document",
+        ) from None
     if "\x00" in text:
         raise bad_request("body.file: contains NUL bytes, so it is not a text document", "undecodable_document")
     return text
@@ -196,9 +214,11 @@ def chunk(text: str, kind: str) -> list[str]:
         raise bad_request(f"body.file: not valid JSON ({str(exc)[:200]})", "invalid_json_document") from None
     lines = [" ".join(line.split()) for line in flatten(data)]
     if not all(_utf8(line) for line in lines):
-        raise bad_request("body.file: the JSON holds an unpaired UTF-16 surrogate escape (such as \\ud800), which is "
-                          "not text; escape whole surrogate pairs or write the characters as UTF-8",
-                          "undecodable_document")  # fmt: skip
+        raise bad_request(
+            "body.file: the JSON holds an unpaired UTF-16 surrogate escape (such as \\ud800), which is "
+            "not text; escape whole surrogate pairs or write the characters as UTF-8",
+            "undecodable_document",
+        )
     return merge([line for line in lines if line], "\n")
 
 
@@ -225,25 +245,49 @@ def sync_index(store: Store) -> None:
 
 
 def store_document(
-    store: Store, new_id: Callable[[], str], user_id: str, filename: str, title: str, kind: str, size: int,
-    texts: list[str], created: datetime,
-) -> dict[str, Any]:  # fmt: skip
+    store: Store,
+    new_id: Callable[[], str],
+    user_id: str,
+    filename: str,
+    title: str,
+    kind: str,
+    size: int,
+    texts: list[str],
+    created: datetime,
+) -> dict[str, Any]:
     """Insert a document and its chunks, and index the chunks (also used by the seeder)."""
-    doc = {"id": new_id(), "user_id": user_id, "filename": filename, "title": title, "content_type": kind,
-           "size_bytes": size, "chunks": len(texts), "created_at": iso(created)}  # fmt: skip
+    doc = {
+        "id": new_id(),
+        "user_id": user_id,
+        "filename": filename,
+        "title": title,
+        "content_type": kind,
+        "size_bytes": size,
+        "chunks": len(texts),
+        "created_at": iso(created),
+    }
     store.insert("rag_documents", doc)
     for index, text in enumerate(texts):
-        cur = store.db.execute("INSERT INTO rag_chunks (id, document_id, user_id, chunk_index, text) VALUES "
-                               "(?, ?, ?, ?, ?)", (new_id(), doc["id"], user_id, index, text))  # fmt: skip
+        cur = store.db.execute(
+            "INSERT INTO rag_chunks (id, document_id, user_id, chunk_index, text) VALUES (?, ?, ?, ?, ?)",
+            (new_id(), doc["id"], user_id, index, text),
+        )
         store.run("DELETE FROM temp.rag_fts WHERE rowid = ?", (cur.lastrowid,))  # a leftover of a reset store
         store.run("INSERT INTO temp.rag_fts (rowid, text) VALUES (?, ?)", (cur.lastrowid, text))
     return doc
 
 
 def document_view(doc: dict[str, Any], id_key: str = "id") -> dict[str, Any]:
-    return {id_key: doc["id"], "filename": doc["filename"], "title": doc["title"],
-            "content_type": doc["content_type"], "size_bytes": doc["size_bytes"], "chunks": doc["chunks"],
-            "status": "indexed", "created_at": doc["created_at"]}  # fmt: skip
+    return {
+        id_key: doc["id"],
+        "filename": doc["filename"],
+        "title": doc["title"],
+        "content_type": doc["content_type"],
+        "size_bytes": doc["size_bytes"],
+        "chunks": doc["chunks"],
+        "status": "indexed",
+        "created_at": doc["created_at"],
+    }
 
 
 # search ------------------------------------------------------------------------------------------------------------
@@ -312,9 +356,18 @@ def top_k(call: Call) -> int:
 @handles("searchKnowledgeBase")
 def search_knowledge(call: Call) -> dict[str, Any]:
     hits = search(call, call.body["query"], top_k(call))
-    results = [{"document_id": h.row["document_id"], "chunk_id": h.row["id"], "chunk_index": h.row["chunk_index"],
-                "title": h.row["title"], "filename": h.row["filename"], "text": h.row["text"], "score": h.score}
-               for h in hits]  # fmt: skip
+    results = [
+        {
+            "document_id": h.row["document_id"],
+            "chunk_id": h.row["id"],
+            "chunk_index": h.row["chunk_index"],
+            "title": h.row["title"],
+            "filename": h.row["filename"],
+            "text": h.row["text"],
+            "score": h.score,
+        }
+        for h in hits
+    ]
     return {"query": call.body["query"], "results": results}
 
 
@@ -334,8 +387,13 @@ def compose(question: str, hits: list[Hit]) -> tuple[str, list[Hit]]:
     earlier sentence), then the sentence after each as context while there is room; each with its citation."""
     wanted = {stem(t) for t in query_terms(question)}
     texts = [sentences(h.row["text"]) for h in hits]
-    scored = sorted(((-len(wanted & {stem(w.lower()) for w in re.findall(r"[^\W_]+", sentence)}), h, i)
-                     for h, found in enumerate(texts) for i, sentence in enumerate(found)))  # fmt: skip
+    scored = sorted(
+        (
+            (-len(wanted & {stem(w.lower()) for w in re.findall(r"[^\W_]+", sentence)}), h, i)
+            for h, found in enumerate(texts)
+            for i, sentence in enumerate(found)
+        )
+    )
     chosen = [(h, i) for overlap, h, i in scored if overlap < 0][:ANSWER_SENTENCES] or [scored[0][1:]]
     for h, i in list(chosen):
         if len(chosen) < ANSWER_SENTENCES and i + 1 < len(texts[h]) and (h, i + 1) not in chosen:
@@ -354,8 +412,16 @@ def query_knowledge(call: Call) -> dict[str, Any]:
     question = call.body["query"]
     hits = search(call, question, top_k(call))
     answer, cited = compose(question, hits) if hits else (NO_ANSWER, [])
-    citations = [{"document_id": h.row["document_id"], "chunk_id": h.row["id"], "filename": h.row["filename"],
-                  "score": h.score, "excerpt": excerpt(h.row["text"])} for h in cited]  # fmt: skip
+    citations = [
+        {
+            "document_id": h.row["document_id"],
+            "chunk_id": h.row["id"],
+            "filename": h.row["filename"],
+            "score": h.score,
+            "excerpt": excerpt(h.row["text"]),
+        }
+        for h in cited
+    ]
     return {"query": question, "answer": answer, "citations": citations, "provider": PROVIDER, "model": MODEL}
 
 
@@ -373,15 +439,17 @@ def upload(call: Call) -> Result:
     if not texts:
         raise bad_request("body.file: the document has no text to index", "empty_document")
     title = " ".join(str(call.body.get("title") or "").split()) or filename
-    doc = store_document(call.store, call.store.new_id, call.user_id, filename, title, kind, len(content), texts,
-                         call.clock.now())  # fmt: skip
+    doc = store_document(
+        call.store, call.store.new_id, call.user_id, filename, title, kind, len(content), texts, call.clock.now()
+    )
     return Result(document_view(doc, "document_id"), 201)
 
 
 @handles("listRagDocuments")
 def list_documents(call: Call) -> list[dict[str, Any]]:
-    rows = call.store.all("SELECT * FROM rag_documents WHERE user_id = ? ORDER BY created_at DESC, rowid DESC",
-                          (call.user_id,))  # fmt: skip
+    rows = call.store.all(
+        "SELECT * FROM rag_documents WHERE user_id = ? ORDER BY created_at DESC, rowid DESC", (call.user_id,)
+    )
     return [document_view(r) for r in rows]
 
 
@@ -440,8 +508,19 @@ def seed_demo(call: Call, world: World) -> None:
         return str(uuid.UUID(int=ids.getrandbits(128), version=4))
 
     now = call.clock.now()
-    docs = (("launch-notes.md", "Launch meeting notes", "text/markdown", LAUNCH_NOTES, 3),
-            ("team-glossary.json", "Team glossary", "application/json", json.dumps(GLOSSARY, indent=2), 2))
+    docs = (
+        ("launch-notes.md", "Launch meeting notes", "text/markdown", LAUNCH_NOTES, 3),
+        ("team-glossary.json", "Team glossary", "application/json", json.dumps(GLOSSARY, indent=2), 2),
+    )
     for filename, title, kind, text, days_ago in docs:
-        store_document(call.store, new_id, user["id"], filename, title, kind, len(text.encode()), chunk(text, kind),
-                       now - timedelta(days=days_ago))  # fmt: skip
+        store_document(
+            call.store,
+            new_id,
+            user["id"],
+            filename,
+            title,
+            kind,
+            len(text.encode()),
+            chunk(text, kind),
+            now - timedelta(days=days_ago),
+        )

@@ -154,8 +154,9 @@ class Quota:
 
 
 def booked(call: Call, user_id: str, period: str) -> int:
-    row = call.store.one("SELECT COALESCE(SUM(seconds), 0) AS n FROM live_usage WHERE user_id = ? AND period = ?",
-                         (user_id, period))  # fmt: skip
+    row = call.store.one(
+        "SELECT COALESCE(SUM(seconds), 0) AS n FROM live_usage WHERE user_id = ? AND period = ?", (user_id, period)
+    )
     return int(row["n"]) if row else 0
 
 
@@ -185,28 +186,37 @@ def book(call: Call, session: dict[str, Any]) -> int:
     for period, seconds in month_slices(session["booked_until"], session["booked_until"] + advance):
         take = min(seconds, max(0, limit - booked(call, session["user_id"], period)))
         if take:
-            call.store.insert("live_usage", {"user_id": session["user_id"], "session_id": session["id"],
-                                             "period": period, "seconds": take})  # fmt: skip
+            call.store.insert(
+                "live_usage",
+                {"user_id": session["user_id"], "session_id": session["id"], "period": period, "seconds": take},
+            )
             total += take
     # Fractions of a second stay unbooked until the next booking (booked_until moves by whole seconds only).
     session["booked_until"] += advance
     session["used_seconds"] += total
-    call.store.run("UPDATE live_sessions SET booked_until = ?, used_seconds = ? WHERE id = ?",
-                   (session["booked_until"], session["used_seconds"], session["id"]))  # fmt: skip
+    call.store.run(
+        "UPDATE live_sessions SET booked_until = ?, used_seconds = ? WHERE id = ?",
+        (session["booked_until"], session["used_seconds"], session["id"]),
+    )
     return total
 
 
 def quota_exceeded(q: Quota, now: datetime) -> ApiError:
     """The documented payload, with the headers the spec requires on a 429 (the quota window's figures)."""
     reset = max(0, math.ceil((q.resets_at - now).total_seconds()))
-    headers = {"Retry-After": str(reset), "RateLimit-Limit": str(q.limit), "RateLimit-Remaining": "0",
-               "RateLimit-Reset": str(reset)}  # fmt: skip
+    headers = {
+        "Retry-After": str(reset),
+        "RateLimit-Limit": str(q.limit),
+        "RateLimit-Remaining": "0",
+        "RateLimit-Reset": str(reset),
+    }
     return ApiError(429, QUOTA_ERROR, QUOTA_MESSAGE, headers=headers)
 
 
 def _own_active(call: Call, session_id: str) -> dict[str, Any]:
-    session = call.store.one("SELECT * FROM live_sessions WHERE id = ? AND user_id = ? AND ended_at IS NULL",
-                             (session_id, call.user_id))  # fmt: skip
+    session = call.store.one(
+        "SELECT * FROM live_sessions WHERE id = ? AND user_id = ? AND ended_at IS NULL", (session_id, call.user_id)
+    )
     if session is None:
         raise not_found(f"No active Live session {session_id} (unknown, already ended, or not yours)")
     return session
@@ -224,18 +234,35 @@ def finish(call: Call, session: dict[str, Any]) -> dict[str, Any]:
         record_session(call, session["user_id"], "live", started, started + timedelta(seconds=duration))
     minutes = duration // 60
     if minutes:
-        award_xp(call, session["user_id"], minutes, "live_session",
-                 f"Xentree Live {session['session_type']} session ({minutes} min)", at=ended)  # fmt: skip
-    return {"session_id": session["id"], "status": "ended", "started_at": session["started_at"],
-            "ended_at": iso(ended), "duration_seconds": duration}  # fmt: skip
+        award_xp(
+            call,
+            session["user_id"],
+            minutes,
+            "live_session",
+            f"Xentree Live {session['session_type']} session ({minutes} min)",
+            at=ended,
+        )
+    return {
+        "session_id": session["id"],
+        "status": "ended",
+        "started_at": session["started_at"],
+        "ended_at": iso(ended),
+        "duration_seconds": duration,
+    }
 
 
 # handlers: quota and sessions ----------------------------------------------------------------------------------------
 @handles("getLiveQuota")
 def get_quota(call: Call) -> dict[str, Any]:
     q = quota(call, call.user_id)
-    return {"plan": q.plan.id, "monthly_quota_seconds": q.limit, "used_seconds": q.used,
-            "remaining_seconds": q.remaining, "period_start": iso(q.start), "resets_at": iso(q.resets_at)}  # fmt: skip
+    return {
+        "plan": q.plan.id,
+        "monthly_quota_seconds": q.limit,
+        "used_seconds": q.used,
+        "remaining_seconds": q.remaining,
+        "period_start": iso(q.start),
+        "resets_at": iso(q.resets_at),
+    }
 
 
 @handles("startLiveSession")
@@ -247,13 +274,28 @@ def start_session(call: Call) -> Result:
     running = active_session(call, call.user_id)
     if running is not None:
         finish(call, running)
-    row = {"id": call.store.new_id(), "user_id": call.user_id, "session_type": call.body["session_type"],
-           "started_at": iso(now), "started_ts": now.timestamp(), "booked_until": now.timestamp(),
-           "used_seconds": 0, "ended_at": None}  # fmt: skip
+    row = {
+        "id": call.store.new_id(),
+        "user_id": call.user_id,
+        "session_type": call.body["session_type"],
+        "started_at": iso(now),
+        "started_ts": now.timestamp(),
+        "booked_until": now.timestamp(),
+        "used_seconds": 0,
+        "ended_at": None,
+    }
     call.store.insert("live_sessions", row)
-    return Result({"session_id": row["id"], "session_type": row["session_type"], "status": "active",
-                   "started_at": row["started_at"], "remaining_seconds": quota(call, call.user_id).remaining,
-                   "monthly_quota_seconds": q.limit}, 201)  # fmt: skip
+    return Result(
+        {
+            "session_id": row["id"],
+            "session_type": row["session_type"],
+            "status": "active",
+            "started_at": row["started_at"],
+            "remaining_seconds": quota(call, call.user_id).remaining,
+            "monthly_quota_seconds": q.limit,
+        },
+        201,
+    )
 
 
 @handles("heartbeatLiveSession")
@@ -266,8 +308,13 @@ def heartbeat(call: Call) -> dict[str, Any]:
     if q.remaining == 0:
         raise quota_exceeded(q, now)
     elapsed = max(0, int(now.timestamp() - session["started_ts"]))
-    return {"session_id": session["id"], "status": "active", "elapsed_seconds": elapsed,
-            "used_seconds_this_month": q.used, "remaining_seconds": q.remaining}  # fmt: skip
+    return {
+        "session_id": session["id"],
+        "status": "active",
+        "elapsed_seconds": elapsed,
+        "used_seconds_this_month": q.used,
+        "remaining_seconds": q.remaining,
+    }
 
 
 @handles("endLiveSession")
@@ -287,9 +334,11 @@ def clean_nickname(raw: str) -> str:
 @handles("updateLiveNickname")
 def update_nickname(call: Call) -> dict[str, Any]:
     name, now = clean_nickname(call.body["nickname"]), iso(call.clock.now())
-    call.store.run("INSERT INTO live_nicknames (user_id, nickname, updated_at) VALUES (?, ?, ?) ON CONFLICT (user_id) "
-                   "DO UPDATE SET nickname = excluded.nickname, updated_at = excluded.updated_at",
-                   (call.user_id, name, now))  # fmt: skip
+    call.store.run(
+        "INSERT INTO live_nicknames (user_id, nickname, updated_at) VALUES (?, ?, ?) ON CONFLICT (user_id) "
+        "DO UPDATE SET nickname = excluded.nickname, updated_at = excluded.updated_at",
+        (call.user_id, name, now),
+    )
     call.store.run("UPDATE users SET nickname = ? WHERE id = ?", (name, call.user_id))
     return {"nickname": name, "updated_at": now}
 
@@ -313,12 +362,24 @@ def save_transcript(
     ended = instant("body.session_ended_at", body["session_ended_at"])
     if ended < started:
         raise bad_request("body.session_ended_at: must not be before session_started_at", "invalid_time_range")
-    turns = [{"role": t["role"], "text": t["text"], "timestamp": iso(instant(f"body.transcripts.{i}.timestamp",
-                                                                               t["timestamp"]))}
-             for i, t in enumerate(body["transcripts"])]  # fmt: skip
-    row = {"id": transcript_id, "user_id": user_id, "session_id": body.get("session_id"),
-           "session_started_at": iso(started), "session_ended_at": iso(ended), "started_ts": started.timestamp(),
-           "turns": turns, "created_at": iso(created)}  # fmt: skip
+    turns = [
+        {
+            "role": t["role"],
+            "text": t["text"],
+            "timestamp": iso(instant(f"body.transcripts.{i}.timestamp", t["timestamp"])),
+        }
+        for i, t in enumerate(body["transcripts"])
+    ]
+    row = {
+        "id": transcript_id,
+        "user_id": user_id,
+        "session_id": body.get("session_id"),
+        "session_started_at": iso(started),
+        "session_ended_at": iso(ended),
+        "started_ts": started.timestamp(),
+        "turns": turns,
+        "created_at": iso(created),
+    }
     return call.store.insert("live_transcripts", row)
 
 
@@ -326,8 +387,11 @@ def save_transcript(
 def save_transcripts(call: Call) -> Result:
     body = call.body
     session_id = body.get("session_id")
-    if session_id is not None and call.store.one("SELECT 1 FROM live_sessions WHERE id = ? AND user_id = ?",
-                                                 (session_id, call.user_id)) is None:  # fmt: skip
+    if (
+        session_id is not None
+        and call.store.one("SELECT 1 FROM live_sessions WHERE id = ? AND user_id = ?", (session_id, call.user_id))
+        is None
+    ):
         raise not_found(f"No Live session {session_id} (unknown or not yours)")
     now = call.clock.now()
     row = save_transcript(call, call.user_id, body, call.store.new_id(), now)
@@ -336,14 +400,21 @@ def save_transcripts(call: Call) -> Result:
 
 @handles("listLiveTranscripts")
 def list_transcripts(call: Call) -> dict[str, Any]:
-    rows = call.store.all("SELECT * FROM live_transcripts WHERE user_id = ? ORDER BY started_ts DESC, rowid DESC",
-                          (call.user_id,))  # fmt: skip
+    rows = call.store.all(
+        "SELECT * FROM live_transcripts WHERE user_id = ? ORDER BY started_ts DESC, rowid DESC", (call.user_id,)
+    )
     items = []
     for row in rows:
         turns = json.loads(row["turns"])
-        items.append({"id": row["id"], "session_started_at": row["session_started_at"],
-                      "session_ended_at": row["session_ended_at"], "turn_count": len(turns),
-                      "preview": turns[0]["text"][:PREVIEW_CHARS] if turns else ""})  # fmt: skip
+        items.append(
+            {
+                "id": row["id"],
+                "session_started_at": row["session_started_at"],
+                "session_ended_at": row["session_ended_at"],
+                "turn_count": len(turns),
+                "preview": turns[0]["text"][:PREVIEW_CHARS] if turns else "",
+            }
+        )
     return {"transcripts": items, "total": len(items)}
 
 
@@ -351,23 +422,38 @@ def list_transcripts(call: Call) -> dict[str, Any]:
 def get_transcript(call: Call) -> dict[str, Any]:
     transcript_id = str(call.path["transcript_id"])
     row = own_row(call, "live_transcripts", transcript_id, f"No Live transcript {transcript_id} (unknown or not yours)")
-    return {"id": row["id"], "session_id": row["session_id"], "session_started_at": row["session_started_at"],
-            "session_ended_at": row["session_ended_at"], "transcripts": json.loads(row["turns"]),
-            "created_at": row["created_at"]}  # fmt: skip
+    return {
+        "id": row["id"],
+        "session_id": row["session_id"],
+        "session_started_at": row["session_started_at"],
+        "session_ended_at": row["session_ended_at"],
+        "transcripts": json.loads(row["turns"]),
+        "created_at": row["created_at"],
+    }
 
 
 # the demo world --------------------------------------------------------------------------------------------------
 DEMO_USER = "demo"
 DEMO_DIALOGUES = (
-    ("voice", [("user", "Hi Xentree, can we practise small talk for a conference?"),
-               ("ai", "Of course! Imagine we just met at the coffee break. How are you enjoying the talks so far?"),
-               ("user", "I really liked the keynote about remote teams, it was very practical."),
-               ("ai", "Great answer. Try adding a question back, for example: which talk did you like most?")]),
-    ("avatar", [("user", "Let's rehearse my launch update for the team meeting."),
-                ("ai", "Sure. Start with the headline: what is the one thing everyone should remember?"),
-                ("user", "The beta opens on 12 May and training starts the week before."),
-                ("ai", "Clear and short. Now add who to contact with questions, and you are done.")]),
-)  # fmt: skip
+    (
+        "voice",
+        [
+            ("user", "Hi Xentree, can we practise small talk for a conference?"),
+            ("ai", "Of course! Imagine we just met at the coffee break. How are you enjoying the talks so far?"),
+            ("user", "I really liked the keynote about remote teams, it was very practical."),
+            ("ai", "Great answer. Try adding a question back, for example: which talk did you like most?"),
+        ],
+    ),
+    (
+        "avatar",
+        [
+            ("user", "Let's rehearse my launch update for the team meeting."),
+            ("ai", "Sure. Start with the headline: what is the one thing everyone should remember?"),
+            ("user", "The beta opens on 12 May and training starts the week before."),
+            ("ai", "Clear and short. Now add who to contact with questions, and you are done."),
+        ],
+    ),
+)
 
 
 @seeder
@@ -387,19 +473,37 @@ def seed_demo(call: Call, world: World) -> None:
         ended = start + (now - start) * n / (len(DEMO_DIALOGUES) + 1)
         started = ended - timedelta(minutes=minutes)
         session_id = _uuid(ids)
-        call.store.insert("live_sessions", {
-            "id": session_id, "user_id": user["id"], "session_type": kind, "started_at": iso(started),
-            "started_ts": started.timestamp(), "booked_until": ended.timestamp(), "used_seconds": minutes * 60,
-            "ended_at": iso(ended)})  # fmt: skip
-        call.store.insert("live_usage", {"user_id": user["id"], "session_id": session_id, "period": period_key(now),
-                                         "seconds": minutes * 60})  # fmt: skip
+        call.store.insert(
+            "live_sessions",
+            {
+                "id": session_id,
+                "user_id": user["id"],
+                "session_type": kind,
+                "started_at": iso(started),
+                "started_ts": started.timestamp(),
+                "booked_until": ended.timestamp(),
+                "used_seconds": minutes * 60,
+                "ended_at": iso(ended),
+            },
+        )
+        call.store.insert(
+            "live_usage",
+            {"user_id": user["id"], "session_id": session_id, "period": period_key(now), "seconds": minutes * 60},
+        )
         step = timedelta(minutes=minutes) / (len(turns) + 1)
-        body = {"session_id": session_id, "session_started_at": iso(started), "session_ended_at": iso(ended),
-                "transcripts": [{"role": role, "text": text, "timestamp": iso(started + step * (i + 1))}
-                                for i, (role, text) in enumerate(turns)]}  # fmt: skip
+        body = {
+            "session_id": session_id,
+            "session_started_at": iso(started),
+            "session_ended_at": iso(ended),
+            "transcripts": [
+                {"role": role, "text": text, "timestamp": iso(started + step * (i + 1))}
+                for i, (role, text) in enumerate(turns)
+            ],
+        }
         save_transcript(call, user["id"], body, _uuid(ids), ended + timedelta(seconds=1))
-    call.store.run("INSERT INTO live_nicknames (user_id, nickname, updated_at) VALUES (?, ?, ?)",
-                   (user["id"], "Demo", iso(now)))  # fmt: skip
+    call.store.run(
+        "INSERT INTO live_nicknames (user_id, nickname, updated_at) VALUES (?, ?, ?)", (user["id"], "Demo", iso(now))
+    )
     call.store.run("UPDATE users SET nickname = ? WHERE id = ?", ("Demo", user["id"]))
 
 

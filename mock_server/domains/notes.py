@@ -44,9 +44,15 @@ CREATE INDEX IF NOT EXISTS notes_user ON notes (user_id, updated_ts);
 
 
 def note_body(row: dict[str, Any]) -> dict[str, Any]:
-    return {"id": row["id"], "title": row["title"], "content": row["content"],
-            "conversation_id": row["conversation_id"], "tags": json.loads(row["tags"]),
-            "created_at": row["created_at"], "updated_at": row["updated_at"]}  # fmt: skip
+    return {
+        "id": row["id"],
+        "title": row["title"],
+        "content": row["content"],
+        "conversation_id": row["conversation_id"],
+        "tags": json.loads(row["tags"]),
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
 
 
 def own_note(call: Call, note_id: Any) -> dict[str, Any]:
@@ -59,11 +65,25 @@ def linked_conversation(call: Call, conversation_id: Any) -> str | None:
     return None if conversation_id is None else own_conversation(call, conversation_id)["id"]
 
 
-def insert_note(call: Call, user_id: str, data: dict[str, Any], at: datetime, note_id: str | None = None,
-                conversation_id: str | None = None) -> dict[str, Any]:  # fmt: skip
-    row = {"id": note_id or call.store.new_id(), "user_id": user_id, "conversation_id": conversation_id,
-           "title": data["title"], "content": data["content"], "tags": json.dumps(list(data.get("tags") or [])),
-           "created_at": iso(at), "updated_at": iso(at), "updated_ts": at.timestamp()}  # fmt: skip
+def insert_note(
+    call: Call,
+    user_id: str,
+    data: dict[str, Any],
+    at: datetime,
+    note_id: str | None = None,
+    conversation_id: str | None = None,
+) -> dict[str, Any]:
+    row = {
+        "id": note_id or call.store.new_id(),
+        "user_id": user_id,
+        "conversation_id": conversation_id,
+        "title": data["title"],
+        "content": data["content"],
+        "tags": json.dumps(list(data.get("tags") or [])),
+        "created_at": iso(at),
+        "updated_at": iso(at),
+        "updated_ts": at.timestamp(),
+    }
     call.store.insert("notes", row)
     return row
 
@@ -113,8 +133,10 @@ def seed_notes(call: Call, world: World) -> None:
         return
     rng = random.Random(f"conversations:notes:{world.seed}")
     ids = random.Random(f"conversations-notes-ids:{world.seed}")  # own id stream: the shared one stays put
-    titles = {r["title"]: r["id"] for r in call.store.all("SELECT id, title FROM conversations WHERE user_id = ?",
-                                                          (user["id"],))}  # fmt: skip
+    titles = {
+        r["title"]: r["id"]
+        for r in call.store.all("SELECT id, title FROM conversations WHERE user_id = ?", (user["id"],))
+    }
     tz, now = zone(user["timezone"]), call.clock.now()
     specs = catalog()["demo"]["notes"]
     for i, spec in enumerate(specs):

@@ -53,8 +53,9 @@ def visible(call: Call, org_id: str) -> dict[str, Any]:
 def require_role(org: dict[str, Any], allowed: tuple[str, ...], action: str) -> None:
     if org["role"] not in allowed:
         needed = " or ".join(allowed)
-        raise forbidden(f"{action} requires the {needed} role in the organization; your role is {org['role']}",
-                        "insufficient_role")  # fmt: skip
+        raise forbidden(
+            f"{action} requires the {needed} role in the organization; your role is {org['role']}", "insufficient_role"
+        )
 
 
 def _member(call: Call, org_id: str, user_id: str) -> dict[str, Any] | None:
@@ -74,7 +75,9 @@ def _target(call: Call, org_id: str) -> dict[str, Any]:
 
 
 def _owner_count(call: Call, org_id: str) -> int:
-    row = call.store.one("SELECT COUNT(*) AS n FROM memberships WHERE organization_id = ? AND role = 'owner'", (org_id,))
+    row = call.store.one(
+        "SELECT COUNT(*) AS n FROM memberships WHERE organization_id = ? AND role = 'owner'", (org_id,)
+    )
     return row["n"] if row else 0
 
 
@@ -97,8 +100,9 @@ def _check_role_change(call: Call, org: dict[str, Any], member: dict[str, Any], 
         require_role(org, OWNERS, "Granting or taking away the owner role")
     if member["role"] == "owner" and _owner_count(call, org["id"]) == 1:
         what = "removed or moved" if new_role is None else "demoted"
-        raise bad_request(f"The last owner of the organization cannot be {what}; make another member owner first",
-                          "last_owner")  # fmt: skip
+        raise bad_request(
+            f"The last owner of the organization cannot be {what}; make another member owner first", "last_owner"
+        )
 
 
 def _leave(call: Call, org_id: str, user_id: str) -> None:
@@ -108,8 +112,10 @@ def _leave(call: Call, org_id: str, user_id: str) -> None:
 
 
 def _join(call: Call, org_id: str, user_id: str, role: str, team: str | None) -> dict[str, Any]:
-    call.store.insert("memberships", {"organization_id": org_id, "user_id": user_id, "role": role, "team": team,
-                                      "joined_at": iso(call.clock.now())})  # fmt: skip
+    call.store.insert(
+        "memberships",
+        {"organization_id": org_id, "user_id": user_id, "role": role, "team": team, "joined_at": iso(call.clock.now())},
+    )
     member = _member(call, org_id, user_id)
     assert member is not None
     return member
@@ -120,7 +126,9 @@ def _join(call: Call, org_id: str, user_id: str, role: str, team: str | None) ->
 def list_organizations(call: Call) -> list[dict[str, Any]]:
     identity = call.identity
     assert identity is not None
-    sql = f"SELECT {_ORG_COLUMNS} FROM organizations o JOIN memberships m ON m.organization_id = o.id WHERE m.user_id = ?"
+    sql = (
+        f"SELECT {_ORG_COLUMNS} FROM organizations o JOIN memberships m ON m.organization_id = o.id WHERE m.user_id = ?"
+    )
     params: tuple[Any, ...] = (identity.user_id,)
     if identity.via == "api_key":
         sql, params = sql + " AND o.id = ?", (*params, identity.organization_id)
@@ -132,14 +140,25 @@ def create_organization(call: Call) -> Any:
     identity = call.identity
     assert identity is not None
     if identity.via == "api_key":
-        raise forbidden("An API key is bound to its organization and cannot create another one; use a bearer token",
-                        "api_key_organization_bound")  # fmt: skip
+        raise forbidden(
+            "An API key is bound to its organization and cannot create another one; use a bearer token",
+            "api_key_organization_bound",
+        )
     body = call.body
     _ensure_slug_free(call, body["slug"])
     now = iso(call.clock.now())
     org_id = call.store.new_id()
-    call.store.insert("organizations", {"id": org_id, "name": body["name"], "slug": body["slug"],
-                                        "description": body.get("description"), "created_at": now, "updated_at": now})
+    call.store.insert(
+        "organizations",
+        {
+            "id": org_id,
+            "name": body["name"],
+            "slug": body["slug"],
+            "description": body.get("description"),
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
     _join(call, org_id, identity.user_id, "owner", None)
     return Result(_org_body(visible(call, org_id)), 201)
 
@@ -212,8 +231,10 @@ def update_member_role(call: Call) -> dict[str, Any]:
     member = _target(call, org["id"])
     role = call.body["role"]
     _check_role_change(call, org, member, role)
-    call.store.run("UPDATE memberships SET role = ? WHERE organization_id = ? AND user_id = ?",
-                   (role, org["id"], member["user_id"]))  # fmt: skip
+    call.store.run(
+        "UPDATE memberships SET role = ? WHERE organization_id = ? AND user_id = ?",
+        (role, org["id"], member["user_id"]),
+    )
     return {**member, "role": role}
 
 
@@ -229,8 +250,10 @@ def update_member(call: Call) -> dict[str, Any]:
     destination = str(body.get("organization_id") or org["id"]).lower()
     if destination == org["id"]:
         _check_role_change(call, org, member, role)
-        call.store.run("UPDATE memberships SET role = ?, team = ? WHERE organization_id = ? AND user_id = ?",
-                       (role, team, org["id"], member["user_id"]))  # fmt: skip
+        call.store.run(
+            "UPDATE memberships SET role = ?, team = ? WHERE organization_id = ? AND user_id = ?",
+            (role, team, org["id"], member["user_id"]),
+        )
         return {**member, "role": role, "team": team}
     target_org = visible(call, destination)
     require_role(target_org, MANAGERS, "Moving a member into an organization")
@@ -254,4 +277,3 @@ def remove_member(call: Call) -> Result:
     _check_role_change(call, org, member, None)
     _leave(call, org["id"], member["user_id"])
     return Result(None)
-

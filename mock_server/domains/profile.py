@@ -89,8 +89,13 @@ def only_today(today: date) -> date:
 def _level_fields(total_xp: int) -> dict[str, Any]:
     level = level_of(total_xp)
     into, span = total_xp - level_start(level), LEVEL_STEP * level
-    return {"level": level, "total_xp": total_xp, "xp_into_level": into, "xp_for_next_level": span,
-            "progress_percent": round(100 * into / span, 1)}  # fmt: skip
+    return {
+        "level": level,
+        "total_xp": total_xp,
+        "xp_into_level": into,
+        "xp_for_next_level": span,
+        "progress_percent": round(100 * into / span, 1),
+    }
 
 
 def kept(view: Callable[[Call], dict[str, Any]]) -> Callable[[Call], Any]:
@@ -202,9 +207,15 @@ def learning_pulse(call: Call) -> dict[str, Any]:
 
 
 def _pulse_entry(day: date, stats: Day) -> dict[str, Any]:
-    return {"date": day.isoformat(), "xp_earned": stats.xp, "learning_time": stats.learning_time,
-            "sessions": stats.sessions, "quizzes": stats.quizzes, "quizzes_passed": stats.quizzes_passed,
-            "level": intensity(stats.xp)}  # fmt: skip
+    return {
+        "date": day.isoformat(),
+        "xp_earned": stats.xp,
+        "learning_time": stats.learning_time,
+        "sessions": stats.sessions,
+        "quizzes": stats.quizzes,
+        "quizzes_passed": stats.quizzes_passed,
+        "level": intensity(stats.xp),
+    }
 
 
 @handles("getDailyQuests")
@@ -222,21 +233,33 @@ def learning_time(call: Call) -> Any:
     start, end = call.query.get("from"), call.query.get("to")
     low, high = _date_param("from", start), _date_param("to", end)
     if low and high and low > high:
-        raise bad_request(f"query.from ({start}) is after query.to ({end}); the range is inclusive and must not be "
-                          "reversed", "invalid_date_range")  # fmt: skip
-    return cached_view(call, call.user_id, "learning_time", lambda: _learning_time(call, start, end, low, high),
-                       start, end)  # fmt: skip
+        raise bad_request(
+            f"query.from ({start}) is after query.to ({end}); the range is inclusive and must not be reversed",
+            "invalid_date_range",
+        )
+    return cached_view(
+        call, call.user_id, "learning_time", lambda: _learning_time(call, start, end, low, high), start, end
+    )
 
 
-def _learning_time(call: Call, start: str | None, end: str | None, low: date | None, high: date | None) -> dict[str, Any]:
+def _learning_time(
+    call: Call, start: str | None, end: str | None, low: date | None, high: date | None
+) -> dict[str, Any]:
     ledger = load_ledger(call, call.user_id, since=low)
     days = sorted(d for d, v in ledger.days.items() if v.sessions and (not low or d >= low) and (not high or d <= high))
-    breakdown = [{"date": d.isoformat(), "learningTime": ledger.days[d].learning_time,
-                  "sessions": ledger.days[d].sessions} for d in days]  # fmt: skip
+    breakdown: list[dict[str, Any]] = [
+        {"date": d.isoformat(), "learningTime": ledger.days[d].learning_time, "sessions": ledger.days[d].sessions}
+        for d in days
+    ]
     total, sessions = sum(b["learningTime"] for b in breakdown), sum(b["sessions"] for b in breakdown)
-    return {"totalLearningTime": total, "totalSessions": sessions,
-            "avgSessionLength": round(total / sessions, 1) if sessions else 0.0, "dailyBreakdown": breakdown,
-            "from": start, "to": end}  # fmt: skip
+    return {
+        "totalLearningTime": total,
+        "totalSessions": sessions,
+        "avgSessionLength": round(total / sessions, 1) if sessions else 0.0,
+        "dailyBreakdown": breakdown,
+        "from": start,
+        "to": end,
+    }
 
 
 def _date_param(name: str, value: str | None) -> date | None:
@@ -300,16 +323,32 @@ def _seed_user(call: Call, world: World, user: dict[str, Any], history: int) -> 
 
 
 def _seed_day(
-    rng: random.Random, ids: random.Random, user_id: str, day: date, tz: Any, now: datetime,
-    txs: list[dict[str, Any]], sessions: list[dict[str, Any]], *, rewards: bool,
-) -> None:  # fmt: skip
+    rng: random.Random,
+    ids: random.Random,
+    user_id: str,
+    day: date,
+    tz: Any,
+    now: datetime,
+    txs: list[dict[str, Any]],
+    sessions: list[dict[str, Any]],
+    *,
+    rewards: bool,
+) -> None:
     """One active day: 1-4 sessions between 07:00 and 22:00 local (never after now), their XP, and on past days
     the rewards of the quests the day's activity reached."""
     stats = Day()
 
     def tx(amount: int, source: str, description: str, at: datetime) -> None:
-        txs.append({"id": str(uuid.UUID(int=ids.getrandbits(128), version=4)), "user_id": user_id, "amount": amount,
-                    "source": source, "description": description, "created_at": iso(at)})  # fmt: skip
+        txs.append(
+            {
+                "id": str(uuid.UUID(int=ids.getrandbits(128), version=4)),
+                "user_id": user_id,
+                "amount": amount,
+                "source": source,
+                "description": description,
+                "created_at": iso(at),
+            }
+        )
         stats.xp += amount
         stats.tasks += source == "task_submission"
 
@@ -330,8 +369,12 @@ def _seed_day(
                 passed += ok
                 skill = rng.choice(TASKS)
                 at = start + timedelta(minutes=minutes * (i + 1) / (quizzes + 1))
-                tx(rng.randint(10, 25) if ok else 5, "task_submission", f"{skill.title()} task {skill}-"
-                   f"{rng.randint(1, 6)} submitted", at)  # fmt: skip
+                tx(
+                    rng.randint(10, 25) if ok else 5,
+                    "task_submission",
+                    f"{skill.title()} task {skill}-{rng.randint(1, 6)} submitted",
+                    at,
+                )
                 if skill in ("writing", "speaking") and ok:
                     tx(rng.randint(15, 30), "evaluation", f"{skill.title()} evaluation scored", at)
             if rng.random() < 0.08:
@@ -340,9 +383,18 @@ def _seed_day(
             source = "conversation_session" if kind == "conversation" else "live_session"
             label = "Conversation session" if kind == "conversation" else "Xentree Live voice session"
             tx(minutes, source, f"{label} ({minutes} min)", end)
-        sessions.append({"id": str(uuid.UUID(int=ids.getrandbits(128), version=4)), "user_id": user_id, "kind": kind,
-                         "started_at": iso(start), "ended_at": iso(end), "seconds": minutes * 60, "quizzes": quizzes,
-                         "quizzes_passed": passed})  # fmt: skip
+        sessions.append(
+            {
+                "id": str(uuid.UUID(int=ids.getrandbits(128), version=4)),
+                "user_id": user_id,
+                "kind": kind,
+                "started_at": iso(start),
+                "ended_at": iso(end),
+                "seconds": minutes * 60,
+                "quizzes": quizzes,
+                "quizzes_passed": passed,
+            }
+        )
         stats.sessions += 1
         stats.learning_time += minutes * 60
         stats.quizzes_passed += passed

@@ -122,8 +122,10 @@ def intact(store: Store, c: Collection) -> bool:
 def rebuild(store: Store, c: Collection) -> int:
     """Refill a collection from its table; returns the documents indexed."""
     store.run(f"DELETE FROM temp.{c.fts}")
-    store.run(f"INSERT INTO temp.{c.fts} (rowid, user_id, {c.column_names}) "
-              f"SELECT s.seq, s.user_id, {c.values('s')} FROM main.{c.source} AS s")  # fmt: skip
+    store.run(
+        f"INSERT INTO temp.{c.fts} (rowid, user_id, {c.column_names}) "
+        f"SELECT s.seq, s.user_id, {c.values('s')} FROM main.{c.source} AS s"
+    )
     return indexed(store, c)
 
 
@@ -169,31 +171,53 @@ def _rows(call: Call, table: str, columns: str, hits: list[dict[str, Any]]) -> d
     if not hits:
         return {}
     marks = ", ".join("?" for _ in hits)
-    rows = call.store.all(f"SELECT seq, {columns} FROM {table} WHERE seq IN ({marks}) AND user_id = ?",
-                          (*(h["seq"] for h in hits), call.user_id))  # fmt: skip
+    rows = call.store.all(
+        f"SELECT seq, {columns} FROM {table} WHERE seq IN ({marks}) AND user_id = ?",
+        (*(h["seq"] for h in hits), call.user_id),
+    )
     return {r["seq"]: r for r in rows}
 
 
 def search_conversations(call: Call, match: str, limit: int) -> list[dict[str, Any]]:
     hits = _hits(call, BY_NAME["conversations"], match, limit, 1)
     rows = _rows(call, "conversations", "id, title", hits)
-    return [{"conversation_id": rows[h["seq"]]["id"], "title": rows[h["seq"]]["title"], "score": score,
-             "snippet": h["snippet"]} for h, score in _scored(hits) if h["seq"] in rows]  # fmt: skip
+    return [
+        {
+            "conversation_id": rows[h["seq"]]["id"],
+            "title": rows[h["seq"]]["title"],
+            "score": score,
+            "snippet": h["snippet"],
+        }
+        for h, score in _scored(hits)
+        if h["seq"] in rows
+    ]
 
 
 def search_messages(call: Call, match: str, limit: int) -> list[dict[str, Any]]:
     hits = _hits(call, BY_NAME["messages"], match, limit, 1)
     rows = _rows(call, "messages", "id, conversation_id, role, created_at", hits)
-    return [{"message_id": r["id"], "conversation_id": r["conversation_id"], "role": r["role"],
-             "snippet": h["snippet"], "score": score, "created_at": r["created_at"]}
-            for h, score in _scored(hits) if (r := rows.get(h["seq"]))]  # fmt: skip
+    return [
+        {
+            "message_id": r["id"],
+            "conversation_id": r["conversation_id"],
+            "role": r["role"],
+            "snippet": h["snippet"],
+            "score": score,
+            "created_at": r["created_at"],
+        }
+        for h, score in _scored(hits)
+        if (r := rows.get(h["seq"]))
+    ]
 
 
 def search_notes(call: Call, match: str, limit: int) -> list[dict[str, Any]]:
     hits = _hits(call, BY_NAME["notes"], match, limit, -1)
     rows = _rows(call, "notes", "id, title", hits)
-    return [{"note_id": rows[h["seq"]]["id"], "title": rows[h["seq"]]["title"], "snippet": h["snippet"],
-             "score": score} for h, score in _scored(hits) if h["seq"] in rows]  # fmt: skip
+    return [
+        {"note_id": rows[h["seq"]]["id"], "title": rows[h["seq"]]["title"], "snippet": h["snippet"], "score": score}
+        for h, score in _scored(hits)
+        if h["seq"] in rows
+    ]
 
 
 @handles("searchUserContent")
@@ -204,8 +228,11 @@ def search(call: Call) -> dict[str, Any]:
     result: dict[str, Any] = {"query": q, "conversations": [], "messages": [], "notes": []}
     if match is not None:
         ensure_index(call.store)
-        result |= {"conversations": search_conversations(call, match, limit),
-                   "messages": search_messages(call, match, limit), "notes": search_notes(call, match, limit)}
+        result |= {
+            "conversations": search_conversations(call, match, limit),
+            "messages": search_messages(call, match, limit),
+            "notes": search_notes(call, match, limit),
+        }
     result["total"] = sum(len(result[k]) for k in ("conversations", "messages", "notes"))
     return result
 
@@ -216,9 +243,13 @@ def status(call: Call) -> dict[str, Any]:
     ensure_index(call.store)
     sizes = [{"name": c.name, "num_documents": indexed(call.store, c)} for c in COLLECTIONS]
     last = call.store.one("SELECT reindexed_at FROM search_reindexes ORDER BY ts DESC, rowid DESC LIMIT 1")
-    return {"healthy": all(intact(call.store, c) for c in COLLECTIONS), "engine": ENGINE,
-            "documents_indexed": sum(s["num_documents"] for s in sizes), "collections": sizes,
-            "last_reindexed_at": last["reindexed_at"] if last else None}  # fmt: skip
+    return {
+        "healthy": all(intact(call.store, c) for c in COLLECTIONS),
+        "engine": ENGINE,
+        "documents_indexed": sum(s["num_documents"] for s in sizes),
+        "collections": sizes,
+        "last_reindexed_at": last["reindexed_at"] if last else None,
+    }
 
 
 @handles("rebuildSearchIndex")
@@ -227,18 +258,29 @@ def reindex(call: Call) -> dict[str, Any]:
     force = bool(call.body.get("force", False))
     rebuilt: list[dict[str, Any]] = []
     for c in COLLECTIONS:
-        if c.name in wanted and (force or not (intact(call.store, c) and indexed(call.store, c) ==
-                                               stored(call.store, c))):  # fmt: skip
+        if c.name in wanted and (
+            force or not (intact(call.store, c) and indexed(call.store, c) == stored(call.store, c))
+        ):
             rebuilt.append({"name": c.name, "indexed": rebuild(call.store, c)})
     now = call.clock.now()
     total = sum(r["indexed"] for r in rebuilt)
     if rebuilt:
-        call.store.insert("search_reindexes", {"id": call.store.new_id(), "collections": json.dumps(rebuilt),
-                                               "total_indexed": total, "reindexed_at": iso(now),
-                                               "ts": now.timestamp()})  # fmt: skip
+        call.store.insert(
+            "search_reindexes",
+            {
+                "id": call.store.new_id(),
+                "collections": json.dumps(rebuilt),
+                "total_indexed": total,
+                "reindexed_at": iso(now),
+                "ts": now.timestamp(),
+            },
+        )
     skipped = len(wanted) - len(rebuilt)
-    message = (f"Search index rebuilt: {len(rebuilt)} collection(s), {total} document(s)" if rebuilt else
-               "Search index already up to date: nothing rebuilt (send force: true to rebuild anyway)")
+    message = (
+        f"Search index rebuilt: {len(rebuilt)} collection(s), {total} document(s)"
+        if rebuilt
+        else "Search index already up to date: nothing rebuilt (send force: true to rebuild anyway)"
+    )
     if rebuilt and skipped:
         message += f"; {skipped} already up to date"
     return {"message": message, "collections": rebuilt, "total_indexed": total, "reindexed_at": iso(now)}

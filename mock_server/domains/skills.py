@@ -45,8 +45,14 @@ CREATE INDEX IF NOT EXISTS integrations_user ON integrations (user_id, status);
 
 
 def _out(row: dict[str, Any]) -> dict[str, Any]:
-    return {"id": row["id"], "provider": row["provider"], "status": row["status"], "connected_at": row["connected_at"],
-            "scopes": json.loads(row["scopes"]), "account_email": row["account_email"]}  # fmt: skip
+    return {
+        "id": row["id"],
+        "provider": row["provider"],
+        "status": row["status"],
+        "connected_at": row["connected_at"],
+        "scopes": json.loads(row["scopes"]),
+        "account_email": row["account_email"],
+    }
 
 
 @handles("listActiveIntegrations")
@@ -60,10 +66,15 @@ def list_integrations(call: Call) -> list[dict[str, Any]]:
 
 def authorization_url(state: str, redirect_uri: str) -> str:
     params = {
-        "client_id": GOOGLE_CLIENT_ID, "redirect_uri": redirect_uri, "response_type": "code",
-        "scope": " ".join(GOOGLE_CALENDAR_SCOPES), "access_type": "offline", "include_granted_scopes": "true",
-        "prompt": "consent", "state": state,
-    }  # fmt: skip
+        "client_id": GOOGLE_CLIENT_ID,
+        "redirect_uri": redirect_uri,
+        "response_type": "code",
+        "scope": " ".join(GOOGLE_CALENDAR_SCOPES),
+        "access_type": "offline",
+        "include_granted_scopes": "true",
+        "prompt": "consent",
+        "state": state,
+    }
     return f"{GOOGLE_AUTH_URL}?{urlencode(params, quote_via=quote)}"
 
 
@@ -82,11 +93,20 @@ def start_google_calendar(call: Call) -> dict[str, Any]:
             (state, redirect_uri, now, pending["id"]),
         )
     else:
-        call.store.insert("integrations", {
-            "id": call.store.new_id(), "user_id": call.user_id, "provider": "google_calendar", "status": "pending",
-            "scopes": [], "account_email": None, "connected_at": now, "oauth_state": state,
-            "redirect_uri": redirect_uri,
-        })  # fmt: skip
+        call.store.insert(
+            "integrations",
+            {
+                "id": call.store.new_id(),
+                "user_id": call.user_id,
+                "provider": "google_calendar",
+                "status": "pending",
+                "scopes": [],
+                "account_email": None,
+                "connected_at": now,
+                "oauth_state": state,
+                "redirect_uri": redirect_uri,
+            },
+        )
     return {"authorization_url": authorization_url(state, redirect_uri), "state": state}
 
 
@@ -102,8 +122,17 @@ def seed(call: Call, world: World) -> None:
         user = world.users.get(spec["username"])
         if user is None:
             continue
-        call.store.insert("integrations", {
-            "id": call.store.new_id(), "user_id": user["id"], "provider": spec["provider"], "status": spec["status"],
-            "scopes": list(spec["scopes"]), "account_email": spec["account_email"],
-            "connected_at": iso(call.clock.now().replace(microsecond=0) - timedelta(days=spec["connected_days_ago"])),
-        })  # fmt: skip
+        call.store.insert(
+            "integrations",
+            {
+                "id": call.store.new_id(),
+                "user_id": user["id"],
+                "provider": spec["provider"],
+                "status": spec["status"],
+                "scopes": list(spec["scopes"]),
+                "account_email": spec["account_email"],
+                "connected_at": iso(
+                    call.clock.now().replace(microsecond=0) - timedelta(days=spec["connected_days_ago"])
+                ),
+            },
+        )

@@ -52,8 +52,15 @@ from mock_server.errors import conflict
 from mock_server.resources import fixtures_dir
 
 # The `source` values of XP transactions (XPProfileResponse.recent_transactions[].source).
-SOURCES = ("task_submission", "module_completion", "conversation_session", "live_session", "quest", "evaluation",
-           "bonus")  # fmt: skip
+SOURCES = (
+    "task_submission",
+    "module_completion",
+    "conversation_session",
+    "live_session",
+    "quest",
+    "evaluation",
+    "bonus",
+)
 XP_PER_TOKEN = 10
 
 tables("""
@@ -150,17 +157,31 @@ def quest_catalog() -> tuple[Quest, ...]:
 
 def quests_for_day(call: Call, user_id: str, ledger: Ledger, day: date) -> list[dict[str, Any]]:
     """The day's quests (QuestItem bodies) with progress from the ledger and claims from `quest_claims`."""
-    claimed = {r["quest_id"] for r in call.store.all(
-        "SELECT quest_id FROM quest_claims WHERE user_id = ? AND day = ?", (user_id, day.isoformat()))}  # fmt: skip
+    claimed = {
+        r["quest_id"]
+        for r in call.store.all(
+            "SELECT quest_id FROM quest_claims WHERE user_id = ? AND day = ?", (user_id, day.isoformat())
+        )
+    }
     resets_at = iso(day_start(day + timedelta(days=1), ledger.tz))
     stats = ledger.day(day)
     items = []
     for q in quest_catalog():
         progress = min(q.target, QUEST_METRICS[q.type](stats))
         status = "completed" if q.id in claimed else "ready_to_complete" if progress >= q.target else "active"
-        items.append({"id": q.id, "title": q.title, "description": q.description, "type": q.type,
-                      "target": q.target, "progress": progress, "status": status, "xp_reward": q.xp_reward,
-                      "resets_at": resets_at})  # fmt: skip
+        items.append(
+            {
+                "id": q.id,
+                "title": q.title,
+                "description": q.description,
+                "type": q.type,
+                "target": q.target,
+                "progress": progress,
+                "status": status,
+                "xp_reward": q.xp_reward,
+                "resets_at": resets_at,
+            }
+        )
     return items
 
 
@@ -173,8 +194,9 @@ def _ready_quests(call: Call, user_id: str, day: date) -> list[Quest]:
 def _claim(call: Call, user_id: str, day: date, quests: list[Quest], at: datetime) -> None:
     for q in quests:
         tx = award_xp(call, user_id, q.xp_reward, "quest", f"Daily quest completed: {q.title}", at=at)
-        call.store.insert("quest_claims", {"user_id": user_id, "day": day.isoformat(), "quest_id": q.id,
-                                           "transaction_id": tx["id"]})  # fmt: skip
+        call.store.insert(
+            "quest_claims", {"user_id": user_id, "day": day.isoformat(), "quest_id": q.id, "transaction_id": tx["id"]}
+        )
 
 
 # boosters and tokens ---------------------------------------------------------------------------------------------
@@ -204,13 +226,24 @@ def start_booster(
     """Buy a booster with tokens (409 when the balance is short) and schedule it."""
     balance = token_balance(lifetime_xp(call, user_id), tokens_spent(call, user_id))
     if token_cost > balance:
-        raise conflict(f"A {multiplier:g}x booster costs {token_cost} tokens; the balance is {balance}",
-                       "insufficient_tokens")  # fmt: skip
-    spend = {"id": call.store.new_id(), "user_id": user_id, "amount": token_cost,
-             "reason": f"{multiplier:g}x XP booster", "created_at": iso(starts_at)}  # fmt: skip
+        raise conflict(
+            f"A {multiplier:g}x booster costs {token_cost} tokens; the balance is {balance}", "insufficient_tokens"
+        )
+    spend = {
+        "id": call.store.new_id(),
+        "user_id": user_id,
+        "amount": token_cost,
+        "reason": f"{multiplier:g}x XP booster",
+        "created_at": iso(starts_at),
+    }
     call.store.insert("token_spends", spend)
-    row = {"id": call.store.new_id(), "user_id": user_id, "multiplier": float(multiplier),
-           "starts_at": iso(starts_at), "ends_at": iso(ends_at)}  # fmt: skip
+    row = {
+        "id": call.store.new_id(),
+        "user_id": user_id,
+        "multiplier": float(multiplier),
+        "starts_at": iso(starts_at),
+        "ends_at": iso(ends_at),
+    }
     touch(call, user_id)
     return call.store.insert("xp_boosters", row)
 
@@ -273,5 +306,20 @@ def record_session(
     return row
 
 
-__all__ = ["Day", "Ledger", "Streaks", "add_activity", "award_xp", "day_start", "lifetime_xp", "load_ledger",
-           "local_day", "record_session", "streaks", "user_streaks", "user_zone", "xel_learning_seconds", "zone"]  # fmt: skip
+__all__ = [
+    "Day",
+    "Ledger",
+    "Streaks",
+    "add_activity",
+    "award_xp",
+    "day_start",
+    "lifetime_xp",
+    "load_ledger",
+    "local_day",
+    "record_session",
+    "streaks",
+    "user_streaks",
+    "user_zone",
+    "xel_learning_seconds",
+    "zone",
+]

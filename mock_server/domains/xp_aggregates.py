@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
@@ -47,6 +47,7 @@ def next_version() -> int:
     """A number no earlier write in this process got: `xp_totals.version`, what kept view answers are checked
     against (mock_server.domains.xp_cache)."""
     return next(_versions)
+
 
 tables("""
 -- Aggregates kept by add_activity (module docstring): per user and local day of `xp_totals.tz`, and per user.
@@ -198,9 +199,10 @@ def fold(
 
 TX_COLUMNS = ("id", "user_id", "amount", "source", "description", "created_at")
 SESSION_COLUMNS = ("id", "user_id", "kind", "started_at", "ended_at", "seconds", "quizzes", "quizzes_passed")
-_UPSERT_DAY = (f"INSERT INTO xp_days (user_id, day, {', '.join(DAY_COLUMNS)}) VALUES (?, ?{', ?' * len(DAY_COLUMNS)}) "
-               f"ON CONFLICT (user_id, day) DO UPDATE SET "
-               + ", ".join(f"{c} = {c} + excluded.{c}" for c in DAY_COLUMNS))  # fmt: skip
+_UPSERT_DAY = (
+    f"INSERT INTO xp_days (user_id, day, {', '.join(DAY_COLUMNS)}) VALUES (?, ?{', ?' * len(DAY_COLUMNS)}) "
+    f"ON CONFLICT (user_id, day) DO UPDATE SET " + ", ".join(f"{c} = {c} + excluded.{c}" for c in DAY_COLUMNS)
+)
 
 
 def _latest(txs: Iterable[dict[str, Any]], sessions: Iterable[dict[str, Any]]) -> int:
@@ -216,23 +218,27 @@ def _xel_seconds(sessions: Iterable[dict[str, Any]]) -> int:
 def rebuild(call: Call, user_id: str, tz: ZoneInfo) -> Totals:
     """Recompute a user's aggregates from the whole ledger in zone `tz` (a zone change, or none kept yet)."""
     txs = call.store.all("SELECT amount, source, created_at FROM xp_transactions WHERE user_id = ?", (user_id,))
-    sessions = call.store.all("SELECT kind, started_at, seconds, quizzes, quizzes_passed FROM learning_sessions "
-                              "WHERE user_id = ?", (user_id,))  # fmt: skip
+    sessions = call.store.all(
+        "SELECT kind, started_at, seconds, quizzes, quizzes_passed FROM learning_sessions WHERE user_id = ?", (user_id,)
+    )
     days = fold(txs, sessions, tz)
     totals = Totals(tz.key, sum(t["amount"] for t in txs), _xel_seconds(sessions), _latest(txs, sessions), None, None)
     with call.store.transaction():
         call.store.run("DELETE FROM xp_days WHERE user_id = ?", (user_id,))
         call.store.db.executemany(_UPSERT_DAY, [(user_id, d.isoformat(), *v.values()) for d, v in days.items()])
-        call.store.run("INSERT OR REPLACE INTO xp_totals (user_id, tz, xp, xel_seconds, latest, version, streak_day, "
-                       "streak_state) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)",
-                       (user_id, tz.key, totals.xp, totals.xel_seconds, totals.latest, next_version()))  # fmt: skip
+        call.store.run(
+            "INSERT OR REPLACE INTO xp_totals (user_id, tz, xp, xel_seconds, latest, version, streak_day, "
+            "streak_state) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)",
+            (user_id, tz.key, totals.xp, totals.xel_seconds, totals.latest, next_version()),
+        )
     return totals
 
 
 def user_totals(call: Call, user_id: str, tz: ZoneInfo) -> Totals:
     """The user's totals, rebuilt first when they are missing or bucketed in another zone."""
-    row = call.store.one("SELECT tz, xp, xel_seconds, latest, streak_day, streak_state FROM xp_totals "
-                         "WHERE user_id = ?", (user_id,))  # fmt: skip
+    row = call.store.one(
+        "SELECT tz, xp, xel_seconds, latest, streak_day, streak_state FROM xp_totals WHERE user_id = ?", (user_id,)
+    )
     if row is None or row["tz"] != tz.key:
         return rebuild(call, user_id, tz)
     return Totals(**row)
@@ -245,7 +251,10 @@ def touch(call: Call, user_id: str) -> None:
 
 
 def add_activity(
-    call: Call, user_id: str, txs: list[dict[str, Any]] = (), sessions: list[dict[str, Any]] = ()  # type: ignore[assignment]
+    call: Call,
+    user_id: str,
+    txs: Sequence[dict[str, Any]] = (),
+    sessions: Sequence[dict[str, Any]] = (),
 ) -> None:
     """Write ledger rows (dicts with TX_COLUMNS / SESSION_COLUMNS) and fold them into the aggregates, in bulk and in
     the caller's transaction. The only way rows enter the ledger, so the aggregates never drift from it."""
@@ -253,13 +262,16 @@ def add_activity(
     user_totals(call, user_id, tz)  # before the insert: a rebuild would otherwise count the new rows twice
     with call.store.transaction():
         if txs:
-            call.store.db.executemany(f"INSERT INTO xp_transactions ({', '.join(TX_COLUMNS)}) VALUES "
-                                      f"({', '.join('?' * len(TX_COLUMNS))})",
-                                      [tuple(t[c] for c in TX_COLUMNS) for t in txs])  # fmt: skip
+            call.store.db.executemany(
+                f"INSERT INTO xp_transactions ({', '.join(TX_COLUMNS)}) VALUES ({', '.join('?' * len(TX_COLUMNS))})",
+                [tuple(t[c] for c in TX_COLUMNS) for t in txs],
+            )
         if sessions:
-            call.store.db.executemany(f"INSERT INTO learning_sessions ({', '.join(SESSION_COLUMNS)}) VALUES "
-                                      f"({', '.join('?' * len(SESSION_COLUMNS))})",
-                                      [tuple(s[c] for c in SESSION_COLUMNS) for s in sessions])  # fmt: skip
+            call.store.db.executemany(
+                f"INSERT INTO learning_sessions ({', '.join(SESSION_COLUMNS)}) VALUES "
+                f"({', '.join('?' * len(SESSION_COLUMNS))})",
+                [tuple(s[c] for c in SESSION_COLUMNS) for s in sessions],
+            )
         days = fold(txs, sessions, tz)
         if not days:
             return
@@ -267,19 +279,31 @@ def add_activity(
         call.store.run(
             "UPDATE xp_totals SET xp = xp + ?, xel_seconds = xel_seconds + ?, latest = MAX(latest, ?), version = ?, "
             "streak_day = CASE WHEN streak_day >= ? THEN NULL ELSE streak_day END WHERE user_id = ?",
-            (sum(t["amount"] for t in txs), _xel_seconds(sessions), _latest(txs, sessions), next_version(),
-             min(days).isoformat(), user_id),
-        )  # fmt: skip
+            (
+                sum(t["amount"] for t in txs),
+                _xel_seconds(sessions),
+                _latest(txs, sessions),
+                next_version(),
+                min(days).isoformat(),
+                user_id,
+            ),
+        )
 
 
 def _raw_day(call: Call, user_id: str, tz: ZoneInfo, day: date, until: datetime) -> Day:
     """Local `day` folded from its ledger rows written up to `until` (coarse SQL bounds a day wide: ISO strings with
     and without fractions do not sort exactly; exact in Python)."""
     low, high = iso(day_start(day, tz) - timedelta(days=1)), iso(day_start(day + timedelta(days=2), tz))
-    txs = call.store.all("SELECT amount, source, created_at FROM xp_transactions WHERE user_id = ? "
-                         "AND created_at >= ? AND created_at < ?", (user_id, low, high))  # fmt: skip
-    sessions = call.store.all("SELECT started_at, seconds, quizzes, quizzes_passed FROM learning_sessions "
-                              "WHERE user_id = ? AND started_at >= ? AND started_at < ?", (user_id, low, high))  # fmt: skip
+    txs = call.store.all(
+        "SELECT amount, source, created_at FROM xp_transactions WHERE user_id = ? "
+        "AND created_at >= ? AND created_at < ?",
+        (user_id, low, high),
+    )
+    sessions = call.store.all(
+        "SELECT started_at, seconds, quizzes, quizzes_passed FROM learning_sessions "
+        "WHERE user_id = ? AND started_at >= ? AND started_at < ?",
+        (user_id, low, high),
+    )
     return fold(txs, sessions, tz, until).get(day) or Day()
 
 
@@ -295,14 +319,16 @@ def load_ledger(call: Call, user_id: str, since: date | Callable[[date], date] |
     ledger = Ledger(tz, now, today, total_xp=totals.xp, totals=totals)
     ledger.has_today = since is None or since <= today
     if ledger.has_today:
-        rows = call.store.db.execute(f"SELECT day, {', '.join(DAY_COLUMNS)} FROM xp_days WHERE user_id = ? "
-                                     "AND day >= ? AND day <= ?",
-                                     (user_id, since.isoformat() if since else "", today.isoformat()))  # fmt: skip
+        rows = call.store.db.execute(
+            f"SELECT day, {', '.join(DAY_COLUMNS)} FROM xp_days WHERE user_id = ? AND day >= ? AND day <= ?",
+            (user_id, since.isoformat() if since else "", today.isoformat()),
+        )
         ledger.days = {date.fromisoformat(r[0]): Day(*r[1:]) for r in rows}
     if totals.latest > micros(now):  # rows dated after now (the clock went back): today and the total, exactly
         stored = call.store.one("SELECT xp FROM xp_days WHERE user_id = ? AND day = ?", (user_id, today.isoformat()))
-        later = call.store.one("SELECT COALESCE(SUM(xp), 0) AS xp FROM xp_days WHERE user_id = ? AND day > ?",
-                               (user_id, today.isoformat()))  # fmt: skip
+        later = call.store.one(
+            "SELECT COALESCE(SUM(xp), 0) AS xp FROM xp_days WHERE user_id = ? AND day > ?", (user_id, today.isoformat())
+        )
         exact = _raw_day(call, user_id, tz, today, now)
         ledger.total_xp -= int(later["xp"] if later else 0) + (stored["xp"] if stored else 0) - exact.xp
         if ledger.has_today:
@@ -366,18 +392,33 @@ class Walk:
                 self.streak = 0
 
     def result(self, active_today: bool) -> Streaks:
-        return Streaks(self.streak, self.longest, self.available, self.used, tuple(self.covered), self.last,
-                       active_today)  # fmt: skip
+        return Streaks(
+            self.streak, self.longest, self.available, self.used, tuple(self.covered), self.last, active_today
+        )
 
     def dumps(self) -> str:
-        return json.dumps([self.streak, self.longest, self.available, self.used, [d.isoformat() for d in self.covered],
-                           self.last.isoformat() if self.last else None])  # fmt: skip
+        return json.dumps(
+            [
+                self.streak,
+                self.longest,
+                self.available,
+                self.used,
+                [d.isoformat() for d in self.covered],
+                self.last.isoformat() if self.last else None,
+            ]
+        )
 
     @classmethod
     def loads(cls, text: str) -> Walk:
         streak, longest, available, used, covered, last = json.loads(text)
-        return cls(streak, longest, available, used, [date.fromisoformat(d) for d in covered],
-                   date.fromisoformat(last) if last else None)  # fmt: skip
+        return cls(
+            streak,
+            longest,
+            available,
+            used,
+            [date.fromisoformat(d) for d in covered],
+            date.fromisoformat(last) if last else None,
+        )
 
 
 def streaks(active: Iterable[date], today: date) -> Streaks:
@@ -404,17 +445,23 @@ def user_streaks(call: Call, user_id: str, ledger: Ledger) -> Streaks:
         first = call.store.one("SELECT MIN(day) AS day FROM xp_days WHERE user_id = ? AND xp > 0", (user_id,))
         walk, start = Walk(), date.fromisoformat(first["day"]) if first and first["day"] else today
     if start <= yesterday:
-        active = {date.fromisoformat(r[0]) for r in call.store.db.execute(
-            "SELECT day FROM xp_days WHERE user_id = ? AND xp > 0 AND day >= ? AND day <= ?",
-            (user_id, start.isoformat(), yesterday.isoformat()))}  # fmt: skip
+        active = {
+            date.fromisoformat(r[0])
+            for r in call.store.db.execute(
+                "SELECT day FROM xp_days WHERE user_id = ? AND xp > 0 AND day >= ? AND day <= ?",
+                (user_id, start.isoformat(), yesterday.isoformat()),
+            )
+        }
         day = start
         while day <= yesterday:
             walk.step(day, day in active, today)
             day += timedelta(days=1)
         walk.covered = [d for d in walk.covered if d > yesterday - timedelta(days=7)]  # what a week can show
     if totals.streak_day != yesterday.isoformat():
-        call.store.run("UPDATE xp_totals SET streak_day = ?, streak_state = ? WHERE user_id = ?",
-                       (yesterday.isoformat(), walk.dumps(), user_id))  # fmt: skip
+        call.store.run(
+            "UPDATE xp_totals SET streak_day = ?, streak_state = ? WHERE user_id = ?",
+            (yesterday.isoformat(), walk.dumps(), user_id),
+        )
     active_today = ledger.day(today).active
     walk.step(today, active_today, today)
     return walk.result(active_today)

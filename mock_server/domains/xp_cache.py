@@ -57,8 +57,11 @@ def encoded(body: dict[str, Any]) -> Encoded:
 
 def cached_view(call: Call, user_id: str, view: str, compute: Callable[[], dict[str, Any]], *params: Hashable) -> Any:
     """`compute()`, or its answer kept from an earlier read that is still exactly right (module docstring)."""
-    row = call.store.one("SELECT u.username, u.full_name, u.timezone, u.created_at, t.tz, t.version, t.latest "
-                         "FROM users u LEFT JOIN xp_totals t ON t.user_id = u.id WHERE u.id = ?", (user_id,))  # fmt: skip
+    row = call.store.one(
+        "SELECT u.username, u.full_name, u.timezone, u.created_at, t.tz, t.version, t.latest "
+        "FROM users u LEFT JOIN xp_totals t ON t.user_id = u.id WHERE u.id = ?",
+        (user_id,),
+    )
     now_at = call.clock.now()
     now = micros(now_at)
     if row is None or row["version"] is None or row["tz"] != zone(row["timezone"]).key or row["latest"] > now:

@@ -98,9 +98,7 @@ CREATE TABLE IF NOT EXISTS xp_ledger_settings (
 
 
 # time ------------------------------------------------------------------------------------------------------------
-_RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+-])(\d{2}):(\d{2}))"
-)
+_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+-])(\d{2}):(\d{2}))")
 
 
 def _days_from_civil(year: int, month: int, day: int) -> int:
@@ -162,13 +160,19 @@ def set_processing_delay(store: Any, seconds: float) -> None:
     numeric = isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
     if not numeric or not math.isfinite(seconds) or not 0 <= seconds <= MAX_DELAY_SECONDS:
         raise ValueError(f"processing delay must be a number of seconds from 0 to {MAX_DELAY_SECONDS}, not {seconds!r}")
-    store.run("INSERT INTO xp_ledger_settings (key, value) VALUES (?, ?)"
-              " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (DELAY_KEY, str(float(seconds))))  # fmt: skip
+    store.run(
+        "INSERT INTO xp_ledger_settings (key, value) VALUES (?, ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (DELAY_KEY, str(float(seconds))),
+    )
 
 
-setting("xp-ledger.processing-delay-seconds",
-        "Seconds (mock clock) between receiving an XP event and its entry becoming visible", processing_delay,
-        set_processing_delay)  # fmt: skip
+setting(
+    "xp-ledger.processing-delay-seconds",
+    "Seconds (mock clock) between receiving an XP event and its entry becoming visible",
+    processing_delay,
+    set_processing_delay,
+)
 
 
 # token endpoint --------------------------------------------------------------------------------------------------
@@ -182,13 +186,21 @@ def _client_credentials(call: Call) -> tuple[str, str]:
     body = call.body if isinstance(call.body, dict) else {}
     in_body = "client_id" in body or "client_secret" in body
     if basic is not None and in_body:
-        raise ApiError(400, "invalid_request", "Send the client credentials either in a Basic header or as client_id "
-                       "and client_secret in the body, not both")  # fmt: skip
+        raise ApiError(
+            400,
+            "invalid_request",
+            "Send the client credentials either in a Basic header or as client_id "
+            "and client_secret in the body, not both",
+        )
     if basic is not None:
         return basic
     if not in_body:
-        raise ApiError(401, "invalid_client", "Client authentication is required: send a Basic header or client_id "
-                       "and client_secret in the body", headers=BASIC_CHALLENGE)  # fmt: skip
+        raise ApiError(
+            401,
+            "invalid_client",
+            "Client authentication is required: send a Basic header or client_id and client_secret in the body",
+            headers=BASIC_CHALLENGE,
+        )
     return str(body.get("client_id", "")), str(body.get("client_secret", ""))
 
 
@@ -218,8 +230,11 @@ def _events(body: dict[str, Any]) -> list[Any]:
     data = body.get("data")
     envelope_keys = {"sensor", "sendTime", "dataVersion"} <= body.keys() and isinstance(data, list)
     bare_keys = {"@context", "type", "actor"} <= body.keys()
-    if isinstance(data, list) and envelope_keys and (not bare_keys or all(isinstance(e, dict) and "type" in e
-                                                                            for e in data)):  # fmt: skip
+    if (
+        isinstance(data, list)
+        and envelope_keys
+        and (not bare_keys or all(isinstance(e, dict) and "type" in e for e in data))
+    ):
         return list(data)
     return [body]
 
@@ -274,8 +289,7 @@ def _course_name(call: Call, extensions: Any) -> str | None:
     return row["name"] if row else None
 
 
-def _record_entry(call: Call, event: dict[str, Any], student: str, app_id: str, received_us: int,
-                  value: float) -> None:
+def _record_entry(call: Call, event: dict[str, Any], student: str, app_id: str, received_us: int, value: float) -> None:
     """The ledger entry of an XP GradeEvent, readable once the processing delay has passed."""
     event_time = str(event.get("eventTime", ""))
     date_us = micros(event_time)
@@ -284,33 +298,50 @@ def _record_entry(call: Call, event: dict[str, Any], student: str, app_id: str, 
     extensions = event.get("extensions") if isinstance(event.get("extensions"), dict) else None
     subject = extensions.get("subject") if extensions else None
     delay_us = round(processing_delay(call.store) * 1_000_000)
-    call.store.insert("xp_ledger_entries", {
-        "id": call.store.new_id(), "user_id": student, "application_id": app_id, "source_event_id": event["id"],
-        "value": json.dumps(value), "date_generated": format_micros(date_us, event_time),
-        "date_us": date_us, "subject": subject if isinstance(subject, str) else None,
-        "course_name": _course_name(call, extensions), "extensions": json.dumps(extensions) if extensions else None,
-        "visible_us": received_us + delay_us,
-    })  # fmt: skip
+    call.store.insert(
+        "xp_ledger_entries",
+        {
+            "id": call.store.new_id(),
+            "user_id": student,
+            "application_id": app_id,
+            "source_event_id": event["id"],
+            "value": json.dumps(value),
+            "date_generated": format_micros(date_us, event_time),
+            "date_us": date_us,
+            "subject": subject if isinstance(subject, str) else None,
+            "course_name": _course_name(call, extensions),
+            "extensions": json.dumps(extensions) if extensions else None,
+            "visible_us": received_us + delay_us,
+        },
+    )
 
 
 def _ingest(call: Call, event: dict[str, Any], app_id: str, received_us: int) -> dict[str, Any]:
     """One event: remembered by id (per application), and an XP entry when it is an XP GradeEvent for a student."""
     kind = str(event.get("type"))
-    ack: dict[str, Any] = {"id": event.get("id"), "type": kind, "action": event.get("action"),
-                           "status": "processed" if kind == "SessionEvent" else "queued", "userId": None}  # fmt: skip
+    ack: dict[str, Any] = {
+        "id": event.get("id"),
+        "type": kind,
+        "action": event.get("action"),
+        "status": "processed" if kind == "SessionEvent" else "queued",
+        "userId": None,
+    }
     student = None
     if kind == "GradeEvent":
         assignee = _ref_id(event.get("object", {}).get("assignee") if isinstance(event.get("object"), dict) else None)
         sourced_id = _sourced_id(assignee, "users")
         student = _student(call, sourced_id)
         ack["userId"] = student or sourced_id
-    seen = call.store.one("SELECT 1 FROM xp_ledger_events WHERE application_id = ? AND event_id = ?",
-                          (app_id, event.get("id")))  # fmt: skip
+    seen = call.store.one(
+        "SELECT 1 FROM xp_ledger_events WHERE application_id = ? AND event_id = ?", (app_id, event.get("id"))
+    )
     if seen:
         ack["status"] = "duplicate"
         return ack
-    call.store.insert("xp_ledger_events", {"application_id": app_id, "event_id": event.get("id"), "type": kind,
-                                           "received_at": _iso_us(received_us)})  # fmt: skip
+    call.store.insert(
+        "xp_ledger_events",
+        {"application_id": app_id, "event_id": event.get("id"), "type": kind, "received_at": _iso_us(received_us)},
+    )
     if kind == "GradeEvent" and _score_type(event) == XP_SCORE_TYPE and student is not None:
         score = event["generated"].get("scoreGiven")
         if isinstance(score, (int, float)) and not isinstance(score, bool):
@@ -334,11 +365,16 @@ def send_caliper_events(call: Call) -> Result:
 def _entry(row: dict[str, Any]) -> dict[str, Any]:
     extensions = json.loads(row["extensions"]) if row["extensions"] else None
     return {
-        "id": row["id"], "value": json.loads(row["value"]), "userId": row["user_id"],
-        "applicationId": row["application_id"], "sourceEventId": row["source_event_id"],
-        "dateGenerated": row["date_generated"], "subject": row["subject"], "courseName": row["course_name"],
+        "id": row["id"],
+        "value": json.loads(row["value"]),
+        "userId": row["user_id"],
+        "applicationId": row["application_id"],
+        "sourceEventId": row["source_event_id"],
+        "dateGenerated": row["date_generated"],
+        "subject": row["subject"],
+        "courseName": row["course_name"],
         "sourceEvent": {"id": row["source_event_id"], "extensions": extensions},
-    }  # fmt: skip
+    }
 
 
 def _bound(call: Call, name: str, alias: str) -> int | None:
@@ -348,9 +384,12 @@ def _bound(call: Call, name: str, alias: str) -> int | None:
         return None
     value = micros(str(text))
     if value is None:  # the schema's date-time check answers first; this is the belt to its braces
-        raise ApiError(400, "invalid_request", f"{name} must be an ISO 8601 date-time",
-                       issues=[Issue("query", name if name in call.query else alias, "invalid_string",
-                                     "Invalid datetime")])  # fmt: skip
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"{name} must be an ISO 8601 date-time",
+            issues=[Issue("query", name if name in call.query else alias, "invalid_string", "Invalid datetime")],
+        )
     return value
 
 
@@ -364,8 +403,10 @@ def list_user_xp_entries(call: Call) -> dict[str, Any]:
     if "applicationId" in call.query:
         where.append("application_id = ?")
         params.append(call.query["applicationId"])
-    for column_test, value in (("date_us >= ?", _bound(call, "startDate", "after")),
-                               ("date_us <= ?", _bound(call, "endDate", "before"))):  # fmt: skip
+    for column_test, value in (
+        ("date_us >= ?", _bound(call, "startDate", "after")),
+        ("date_us <= ?", _bound(call, "endDate", "before")),
+    ):
         if value is not None:
             where.append(column_test)
             params.append(value)
@@ -392,10 +433,16 @@ def seed(call: Call, world: World) -> None:
     set_processing_delay(call.store, float(data.get(DELAY_KEY, 0)))
     apps = data.get("applications", [])
     for app in apps:
-        call.store.insert("xp_ledger_applications", {
-            "id": app["id"], "name": app["name"], "client_id": app["client_id"],
-            "secret_hash": secret_hash(app["client_id"], app["client_secret"]), "scopes": list(app["scopes"]),
-        })  # fmt: skip
+        call.store.insert(
+            "xp_ledger_applications",
+            {
+                "id": app["id"],
+                "name": app["name"],
+                "client_id": app["client_id"],
+                "secret_hash": secret_hash(app["client_id"], app["client_secret"]),
+                "scopes": list(app["scopes"]),
+            },
+        )
     for student in data.get("students", []):
         call.store.insert("xp_ledger_students", {"id": str(student["id"]).lower(), "name": student["name"]})
     courses = {c["id"]: c["name"] for c in data.get("courses", [])}
@@ -416,14 +463,37 @@ def seed(call: Call, world: World) -> None:
                     continue
                 history = app["history"]
                 course = history.get("course")
-                extensions = {"subject": history["subject"], **({"course": {
-                    "id": f"https://api.alpha-1edtech.ai/rostering/1.0/courses/{course}"}} if course else {})}
+                extensions = {
+                    "subject": history["subject"],
+                    **(
+                        {"course": {"id": f"https://api.alpha-1edtech.ai/rostering/1.0/courses/{course}"}}
+                        if course
+                        else {}
+                    ),
+                }
                 event_id = f"urn:uuid:{_rng_uuid(rng)}"
-                call.store.insert("xp_ledger_events", {"application_id": app["id"], "event_id": event_id,
-                                                       "type": "GradeEvent", "received_at": _iso_us(date_us)})
-                call.store.insert("xp_ledger_entries", {
-                    "id": _rng_uuid(rng), "user_id": str(student["id"]).lower(), "application_id": app["id"],
-                    "source_event_id": event_id, "value": json.dumps(rng.randrange(5, 46)),
-                    "date_generated": _iso_us(date_us), "date_us": date_us, "subject": history["subject"],
-                    "course_name": courses.get(course), "extensions": json.dumps(extensions), "visible_us": date_us,
-                })  # fmt: skip
+                call.store.insert(
+                    "xp_ledger_events",
+                    {
+                        "application_id": app["id"],
+                        "event_id": event_id,
+                        "type": "GradeEvent",
+                        "received_at": _iso_us(date_us),
+                    },
+                )
+                call.store.insert(
+                    "xp_ledger_entries",
+                    {
+                        "id": _rng_uuid(rng),
+                        "user_id": str(student["id"]).lower(),
+                        "application_id": app["id"],
+                        "source_event_id": event_id,
+                        "value": json.dumps(rng.randrange(5, 46)),
+                        "date_generated": _iso_us(date_us),
+                        "date_us": date_us,
+                        "subject": history["subject"],
+                        "course_name": courses.get(course),
+                        "extensions": json.dumps(extensions),
+                        "visible_us": date_us,
+                    },
+                )
