@@ -228,3 +228,33 @@ def test_a_page_on_another_origin_uses_the_api(browser: WebDriver, mock: Server,
     errors = severe(browser)
     expected = [e for e in errors if "/__mock__/credentials" in e or ("/api/xp/profile" in e and "429" in e)]
     assert errors == expected and any("CORS policy" in e and "/__mock__/credentials" in e for e in errors), errors
+
+
+def test_oauth2_client_credentials_authorize_and_try_it_out_on_the_xp_ledger(browser: WebDriver, mock: Server) -> None:
+    app = httpx.get(f"{mock.url}/__mock__/credentials").json()["applications"][0]
+    open_docs(browser, f"{mock.url}/xp-ledger/docs")
+    wait = WebDriverWait(browser, WAIT)
+    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, ".scheme-container .btn.authorize"))).click()
+    box = "//div[contains(@class,'auth-container')][.//h4[starts-with(normalize-space(.),'oauth2 (OAuth2')]]"
+    wait.until(ec.presence_of_element_located((By.XPATH, f"{box}//input[starts-with(@id,'client_id_')]")))
+    browser.find_element(By.XPATH, f"{box}//input[starts-with(@id,'client_id_')]").send_keys(app["client_id"])
+    browser.find_element(By.XPATH, f"{box}//input[starts-with(@id,'client_secret_')]").send_keys(app["client_secret"])
+    browser.find_element(By.XPATH, f"{box}//label[starts-with(@for,'events.readonly-')]").click()
+    browser.find_element(By.XPATH, f"{box}//button[contains(@class,'authorize')]").click()
+    wait.until(ec.presence_of_element_located((By.XPATH, f"{box}//button[normalize-space()='Logout']")))  # token got
+    browser.find_element(By.CSS_SELECTOR, ".modal-ux .close-modal").click()
+    block = browser.find_element(By.ID, "operations-XP-listUserXpEntries")
+    browser.execute_script("arguments[0].scrollIntoView()", block)
+    block.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
+    user = wait.until(lambda _: block.find_element(By.CSS_SELECTOR, "tr[data-param-name='userId'] input"))
+    user.send_keys("22222222-2222-2222-2222-222222222222")
+    block.find_element(By.CSS_SELECTOR, "button.execute").click()
+    cell = ".live-responses-table tbody .response-col_status"
+    status = wait.until(lambda _: block.find_element(By.CSS_SELECTOR, cell)).text.strip()
+    browser.execute_script("arguments[0].scrollIntoView()", block.find_element(By.CSS_SELECTOR, ".request-url"))
+    browser.save_screenshot(str(SHOTS / "xp-ledger-listUserXpEntries.png"))
+    body = json.loads(block.find_element(By.CSS_SELECTOR, ".response-col_description pre").text)
+    assert status == "200" and body["entries"], body
+    assert block.find_element(By.CSS_SELECTOR, ".request-url pre").text.strip().startswith(f"{mock.url}/xp/1.0/users/")
+    assert "Authorization: Bearer " in block.find_element(By.CSS_SELECTOR, ".curl-command").text
+    assert severe(browser) == []
