@@ -20,28 +20,15 @@ import yaml
 from mock_server.clock import iso
 from mock_server.domains import SEEDERS, Call, World
 from mock_server.domains.accounts import create_user
-from mock_server.resources import fixtures_dir
+from mock_server.resources import fixtures_dir, spec_path
 from mock_server.security import hash_api_key, make_api_key
+from mock_server.spec import load_spec
 
-ALL_SCOPES = (
-    "conversations:read",
-    "conversations:write",
-    "rag:read",
-    "rag:write",
-    "quiz:read",
-    "quiz:write",
-    "live:read",
-    "live:write",
-    "organizations:read",
-    "organizations:write",
-    "integrations:read",
-    "integrations:write",
-    "xel:read",
-    "xel:write",
-    "api:read",
-    "api:write",
-    "api:admin",
-)
+
+def all_scopes() -> list[str]:
+    """`scopes: all` in a fixture set: every scope the spec's API-key request accepts (its enum), read from the spec."""
+    schema = load_spec(spec_path("xentree")).raw["components"]["schemas"]["APIKeyCreateRequest"]
+    return list(schema["properties"]["scopes"]["items"]["enum"])
 
 
 @dataclass
@@ -141,7 +128,7 @@ def load(call: Call, name: str = "demo", seed: int = 0) -> Credentials:
             )
     for spec in world.get("api_keys", []):
         key = make_api_key(call.store.token(64))
-        scopes = list(ALL_SCOPES) if spec["scopes"] == "all" else list(spec["scopes"])
+        scopes = all_scopes() if spec["scopes"] == "all" else list(spec["scopes"])
         call.store.insert(
             "api_keys",
             {
