@@ -25,7 +25,8 @@ SERVER = r"""
 import sys, uvicorn
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from mock_server.app import Settings, create_app
+from mock_server.app import create_app
+from mock_server.runtime import Settings
 
 async def bare(request):
     return JSONResponse({"status": "ok"})

@@ -208,7 +208,8 @@ def xentree_mock_server(pytestconfig: pytest.Config) -> Iterator[XentreeMock]:
         finally:
             process.stop()
         return
-    from mock_server.app import Settings, create_app
+    from mock_server.app import create_app
+    from mock_server.runtime import Settings
 
     app = create_app(Settings(seed=seed, strict=True, access_log=False, rate_limit=rate))
     with ThreadServer(app) as server:

@@ -1,17 +1,15 @@
-"""Build the Starlette app from the spec: one route per spec path, plus docs, the spec files and /__mock__ controls."""
+"""The ASGI wiring of a running mock (mock_server.runtime): one route per spec path into the pipeline, plus docs,
+the spec files and the /__mock__ controls, CORS, the access log and journal, and errors in the spec's shape.
+
+`Mock`, `Settings` and `build_mock` live in mock_server.runtime; they are imported here for the callers that build
+an app from settings (`create_app(Settings(...))`).
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import secrets
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -23,19 +21,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mock_server import control, docs, domains, fixtures, worlds
-from mock_server.clock import Clock, iso
-from mock_server.domains import Call
+from mock_server import control, docs
 from mock_server.errors import ApiError
-from mock_server.generate import Generator
-from mock_server.limits import RateLimit, RateLimiter
 from mock_server.pipeline import Pipeline
-from mock_server.resources import spec_path
-from mock_server.security import Tokens
-from mock_server.spec import Operation, Spec, load_spec, route_order
-from mock_server.store import Store
+from mock_server.runtime import Mock, Settings, build_mock
+from mock_server.spec import Operation, route_order
 
 log = logging.getLogger("xentree.mock")
+
+__all__ = ["EXPOSED_HEADERS", "Mock", "Settings", "build_mock", "create_app", "is_control_path"]
 
 EXPOSED_HEADERS = [
     "RateLimit-Limit",
@@ -46,144 +40,6 @@ EXPOSED_HEADERS = [
     "Preference-Applied",
     "X-Mock-Warning",
 ]
-
-
-@dataclass
-class Settings:
-    api: str = "xentree"  # one spec name, or several separated by commas (the first is the primary one)
-    seed: int = 0
-    state: Path | None = None
-    strict: bool = False
-    admin_token: str | None = None
-    rate_limit: str = "6000/60"
-    cors_origins: list[str] = field(default_factory=lambda: ["*"])
-    fixture: str = "demo"
-    frozen_at: datetime | None = None
-    journal_size: int = 500
-    access_log: bool = True
-    host: str = "127.0.0.1"  # the address the server is bound to (decides the default token signing secret)
-    jwt_secret: str | None = None  # sign tokens with this secret (a team sharing one mock)
-    deterministic_tokens: bool | None = None  # None: deterministic on loopback, random beyond it
-    auth_failure_limit: str = "10/60"  # failed authentications per client address (loopback exempt), or 'off'
-    control_hosts: list[str] = field(default_factory=list)  # extra Host names /__mock__ answers to (control.py)
-    control_origins: list[str] = field(default_factory=list)  # extra Origins allowed to drive /__mock__ (control.py)
-
-    @property
-    def apis(self) -> list[str]:
-        return [name.strip() for name in self.api.split(",") if name.strip()]
-
-
-@dataclass
-class Mock:
-    """Everything the running mock holds; the control API reads and resets it."""
-
-    settings: Settings
-    spec: Spec  # the primary API
-    specs: dict[str, Spec]
-    store: Store
-    clock: Clock
-    tokens: Tokens
-    pipeline: Pipeline
-    credentials: fixtures.Credentials = field(default_factory=fixtures.Credentials)
-    journal: deque[dict[str, Any]] = field(default_factory=deque)
-    started: float = field(default_factory=time.time)
-    reusable: bool = False  # an in-memory world with seed-derived tokens: may be copied from a seeded template
-
-    def load_fixture(self, name: str) -> None:
-        call = Call({}, {}, {}, None, None, self.store, self.clock, self.tokens, seed=self.settings.seed)
-        with self.store.transaction():
-            self.credentials = fixtures.load(call, name, self.settings.seed)
-            # Kept with the state, so a restarted mock still lists (and a --state file still knows) its demo logins.
-            self.store.set_meta("credentials", json.dumps(asdict(self.credentials)))
-        self.settings.fixture = name
-
-    def reset(self, fixture: str | None = None, seed: int | None = None) -> None:
-        """Back to the start: empty store, ids reseeded, fixtures loaded again, the clock as it was at startup
-        (frozen at `--freeze-at`, or real time), every token issued so far refused (a new token epoch)."""
-        if seed is not None:
-            self.settings.seed = seed
-        self.clock.restart()
-        self.pipeline.reset(self.settings.seed)
-        self.journal.clear()
-        self.seed_world(fixture or self.settings.fixture)
-        self.tokens.new_epoch()  # after the copy, which brings the template's bookkeeping
-
-    def seed_world(self, fixture: str) -> None:
-        """The fixture world in the store: copied when this process seeded it before, else seeded (and kept)."""
-        world = (
-            worlds.key(self.settings.apis, self.settings.seed, fixture, self.clock.now() if self.clock.frozen else None)
-            if self.reusable
-            else None
-        )
-        if world is not None and worlds.restore(world, self.store):
-            self.credentials = fixtures.Credentials(**json.loads(self.store.meta("credentials") or "{}"))
-            self.settings.fixture = fixture
-            for rebuild in domains.COPY_HOOKS:
-                rebuild(self.store)
-            return
-        self.store.clear()
-        self.store.reseed(self.settings.seed)
-        self.load_fixture(fixture)
-        if world is not None:
-            worlds.remember(world, self.store, domains.SCHEMAS)
-
-
-LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
-
-
-def _seed_secret(seed: int) -> str:
-    return hashlib.sha256(f"xentree-mock-jwt:{seed}".encode()).hexdigest()
-
-
-def signing_secret(settings: Settings, store: Store) -> str:
-    """The tokens' HS256 secret. Derived from the seed (so tokens are reproducible) only where nobody else can
-    reach the mock: on loopback by default, or when asked with --deterministic-tokens. Beyond loopback it is
-    random, kept in the state file so tokens survive a restart, unless --jwt-secret names one."""
-    if settings.jwt_secret:
-        return settings.jwt_secret
-    deterministic = settings.deterministic_tokens
-    if deterministic is None:
-        deterministic = settings.host in LOOPBACK_HOSTS
-    if deterministic:
-        return _seed_secret(settings.seed)
-    secret = store.meta("jwt_secret")
-    if secret is None:
-        secret = secrets.token_hex(32)
-        store.set_meta("jwt_secret", secret)
-    return secret
-
-
-def build_mock(settings: Settings) -> Mock:
-    specs = {name: load_spec(spec_path(name)) for name in settings.apis}
-    spec = specs[settings.apis[0]]
-    existing_state = settings.state is not None and settings.state.exists()
-    domains.load_domains()
-    store = Store(settings.state, seed=settings.seed, schemas=domains.SCHEMAS)
-    clock = Clock(settings.frozen_at)
-    tokens = Tokens(signing_secret(settings, store), clock, store)
-    handlers = {k: v for k, v in domains.HANDLERS.items() if any(k in s.by_id for s in specs.values())}
-    pipeline = Pipeline(
-        store=store,
-        clock=clock,
-        tokens=tokens,
-        limiter=RateLimiter(RateLimit.parse(settings.rate_limit)),
-        generator=Generator(settings.seed, clock.now),
-        handlers=handlers,
-        strict=settings.strict,
-        seed=settings.seed,
-        specs=list(specs.values()),
-        auth_failures=RateLimiter(RateLimit.parse(settings.auth_failure_limit)),
-    )
-    mock = Mock(settings, spec, specs, store, clock, tokens, pipeline, journal=deque(maxlen=settings.journal_size))
-    mock.reusable = settings.state is None and tokens.secret == _seed_secret(settings.seed)
-    if existing_state and store.counts().get("users"):
-        # A persisted state file is reused as it is; ids continue on a stream of their own for this start.
-        store.next_boot(settings.seed)
-        saved = store.meta("credentials")
-        mock.credentials = fixtures.Credentials(**json.loads(saved)) if saved else fixtures.Credentials()
-    else:
-        mock.seed_world(settings.fixture)
-    return mock
 
 
 def _endpoint(pipeline: Pipeline, by_method: dict[str, Operation]) -> Callable[[Request], Awaitable[Response]]:
@@ -270,17 +126,14 @@ class AccessLog:
             millis = (time.perf_counter() - start) * 1000
             op = scope.get("xentree.operation", "-")
             who = scope.get("xentree.identity", "-")
-            self.mock.journal.append(
-                {
-                    "at": iso(self.mock.clock.now()),
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "query": scope.get("query_string", b"").decode(),
-                    "operation_id": op,
-                    "status": status,
-                    "duration_ms": round(millis, 2),
-                    "identity": who,
-                }
+            self.mock.record(
+                method=scope["method"],
+                path=scope["path"],
+                query=scope.get("query_string", b"").decode(),
+                operation_id=op,
+                status=status,
+                duration_ms=round(millis, 2),
+                identity=who,
             )
             if self.mock.settings.access_log:
                 log.info("%s %s -> %d  %s  %.1fms  %s", scope["method"], scope["path"], status, op, millis, who)

@@ -16,11 +16,12 @@ import uvicorn
 from starlette.applications import Starlette
 
 from mock_server import __version__, fixtures
-from mock_server.app import Settings, build_mock, create_app
+from mock_server.app import create_app
 from mock_server.clock import parse_instant
 from mock_server.fixtures import Credentials
 from mock_server.limits import RateLimit
 from mock_server.resources import fixtures_dir, spec_path
+from mock_server.runtime import Settings, build_mock
 
 ENV_SETTINGS = "XENTREE_MOCK_SETTINGS"  # carries settings into the --reload worker process
 

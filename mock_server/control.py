@@ -1,5 +1,6 @@
 """The control API under /__mock__/ (kept out of the public spec): reset, fixtures, state, clock, faults, journal and
-the settings domains expose (`domains.setting`).
+the run-time knobs domains expose (`/__mock__/settings`, registered with `domains.setting`). Each view validates its
+input and calls one method of the running mock (mock_server.runtime); none changes the mock's parts directly.
 
 Who may drive it (checked in this order, every refusal in the primary API's Error shape):
 - the caller is on loopback, or sends `X-Mock-Admin-Token` equal to `--admin-token` (compared in constant time);
@@ -25,31 +26,26 @@ import hmac
 import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
 from jsonschema import Draft202012Validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from mock_server import fixtures
 from mock_server.clock import parse_instant
-from mock_server.domains import SETTINGS
-from mock_server.errors import ApiError, bad_request, forbidden, not_found
+from mock_server.errors import ApiError, bad_request, forbidden
 from mock_server.pipeline import Fault
+from mock_server.runtime import ClockRangeError, Mock
 from mock_server.spec import compile_schema
 from mock_server.validation import check, coerce, parse_json, read_limited
-
-if TYPE_CHECKING:
-    from mock_server.app import Mock
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400, "weeks": 604800}
 MAX_ADVANCE_SECONDS = 100 * 366 * 86400  # a century: far enough for any test, far from datetime's year 9999
 STATE_CHANGING = {"POST", "PUT", "DELETE", "PATCH"}
-CLOCK_MIN, CLOCK_MAX = 0.0, parse_instant("9000-01-01T00:00:00Z").timestamp()
-CLOCK_RANGE_TEXT = "1970-01-01T00:00:00Z and 9000-01-01T00:00:00Z"
-View = Callable[[Request, "Mock"], Awaitable[Any]]
+View = Callable[[Request, Mock], Awaitable[Any]]
 
 
 def _object(properties: dict[str, Any], required: tuple[str, ...] = (), **extra: Any) -> Draft202012Validator:
@@ -85,7 +81,7 @@ FAULT = _object(
         "status": {"type": "integer", "minimum": 400, "maximum": 599},
     }
 )
-SETTING = _object({"value": {}}, ("value",))
+KNOB = _object({"value": {}}, ("value",))
 NO_QUERY, STATE_QUERY, JOURNAL_QUERY = _object({}), _limit(10_000), _limit(100_000)
 
 
@@ -173,46 +169,25 @@ async def _json(request: Request, validator: Draft202012Validator) -> dict[str, 
 
 
 async def index(request: Request, mock: Mock) -> Any:
-    return {
-        "api": mock.settings.api,
-        "seed": mock.settings.seed,
-        "fixture": mock.settings.fixture,
-        "strict": mock.settings.strict,
-        "clock": mock.clock.state(),
-        "controls": [f"{', '.join(sorted(r.methods or []))} {r.path}" for r in routes() if isinstance(r, Route)],
-    }
+    controls = [f"{', '.join(sorted(r.methods or []))} {r.path}" for r in routes() if isinstance(r, Route)]
+    return {**mock.describe(), "controls": controls}
 
 
 async def reset(request: Request, mock: Mock) -> Any:
     body = await _json(request, RESET)
     seed = int(body["seed"]) if "seed" in body else None  # JSON Schema counts 5.0 as an integer; Python must not
-    fixture = body.get("fixture")
-    if fixture is not None:
-        _loadable(fixture)
-    mock.reset(fixture=fixture, seed=seed)
-    return {"reset": True, "seed": mock.settings.seed, "fixture": mock.settings.fixture, "state": mock.store.counts()}
+    mock.reset(fixture=body.get("fixture"), seed=seed)
+    return {"reset": True, "seed": mock.settings.seed, "fixture": mock.settings.fixture, "state": mock.table_counts()}
 
 
 async def list_fixtures(request: Request, mock: Mock) -> Any:
-    return {"available": fixtures.available(), "loaded": mock.settings.fixture}
+    return mock.fixture_sets()
 
 
 async def load_fixture(request: Request, mock: Mock) -> Any:
     name = request.path_params["name"]
-    _loadable(name)
     mock.reset(fixture=name)
-    return {"loaded": name, "state": mock.store.counts()}
-
-
-def _loadable(name: str) -> None:
-    """A fixture set (name or YAML path) is read and checked before the reset empties the store: 404 when there is
-    none, 400 when it cannot be loaded."""
-    try:
-        fixtures.read(name)
-    except FileNotFoundError as exc:
-        raise not_found(str(exc)[:300]) from None
-    except fixtures.FixtureError as exc:
-        raise bad_request(str(exc), "invalid_fixture") from None
+    return {"loaded": name, "state": mock.table_counts()}
 
 
 async def credentials(request: Request, mock: Mock) -> Any:
@@ -220,69 +195,58 @@ async def credentials(request: Request, mock: Mock) -> Any:
 
 
 async def state(request: Request, mock: Mock) -> Any:
-    return {"tables": mock.store.counts()}
+    return {"tables": mock.table_counts()}
 
 
 async def state_table(request: Request, mock: Mock) -> Any:
     table = request.path_params["table"]
     limit = int(request.query_params.get("limit", "100"))  # validated by STATE_QUERY
-    try:
-        return {"table": table, "rows": mock.store.dump(table, limit)}
-    except KeyError:
-        raise not_found(f"No table {table!r} (tables: {', '.join(mock.store.tables())})") from None
+    return {"table": table, "rows": mock.table_rows(table, limit)}
 
 
-async def settings_get(request: Request, mock: Mock) -> Any:
-    return {name: {"value": s.get(mock.store), "description": s.description} for name, s in SETTINGS.items()}
+async def knobs_get(request: Request, mock: Mock) -> Any:
+    return mock.knobs()
 
 
-async def setting_put(request: Request, mock: Mock) -> Any:
+async def knob_put(request: Request, mock: Mock) -> Any:
     name = request.path_params["name"]
-    if name not in SETTINGS:
-        raise not_found(f"No setting {name!r} (settings: {', '.join(SETTINGS) or 'none'})")
-    body = await _json(request, SETTING)
-    try:
-        with mock.store.transaction():
-            SETTINGS[name].set(mock.store, body["value"])
-    except ValueError as exc:
-        raise bad_request(f"body.value: {exc}") from None
-    return {"name": name, "value": SETTINGS[name].get(mock.store)}
+    mock.require_knob(name)  # an unknown name is a 404 whatever the body says
+    body = await _json(request, KNOB)
+    return mock.set_knob(name, body["value"])
 
 
 async def clock_get(request: Request, mock: Mock) -> Any:
-    return mock.clock.state()
+    return mock.clock_state()
 
 
-def _instant(body: dict[str, Any], key: str = "at") -> Any:
+def _instant(body: dict[str, Any], key: str = "at") -> datetime:
     try:
-        value = parse_instant(str(body[key]))
-        in_range = _clock_range(value.timestamp())
+        return parse_instant(str(body[key]))
     except (KeyError, ValueError, OverflowError):
         raise bad_request(f"body.{key}: expected an ISO 8601 date-time such as 2026-11-23T09:00:00Z") from None
-    if not in_range:
-        raise bad_request(f"body.{key}: the mock clock stays between {CLOCK_RANGE_TEXT}")
-    return value
 
 
-def _clock_range(timestamp: float) -> bool:
-    """The clock stays where every date computed from it (token expiry, monthly resets) is still a datetime."""
-    return CLOCK_MIN <= timestamp <= CLOCK_MAX
+def _moved(move: Callable[[], dict[str, Any]], where: str) -> dict[str, Any]:
+    """The clock's state after `move`, or 400 naming `where` when the move would leave the clock's range."""
+    try:
+        return move()
+    except ClockRangeError as exc:
+        raise bad_request(f"{where}: {exc}") from None
 
 
 async def clock_freeze(request: Request, mock: Mock) -> Any:
     body = await _json(request, FREEZE)
-    mock.clock.freeze(_instant(body) if "at" in body else None)
-    return mock.clock.state()
+    at = _instant(body) if "at" in body else None
+    return _moved(lambda: mock.freeze_clock(at), "body.at")
 
 
 async def clock_unfreeze(request: Request, mock: Mock) -> Any:
-    mock.clock.unfreeze()
-    return mock.clock.state()
+    return mock.unfreeze_clock()
 
 
 async def clock_set(request: Request, mock: Mock) -> Any:
-    mock.clock.set(_instant(await _json(request, SET)))
-    return mock.clock.state()
+    at = _instant(await _json(request, SET))
+    return _moved(lambda: mock.set_clock(at), "body.at")
 
 
 async def clock_advance(request: Request, mock: Mock) -> Any:
@@ -290,43 +254,33 @@ async def clock_advance(request: Request, mock: Mock) -> Any:
     seconds = sum(UNITS[unit] * value for unit, value in body.items())
     if abs(seconds) > MAX_ADVANCE_SECONDS:
         raise bad_request(f"body: move the clock at most {MAX_ADVANCE_SECONDS} seconds (a century) at once")
-    if not _clock_range(mock.clock.timestamp() + seconds):
-        raise bad_request(f"body: the mock clock stays between {CLOCK_RANGE_TEXT}")
-    mock.clock.advance(seconds)
-    return mock.clock.state()
+    return _moved(lambda: mock.advance_clock(seconds), "body")
 
 
 async def faults_get(request: Request, mock: Mock) -> Any:
-    return {op: vars(f) for op, f in mock.pipeline.faults.items()}
+    return mock.faults()
 
 
 async def fault_put(request: Request, mock: Mock) -> Any:
     op = request.path_params["operation_id"]
-    if not any(op in spec.by_id for spec in mock.specs.values()):
-        raise not_found(f"No operation {op!r} in the spec")
+    mock.require_operation(op)  # an unknown operation is a 404 whatever the body says
     body = await _json(request, FAULT)
     fault = Fault(
         latency_ms=int(body.get("latency_ms", 0)),
         error_rate=float(body.get("error_rate", 0.0)),
         status=int(body.get("status", 500)),
     )
-    mock.pipeline.faults[op] = fault
-    return {op: vars(fault)}
+    return mock.set_fault(op, fault)
 
 
 async def fault_delete(request: Request, mock: Mock) -> Any:
-    op = request.path_params.get("operation_id")
-    if op is None:
-        mock.pipeline.faults.clear()
-    elif mock.pipeline.faults.pop(op, None) is None:
-        raise not_found(f"No fault set for {op!r}")
+    mock.clear_faults(request.path_params.get("operation_id"))
     return Response(status_code=204)
 
 
 async def journal(request: Request, mock: Mock) -> Any:
     limit = int(request.query_params.get("limit", "50"))  # validated by JOURNAL_QUERY
-    entries = list(mock.journal)[-limit:] if limit else []
-    return {"entries": entries, "total": len(mock.journal)}
+    return mock.journal_entries(limit)
 
 
 def routes() -> list[BaseRoute]:
@@ -349,8 +303,8 @@ def routes() -> list[BaseRoute]:
         ("/__mock__/faults/{operation_id}", fault_put, ["PUT"]),
         ("/__mock__/faults/{operation_id}", fault_delete, ["DELETE"]),
         ("/__mock__/journal", journal, ["GET"]),
-        ("/__mock__/settings", settings_get, ["GET"]),
-        ("/__mock__/settings/{name}", setting_put, ["PUT"]),
+        ("/__mock__/settings", knobs_get, ["GET"]),
+        ("/__mock__/settings/{name}", knob_put, ["PUT"]),
     ]
     return [
         Route(path, _guard(view, queries.get(view, NO_QUERY)), methods=methods, include_in_schema=False)

@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 
 from mock_server.clock import iso
-from mock_server.domains import SEEDERS, Call, World
 from mock_server.domains.accounts import create_user
+from mock_server.registry import Call, Seeder, World
 from mock_server.resources import fixtures_dir, spec_path
 from mock_server.security import hash_api_key, make_api_key
 from mock_server.spec import load_spec
@@ -94,7 +94,8 @@ def read(name: str) -> dict[str, Any]:
     return world
 
 
-def load(call: Call, name: str = "demo", seed: int = 0) -> Credentials:
+def load(call: Call, name: str, seed: int, seeders: list[Seeder]) -> Credentials:
+    """Load the fixture set `name`: users, organizations and API keys here, then each domain's part (`seeders`)."""
     world = read(name)
     creds = Credentials()
     users: dict[str, dict[str, Any]] = {}
@@ -157,7 +158,7 @@ def load(call: Call, name: str = "demo", seed: int = 0) -> Credentials:
         )
     for app in world.get("xp_ledger", {}).get("applications", []):
         creds.applications.append({k: app[k] for k in ("name", "client_id", "client_secret", "scopes")})
-    world_view = World(world, users, orgs, seed)
-    for seed_domain in SEEDERS:
+    world_view = World(world, users, seed)
+    for seed_domain in seeders:
         seed_domain(call, world_view)
     return creds

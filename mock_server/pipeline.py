@@ -27,10 +27,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mock_server.clock import Clock
-from mock_server.domains import Call, Handler, Result
 from mock_server.errors import ApiError
 from mock_server.generate import Generator
 from mock_server.limits import RateLimiter
+from mock_server.registry import Call, Registry, Result
 from mock_server.security import Authenticator, Tokens, basic_credentials
 from mock_server.spec import Operation, Spec
 from mock_server.store import Store
@@ -114,7 +114,7 @@ class Pipeline:
         tokens: Tokens,
         limiter: RateLimiter,
         generator: Generator,
-        handlers: dict[str, Handler],
+        registry: Registry,
         strict: bool,
         seed: int,
         specs: list[Spec],
@@ -131,7 +131,7 @@ class Pipeline:
         # Loopback callers are trusted, as by the control API.
         self.auth_failures = auth_failures or RateLimiter(None)
         self.generator = generator
-        self.handlers = handlers
+        self.handlers = registry.handlers_for(specs)  # by operationId; the pipeline knows no domain
         self.strict = strict
         self.faults: dict[str, Fault] = {}
         self.tombstones: set[tuple[str, str]] = set()  # (path parameter, value) deleted via a generated DELETE

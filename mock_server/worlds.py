@@ -15,6 +15,7 @@ from collections import OrderedDict
 from datetime import datetime
 from pathlib import Path
 
+from mock_server.registry import Registry
 from mock_server.resources import fixtures_dir
 from mock_server.store import Store
 
@@ -37,19 +38,22 @@ def _stamp(fixture: str) -> int:
     return 0
 
 
-def restore(world: WorldKey, store: Store) -> bool:
-    """Copy the world into `store` when it was built before; False when it must be seeded."""
+def restore(world: WorldKey, store: Store, registry: Registry) -> bool:
+    """Copy the world into `store` when it was built before, then let the domains rebuild what lives outside the
+    database (`registry.copy_hooks`); False when it must be seeded."""
     template = _worlds.get(world)
     if template is None:
         return False
     _worlds.move_to_end(world)
     store.copy_from(template)
+    for rebuild in registry.copy_hooks:
+        rebuild(store)
     return True
 
 
-def remember(world: WorldKey, store: Store, schemas: list[str]) -> None:
+def remember(world: WorldKey, store: Store, registry: Registry) -> None:
     """Keep a copy of a freshly seeded world for the next mock with the same key."""
-    template = Store(None, schemas=schemas)
+    template = Store(None, schemas=registry.schemas)
     template.copy_from(store)
     _worlds[world] = template
     while len(_worlds) > MAX_WORLDS:

@@ -14,7 +14,8 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from mock_server.app import Mock, Settings, build_mock, create_app
+from mock_server.app import create_app
+from mock_server.runtime import Mock, Settings, build_mock
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ("127.0.0.1", 50000)

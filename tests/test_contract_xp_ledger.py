@@ -29,7 +29,7 @@ from contract_tests.results import FAILED, PASSED, Finding, RunResult, ScenarioR
 from contract_tests.scenarios.xp_ledger import instant, iso
 from contract_tests.spec import ApiSpec
 from mock_server.app import Settings, create_app
-from mock_server.domains import HANDLERS, xp_ledger
+from mock_server.domains import REGISTRY, xp_ledger
 from mock_server.resources import spec_path
 from tests.conftest import ROOT, Server
 from tests.test_contract_broken import (
@@ -228,13 +228,13 @@ def test_a_duplicate_entry_for_a_repeated_event_id_is_detected(
     serve: Callable[[Any], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The target forgets the event ids it has seen: a repeated event creates a second entry."""
-    original = HANDLERS["sendCaliperEvents"]
+    original = REGISTRY.handlers["sendCaliperEvents"]
 
     def forgetful(call: Any) -> Any:
         call.store.run("DELETE FROM xp_ledger_events")  # the idempotency keys
         return original(call)
 
-    monkeypatch.setitem(HANDLERS, "sendCaliperEvents", forgetful)  # read when the app is built
+    monkeypatch.setitem(REGISTRY.handlers, "sendCaliperEvents", forgetful)  # read when the app is built
     app = ledger_app()
     result = contract(serve(app), app, operations=["sendCaliperEvents"], phases=["scenarios"])
     assert result.exit_code == 1

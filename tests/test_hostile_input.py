@@ -20,7 +20,7 @@ import pytest
 import yaml
 from starlette.testclient import TestClient
 
-from mock_server import app as app_module
+from mock_server import runtime
 from mock_server.resources import spec_path
 from tests.conftest import Server, bearer, login, make_client
 
@@ -206,7 +206,7 @@ def extended_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[T
     }
     path = tmp_path / "xentree.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    monkeypatch.setattr(app_module, "spec_path", lambda api="xentree": path if api == "xentree" else spec_path(api))
+    monkeypatch.setattr(runtime, "spec_path", lambda api="xentree": path if api == "xentree" else spec_path(api))
     with make_client() as client:
         yield client
 

@@ -6,7 +6,9 @@ it raises `ApiError` (see mock_server.errors). Operations without a handler are 
 
 A domain module may also declare its tables (`tables(ddl)`, created at startup) and a seeder (`@seeder`) that adds
 its part of the demo world after the users, organizations and API keys of the fixture set exist.
-Every module in this package is loaded; nothing else needs registering.
+Every module in this package is loaded; nothing else needs registering. The decorators fill one `Registry`
+(mock_server.registry), which `load_domains()` returns: the runtime hands it to the pipeline, store, fixture loader
+and world cache, so nothing outside this package reads its globals.
 """
 
 from __future__ import annotations
@@ -14,78 +16,34 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from mock_server.clock import Clock
 from mock_server.errors import not_found
-from mock_server.security import Identity, Tokens
+from mock_server.registry import Call, CopyHook, Handler, Knob, Registry, Result, Seeder, World
 from mock_server.store import Store
 
+__all__ = [
+    "REGISTRY",
+    "Call",
+    "Handler",
+    "Result",
+    "Seeder",
+    "World",
+    "handles",
+    "load_domains",
+    "on_copy",
+    "own_row",
+    "seeder",
+    "setting",
+    "tables",
+]
 
-@dataclass
-class Call:
-    path: dict[str, Any]
-    query: dict[str, Any]
-    headers: dict[str, Any]
-    body: Any
-    identity: Identity | None
-    store: Store
-    clock: Clock
-    tokens: Tokens
-    client: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    basic: tuple[str, str] | None = None  # `Authorization: Basic` id and secret, for operations that take Basic
-    seed: int = 0  # the mock's --seed: what generated content (chat replies, ...) is deterministic for
-
-    @property
-    def user_id(self) -> str:
-        assert self.identity is not None, "handler of a public operation asked for the caller"
-        return self.identity.user_id
-
-
-@dataclass(frozen=True)
-class Result:
-    """A handler's answer when it is not simply the success body: another status, or no body."""
-
-    body: Any = None
-    status: int | None = None
-
-
-@dataclass(frozen=True)
-class World:
-    """What a seeder gets: the fixture set's YAML, and the users and organizations already created from it."""
-
-    data: dict[str, Any]
-    users: dict[str, dict[str, Any]]  # by username
-    organizations: dict[str, dict[str, Any]]  # by slug
-    seed: int
-
-
-Handler = Callable[[Call], Any]
-Seeder = Callable[[Call, World], None]
-
-
-@dataclass(frozen=True)
-class Setting:
-    """A knob a domain exposes at run time through `/__mock__/settings/<name>` (e.g. the XP ledger's processing
-    delay). `set` raises ValueError for a value it refuses."""
-
-    description: str
-    get: Callable[[Store], Any]
-    set: Callable[[Store, Any], None]
-
-
-HANDLERS: dict[str, Handler] = {}
-SCHEMAS: list[str] = []
-SEEDERS: list[Seeder] = []
-SETTINGS: dict[str, Setting] = {}
-COPY_HOOKS: list[Callable[[Store], None]] = []
+REGISTRY = Registry()  # filled by the decorators below as each domain module is imported
 
 
 def handles(operation_id: str) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
-        HANDLERS[operation_id] = fn
+        REGISTRY.handlers[operation_id] = fn
         return fn
 
     return register
@@ -101,28 +59,31 @@ def own_row(call: Call, table: str, row_id: Any, missing: str) -> dict[str, Any]
 
 def tables(ddl: str) -> None:
     """Declare a domain's tables (idempotent DDL: CREATE ... IF NOT EXISTS)."""
-    if ddl not in SCHEMAS:
-        SCHEMAS.append(ddl)
+    if ddl not in REGISTRY.schemas:
+        REGISTRY.schemas.append(ddl)
 
 
 def setting(name: str, description: str, get: Callable[[Store], Any], set: Callable[[Store, Any], None]) -> None:
-    SETTINGS[name] = Setting(description, get, set)
+    """Expose a run-time `Knob` under `name` (GET/PUT /__mock__/settings)."""
+    REGISTRY.knobs[name] = Knob(description, get, set)
 
 
-def on_copy(fn: Callable[[Store], None]) -> Callable[[Store], None]:
+def on_copy(fn: CopyHook) -> CopyHook:
     """Run `fn(store)` after a seeded world is copied into a new store (mock_server.worlds): for state a domain keeps
     outside the main database, which a copy does not carry (the search index lives in TEMP)."""
-    if fn not in COPY_HOOKS:
-        COPY_HOOKS.append(fn)
+    if fn not in REGISTRY.copy_hooks:
+        REGISTRY.copy_hooks.append(fn)
     return fn
 
 
 def seeder(fn: Seeder) -> Seeder:
-    if fn not in SEEDERS:
-        SEEDERS.append(fn)
+    if fn not in REGISTRY.seeders:
+        REGISTRY.seeders.append(fn)
     return fn
 
 
-def load_domains() -> None:
+def load_domains() -> Registry:
+    """Import every module of this package (each registers itself) and return what they registered."""
     for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
         importlib.import_module(f"{__name__}.{module}")
+    return REGISTRY
