@@ -19,9 +19,9 @@ import yaml
 
 from mock_server.clock import iso
 from mock_server.domains.accounts import create_user
+from mock_server.domains.api_keys import issue_key
 from mock_server.registry import Call, Seeder, World
 from mock_server.resources import fixtures_dir, spec_path
-from mock_server.security import hash_api_key, make_api_key
 from mock_server.spec import load_spec
 
 
@@ -99,24 +99,24 @@ def load(call: Call, name: str, seed: int, seeders: list[Seeder]) -> Credentials
     world = read(name)
     creds = Credentials()
     users: dict[str, dict[str, Any]] = {}
-    for spec in world.get("users", []):
-        users[spec["username"]] = create_user(call, spec)
+    for entry in world.get("users", []):
+        users[entry["username"]] = create_user(call, entry)
         creds.users.append(
-            {"username": spec["username"], "password": spec["password"], "role": spec.get("role", "user")}
+            {"username": entry["username"], "password": entry["password"], "role": entry.get("role", "user")}
         )
     orgs: dict[str, dict[str, Any]] = {}
     now = iso(call.clock.now())
-    for spec in world.get("organizations", []):
+    for entry in world.get("organizations", []):
         org = {
             "id": call.store.new_id(),
-            "name": spec["name"],
-            "slug": spec["slug"],
-            "description": spec.get("description"),
+            "name": entry["name"],
+            "slug": entry["slug"],
+            "description": entry.get("description"),
             "created_at": now,
             "updated_at": now,
         }
-        orgs[spec["slug"]] = call.store.insert("organizations", org)
-        for member in spec.get("members", []):
+        orgs[entry["slug"]] = call.store.insert("organizations", org)
+        for member in entry.get("members", []):
             call.store.insert(
                 "memberships",
                 {
@@ -127,30 +127,16 @@ def load(call: Call, name: str, seed: int, seeders: list[Seeder]) -> Credentials
                     "joined_at": now,
                 },
             )
-    for spec in world.get("api_keys", []):
-        key = make_api_key(call.store.token(64))
-        scopes = all_scopes() if spec["scopes"] == "all" else list(spec["scopes"])
-        call.store.insert(
-            "api_keys",
-            {
-                "id": call.store.new_id(),
-                "name": spec["name"],
-                "prefix": key[:11],
-                "key_hash": hash_api_key(key),
-                "user_id": users[spec["owner"]]["id"],
-                "organization_id": orgs[spec["organization"]]["id"],
-                "scopes": scopes,
-                "allowed_ips": spec.get("allowed_ips", []),
-                "expires_at": spec.get("expires_at"),
-                "created_at": now,
-            },
-        )
-        limits = {k: spec[k] for k in ("expires_at", "allowed_ips") if spec.get(k)}
+    for entry in world.get("api_keys", []):
+        scopes = all_scopes() if entry["scopes"] == "all" else list(entry["scopes"])
+        owner, organization = users[entry["owner"]]["id"], orgs[entry["organization"]]["id"]
+        limits = {k: entry[k] for k in ("expires_at", "allowed_ips") if entry.get(k)}
+        key, _ = issue_key(call, entry["name"], owner, organization, scopes, **limits, created_at=now)
         creds.api_keys.append(
             {
-                "name": spec["name"],
-                "owner": spec["owner"],
-                "organization": spec["organization"],
+                "name": entry["name"],
+                "owner": entry["owner"],
+                "organization": entry["organization"],
                 "key": key,
                 "scopes": scopes,
                 **limits,

@@ -25,18 +25,6 @@ from mock_server.errors import bad_request, forbidden, not_found
 from mock_server.security import hash_api_key, make_api_key
 
 PREFIX_LENGTH = 11  # `xntr-` plus 6 characters, as APIKeyResponse.prefix documents
-RESPONSE_FIELDS = (
-    "id",
-    "name",
-    "prefix",
-    "scopes",
-    "organization_id",
-    "created_by",
-    "created_at",
-    "expires_at",
-    "allowed_ips",
-    "last_used_at",
-)
 
 _VISIBLE = """(k.user_id = ? OR k.organization_id IN
     (SELECT organization_id FROM memberships WHERE user_id = ? AND role IN ('owner', 'admin')))"""
@@ -108,24 +96,42 @@ def create_key(call: Call) -> Result:
         )
     expires_at = _expiry(call, body.get("expires_at"))
     allowed_ips = _networks(body.get("allowed_ips", []))
+    key, key_id = issue_key(call, body["name"], call.user_id, org_id, body["scopes"], allowed_ips, expires_at)
+    stored = call.store.one("SELECT * FROM api_keys WHERE id = ?", (key_id,))
+    assert stored is not None
+    return Result({**_response(stored), "key": key}, 201)
+
+
+def issue_key(
+    call: Call,
+    name: str,
+    user_id: str,
+    organization_id: str,
+    scopes: list[str],
+    allowed_ips: list[str] | None = None,
+    expires_at: str | None = None,
+    created_at: str | None = None,
+) -> tuple[str, str]:
+    """Mint a key for `user_id` in `organization_id` and store only its hash and prefix: the full key (shown once)
+    and the row's id. The create handler and the fixture sets both issue keys here, so a seeded key is like one a
+    user created."""
     key = make_api_key(call.store.token(64))
+    key_id = call.store.new_id()
     row = {
-        "id": call.store.new_id(),
-        "name": body["name"],
+        "id": key_id,
+        "name": name,
         "prefix": key[:PREFIX_LENGTH],
         "key_hash": hash_api_key(key),
-        "user_id": call.user_id,
-        "organization_id": org_id,
-        "scopes": body["scopes"],
-        "allowed_ips": allowed_ips,
+        "user_id": user_id,
+        "organization_id": organization_id,
+        "scopes": scopes,
+        "allowed_ips": allowed_ips or [],
         "expires_at": expires_at,
-        "created_at": iso(call.clock.now()),
+        "created_at": created_at or iso(call.clock.now()),
         "last_used_at": None,
     }
     call.store.insert("api_keys", row)
-    stored = call.store.one("SELECT * FROM api_keys WHERE id = ?", (row["id"],))
-    assert stored is not None
-    return Result({**_response(stored), "key": key}, 201)
+    return key, key_id
 
 
 @handles("deleteApiKey")
