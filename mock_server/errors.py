@@ -64,6 +64,9 @@ class ErrorShape:
     issues_key: str  # where validation problems go
     structured: bool  # problems as Issue objects, else as "where: message" strings
     validation_error: str = "validation_error"  # the code of a 400 for input that breaks the schema
+    # Where a structured issue may point (the `in` enum of the spec's issue objects); None: anywhere. An issue
+    # elsewhere (a strict-mode problem of the mock's own response) stays in the message, out of the list.
+    locations: frozenset[str] | None = None
 
     @classmethod
     def of(cls, spec: dict[str, Any]) -> ErrorShape:
@@ -74,14 +77,17 @@ class ErrorShape:
         inner = props.get("detail", {}).get("properties", {}) if envelope else props
         code = schema.get("x-validation-error", "validation_error")
         if "issues" in inner:
-            return cls(envelope, "issues", inner["issues"].get("items", {}).get("type") == "object", code)
+            items = inner["issues"].get("items", {})
+            where = items.get("properties", {}).get("in", {}).get("enum")
+            return cls(envelope, "issues", items.get("type") == "object", code, frozenset(where) if where else None)
         return cls(envelope, "errors", False, code)
 
     def render(self, exc: ApiError) -> dict[str, Any]:
         error = self.validation_error if exc.error == VALIDATION_ERROR else exc.error
         fields: dict[str, Any] = {"error": error, "message": exc.message, **exc.extra}
-        if exc.issues:
-            fields[self.issues_key] = [i.as_object() if self.structured else i.as_text() for i in exc.issues]
+        issues = [i for i in exc.issues if self.locations is None or i.location in self.locations]
+        if issues:
+            fields[self.issues_key] = [i.as_object() if self.structured else i.as_text() for i in issues]
         return {self.envelope: fields} if self.envelope else fields
 
 

@@ -97,7 +97,9 @@ class Fault:
 
 
 @dataclass
-class Answer:
+class Reply:
+    """What the pipeline will send, before rendering: from a handler's `Result`, the generator, or an error."""
+
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
@@ -147,12 +149,12 @@ class Pipeline:
     async def __call__(self, op: Operation, request: Request) -> Response:
         request.scope["xentree.operation"] = op.operation_id
         client = request.client.host if request.client else None
-        answer = await self._answer(op, request, client)
-        if self.strict and not answer.injected:
-            answer = self._enforce_contract(op, answer)
-        return _render(answer)
+        reply = await self._reply(op, request, client)
+        if self.strict and not reply.injected:
+            reply = self._enforce_contract(op, reply)
+        return _render(reply)
 
-    async def _answer(self, op: Operation, request: Request, client: str | None) -> Answer:
+    async def _reply(self, op: Operation, request: Request, client: str | None) -> Reply:
         rate_headers: dict[str, str] = {}
         failure_key = f"auth-failures:{client}" if client not in LOOPBACK else None
         try:
@@ -184,17 +186,17 @@ class Pipeline:
             )
             if "basic" in self.auth[op.api].accepted(op):
                 call.basic = basic_credentials(request.headers.get("authorization"))
-            answer = self._respond(op, call, prefer, request)
+            reply = self._respond(op, call, prefer, request)
         except ApiError as exc:
             if exc.status == 401 and failure_key and self._presented_credentials(op, request):
                 self.auth_failures.spend(failure_key)
-            answer = Answer(
+            reply = Reply(
                 exc.status, exc.body(self.shapes[op.api]), exc.headers, injected=exc.error == "injected_fault"
             )
-        answer.headers = {**rate_headers, **answer.headers}
-        if answer.simulated:
-            answer.headers = self._simulated_headers(op, answer.status, answer.headers)
-        return answer
+        reply.headers = {**rate_headers, **reply.headers}
+        if reply.simulated:
+            reply.headers = self._simulated_headers(op, reply.status, reply.headers)
+        return reply
 
     def _simulated_headers(self, op: Operation, status: int, headers: dict[str, str]) -> dict[str, str]:
         """What the real status would carry: a 429 the limiter's numbers, a 401 the scheme's challenge, then every
@@ -243,14 +245,14 @@ class Pipeline:
                 fault.status, "injected_fault", f"Fault injected by the mock control API for {op.operation_id}"
             )
 
-    def _respond(self, op: Operation, call: Call, prefer: Prefer, request: Request) -> Answer:
+    def _respond(self, op: Operation, call: Call, prefer: Prefer, request: Request) -> Reply:
         headers: dict[str, str] = {"X-Mock-Warning": "; ".join(prefer.warnings)} if prefer.warnings else {}
         if prefer.code is not None:
             if prefer.code in op.responses:
                 headers["Preference-Applied"] = f"code={prefer.code}"
-                answer = self._generated(op, prefer.code, prefer, request, call, headers)
-                answer.simulated = True
-                return answer
+                reply = self._generated(op, prefer.code, prefer, request, call, headers)
+                reply.simulated = True
+                return reply
             _warn(headers, f"Prefer code={prefer.code} is not documented for {op.operation_id}; ignored")
         handler = self.handlers.get(op.operation_id)
         if handler is None:
@@ -261,45 +263,48 @@ class Pipeline:
             with self.store.transaction(commit_on=_keeps_writes):  # writes: all of the handler's changes, or none
                 result = handler(call)
         if isinstance(result, Result):
-            return Answer(result.status or op.success_status, result.body, headers)
-        return Answer(op.success_status, result, headers)
+            return Reply(result.status or op.success_status, result.body, headers)
+        return Reply(op.success_status, result, headers)
 
     def _generated(
         self, op: Operation, status: int, prefer: Prefer, request: Request, call: Call, headers: dict[str, str]
-    ) -> Answer:
-        """Answer from the spec alone: a named or first example, else Faker data from the response schema."""
+    ) -> Reply:
+        """Reply from the spec alone: a named or first example, else Faker data from the response schema."""
         if status < 300 and 404 in op.responses:
             for name, v in call.path.items():
                 if (name, str(v)) in self.tombstones:
                     raise ApiError(404, "not_found", f"{name} {v} was deleted")
         if op.method == "DELETE" and status < 300:
             self.tombstones.update((name, str(v)) for name, v in call.path.items())
-        spec = op.responses[status]
-        if spec.media is None:
-            return Answer(status, None, headers)
-        media = spec.media
+        declared = op.responses[status]
+        if declared.media is None:
+            return Reply(status, None, headers)
+        media = declared.media
         if prefer.example is not None:
             if prefer.example in media.examples:
                 headers["Preference-Applied"] = f"example={prefer.example}"
-                return Answer(status, media.examples[prefer.example], headers)
+                return Reply(status, media.examples[prefer.example], headers)
             names = ", ".join(media.examples) or "none"
             _warn(headers, f"No example named {prefer.example[:60]!r} (available: {names}); ignored")
         static = [*media.examples.values(), *media.schema.get("examples", [])]
         if static and prefer.dynamic is not True:
-            return Answer(status, static[0], headers)
+            return Reply(status, static[0], headers)
         key = f"{op.operation_id}:{status}:{request.url.path}?{request.url.query}"
         value = self.generator.value(media.schema, key=key)
         if isinstance(value, dict) and isinstance(call.body, dict):
             value = _echo_input(value, call.body, media.validator)
-        return Answer(status, value, headers)
+        return Reply(status, value, headers)
 
-    def _enforce_contract(self, op: Operation, answer: Answer) -> Answer:
-        """Strict mode: a response that breaks the spec becomes a loud 500 naming the field and the rule."""
-        problems = response_violations(op, answer.status, answer.body)
+    def _enforce_contract(self, op: Operation, reply: Reply) -> Reply:
+        """Strict mode: a response that breaks the spec becomes a loud 500 naming the field and the rule, in the API's
+        own Error shape (Xentree's `detail` with `errors` strings, the ledger's top-level `issues` objects)."""
+        problems = response_violations(op, reply.status, reply.body)
         if not problems:
-            return answer
-        message = f"Mock response for {op.operation_id} ({answer.status}) breaks the spec: " + "; ".join(problems)
-        return Answer(500, {"detail": {"error": "response_contract_violation", "message": message, "errors": problems}})
+            return reply
+        listed = "; ".join(problem.as_text() for problem in problems)
+        message = f"Mock response for {op.operation_id} ({reply.status}) breaks the spec: {listed}"
+        error = ApiError(500, "response_contract_violation", message, issues=problems)
+        return Reply(500, error.body(self.shapes[op.api]))
 
 
 def _keeps_writes(exc: BaseException) -> bool:
@@ -312,12 +317,12 @@ def _echo_input(value: dict[str, Any], body: dict[str, Any], validator: Any) -> 
     return merged if validator.is_valid(merged) else value
 
 
-def _render(answer: Answer) -> Response:
-    if answer.body is None or answer.status == 204:
-        return Response(status_code=answer.status, headers=answer.headers)
-    # A body may carry its encoding already (a domain's kept answer): the same bytes, without encoding them again.
+def _render(reply: Reply) -> Response:
+    if reply.body is None or reply.status == 204:
+        return Response(status_code=reply.status, headers=reply.headers)
+    # A body may carry its encoding already (a domain's kept reply): the same bytes, without encoding them again.
     content = (
-        getattr(answer.body, "json_bytes", None)
-        or json.dumps(answer.body, separators=(",", ":"), ensure_ascii=False).encode()
+        getattr(reply.body, "json_bytes", None)
+        or json.dumps(reply.body, separators=(",", ":"), ensure_ascii=False).encode()
     )
-    return Response(content, status_code=answer.status, headers=answer.headers, media_type="application/json")
+    return Response(content, status_code=reply.status, headers=reply.headers, media_type="application/json")

@@ -61,7 +61,9 @@ class Header:
 
 
 @dataclass(frozen=True)
-class Response:
+class DeclaredResponse:
+    """A response the spec declares for an operation and status (not an HTTP response the mock sends)."""
+
     status: int
     description: str
     media: MediaType | None  # JSON body, when the response has one
@@ -85,7 +87,7 @@ class Operation:
     provenance: str
     parameters: tuple[Parameter, ...]
     body: Body | None
-    responses: dict[int, Response]
+    responses: dict[int, DeclaredResponse]
     security: tuple[SecurityAlternative, ...]
     required_role: str | None
     success_status: int
@@ -204,12 +206,12 @@ def _operation(
     if "requestBody" in op:
         rb = op["requestBody"]
         body = Body(bool(rb.get("required")), {ct: _media(ct, m) for ct, m in rb.get("content", {}).items()})
-    responses: dict[int, Response] = {}
+    responses: dict[int, DeclaredResponse] = {}
     for code, resp in op.get("responses", {}).items():
         if not str(code).isdigit():
             continue
         json_media = next((_media(ct, m) for ct, m in resp.get("content", {}).items() if "json" in ct), None)
-        responses[int(code)] = Response(
+        responses[int(code)] = DeclaredResponse(
             int(code), resp.get("description", ""), json_media, _headers(resp.get("headers", {}))
         )
     success = min((c for c in responses if 200 <= c < 300), default=200)

@@ -25,7 +25,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
 from mock_server.errors import VALIDATION_ERROR, ApiError, Issue, bad_request
-from mock_server.spec import Operation, Response
+from mock_server.spec import DeclaredResponse, Operation
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 64
@@ -309,11 +309,16 @@ def _too_large() -> ApiError:
     return ApiError(413, "payload_too_large", f"Request body exceeds {MAX_BODY_BYTES} bytes")
 
 
-def response_violations(op: Operation, status: int, body: Any) -> list[str]:
+def response_violations(op: Operation, status: int, body: Any) -> list[Issue]:
     """Why a response breaks the spec (strict mode), or [] when it conforms."""
-    spec: Response | None = op.responses.get(status)
-    if spec is None:
-        return [f"status {status} is not documented for {op.operation_id} (documented: {sorted(op.responses)})"]
-    if spec.media is None:
-        return [] if body is None else [f"status {status} of {op.operation_id} documents no body"]
-    return [p.as_text() for p in _first_errors(spec.media.validator, body, "response")]
+    declared: DeclaredResponse | None = op.responses.get(status)
+    if declared is None:
+        documented = sorted(op.responses)
+        return [_response_issue(f"status {status} is not documented for {op.operation_id} (documented: {documented})")]
+    if declared.media is None:
+        return [] if body is None else [_response_issue(f"status {status} of {op.operation_id} documents no body")]
+    return _first_errors(declared.media.validator, body, "response")
+
+
+def _response_issue(message: str) -> Issue:
+    return Issue("response", "", "custom", message)

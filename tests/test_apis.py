@@ -30,7 +30,8 @@ def test_error_shape_is_read_from_each_spec() -> None:
     with make_client(api="xentree,xp-ledger") as client:
         mock: Mock = client.app.state.mock  # type: ignore[attr-defined]
         assert mock.specs["xentree"].error_shape == ErrorShape("detail", "errors", False)
-        assert mock.specs["xp-ledger"].error_shape == ErrorShape(None, "issues", True, "invalid_request")
+        where = frozenset({"body", "query", "path", "header"})  # the `in` enum of the ledger's issue objects
+        assert mock.specs["xp-ledger"].error_shape == ErrorShape(None, "issues", True, "invalid_request", where)
     error = ApiError(400, "invalid_request", "bad", issues=[])
     assert ErrorShape(None, "issues", True).render(error) == {"error": "invalid_request", "message": "bad"}
 

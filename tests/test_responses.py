@@ -6,10 +6,12 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from jsonschema import Draft202012Validator
 from starlette.testclient import TestClient
 
 from mock_server.app import Mock
 from mock_server.domains import Result
+from mock_server.spec import compile_schema
 from tests.conftest import bearer, login, make_client
 
 # Every operation of the Xentree spec has a domain handler; these tests exercise the generator that answers
@@ -122,6 +124,34 @@ def test_strict_mode_catches_an_undocumented_status(client: TestClient, mock: Mo
     response = client.get("/api/auth/me", headers=demo)
     assert response.status_code == 500
     assert "status 202 is not documented" in response.json()["detail"]["message"]
+
+
+def test_the_strict_mode_500_is_the_xentree_error_shape(client: TestClient, mock: Mock, demo: dict[str, str]) -> None:
+    mock.pipeline.handlers["getCurrentUser"] = lambda call: {"id": 5}
+    body = client.get("/api/auth/me", headers=demo).json()
+    assert error_schema(mock).is_valid(body), body
+    errors = body["detail"]["errors"]  # "where: what" strings, each also in the message
+    assert errors and all(
+        isinstance(e, str) and e.startswith("response") and e in body["detail"]["message"] for e in errors
+    )
+
+
+def test_the_strict_mode_500_is_the_xp_ledger_error_shape() -> None:
+    """The ledger's Error has top-level `error`/`message`, and its `issues` point only into the request (`in`
+    is body, query, path or header): the problems of the mock's own response are named in the message alone."""
+    with make_client(api="xp-ledger") as ledger:
+        mock = ledger.app.state.mock  # type: ignore[attr-defined]
+        mock.pipeline.handlers["issueAccessToken"] = lambda call: {"access_token": 5}
+        response = ledger.post("/auth/1.0/token", data={"grant_type": "client_credentials"})
+    body = response.json()
+    assert response.status_code == 500
+    assert error_schema(mock).is_valid(body), body
+    assert body["error"] == "response_contract_violation" and "issues" not in body and "detail" not in body
+    assert "response.access_token: 5 is not of type 'string'" in body["message"]
+
+
+def error_schema(mock: Mock) -> Draft202012Validator:
+    return compile_schema(mock.spec.raw["components"]["schemas"]["Error"])
 
 
 def test_without_strict_the_handler_answer_goes_out(demo: dict[str, str]) -> None:
