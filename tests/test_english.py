@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 from mock_server.app import Mock
 from mock_server.domains.english import (
     LEVELS,
+    CatalogError,
     answer_score,
     catalog,
     cefr,
@@ -79,14 +80,14 @@ def test_catalog_has_every_level_and_skill_with_prompts() -> None:
 
 def test_a_broken_catalog_fails_loudly() -> None:
     task = {"id": "writing-1", "skill": "writing", "title": "t", "variants": [{"prompt": "p"}]}
-    with pytest.raises(AssertionError, match="at least two variants"):
+    with pytest.raises(CatalogError, match="at least two variants"):
         parse_catalog(
             {
                 "target_words": {"A1": 25},
                 "modules": [{"id": "1", "title": "t", "description": "d", "level": "A1", "tasks": [task]}],
             }
         )
-    with pytest.raises(AssertionError, match="task reading-2"):
+    with pytest.raises(CatalogError, match="task reading-2"):
         parse_catalog(
             {
                 "target_words": {"A1": 25},

@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from mock_server.clock import Clock
@@ -34,7 +34,6 @@ class Call:
     clock: Clock
     tokens: Tokens
     client: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
     basic: tuple[str, str] | None = None  # `Authorization: Basic` id and secret, for operations that take Basic
     seed: int = 0  # the mock's --seed: what generated content (chat replies, ...) is deterministic for
 
