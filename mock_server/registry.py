@@ -32,7 +32,6 @@ class Call:
     clock: Clock
     tokens: Tokens
     client: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
     basic: tuple[str, str] | None = None  # `Authorization: Basic` id and secret, for operations that take Basic
     seed: int = 0  # the mock's --seed: what generated content (chat replies, ...) is deterministic for
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from mock_server.ids import seeded_uuid
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -130,7 +131,7 @@ class Store:
         )
 
     def new_id(self) -> str:
-        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        return seeded_uuid(self._rng)
 
     def token(self, nbytes: int) -> bytes:
         return self._rng.randbytes(nbytes)

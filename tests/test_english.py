@@ -3,6 +3,8 @@ transcripts, the dashboard, XP, and the demo user's seeded progress. The clock i
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +14,7 @@ from starlette.testclient import TestClient
 from mock_server.app import Mock
 from mock_server.domains.english import (
     LEVELS,
+    CatalogError,
     answer_score,
     catalog,
     cefr,
@@ -79,14 +82,14 @@ def test_catalog_has_every_level_and_skill_with_prompts() -> None:
 
 def test_a_broken_catalog_fails_loudly() -> None:
     task = {"id": "writing-1", "skill": "writing", "title": "t", "variants": [{"prompt": "p"}]}
-    with pytest.raises(AssertionError, match="at least two variants"):
+    with pytest.raises(CatalogError, match="at least two variants"):
         parse_catalog(
             {
                 "target_words": {"A1": 25},
                 "modules": [{"id": "1", "title": "t", "description": "d", "level": "A1", "tasks": [task]}],
             }
         )
-    with pytest.raises(AssertionError, match="task reading-2"):
+    with pytest.raises(CatalogError, match="task reading-2"):
         parse_catalog(
             {
                 "target_words": {"A1": 25},
@@ -95,6 +98,22 @@ def test_a_broken_catalog_fails_loudly() -> None:
                 ],
             }
         )
+
+
+def test_the_catalog_checks_hold_under_python_O() -> None:
+    """The checks are code, not asserts: `python -O` strips asserts but must still refuse a broken catalog."""
+    script = (
+        "from mock_server.domains.english import CatalogError, parse_catalog\n"
+        "task = {'id': 'writing-1', 'skill': 'writing', 'title': 't', 'variants': [{'prompt': 'p'}]}\n"
+        "module = {'id': '1', 'title': 't', 'description': 'd', 'level': 'A1', 'tasks': [task]}\n"
+        "try:\n"
+        "    parse_catalog({'target_words': {'A1': 25}, 'modules': [module]})\n"
+        "except CatalogError as exc:\n"
+        "    print('refused:', exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-O", "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "refused: xel-modules.yaml: task writing-1: at least two variants"
 
 
 def test_modules_list_with_fresh_progress(client: TestClient, alex: dict[str, str]) -> None:

@@ -18,14 +18,13 @@ from functools import cache, lru_cache
 from typing import Any
 
 import jwt
-import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
+from mock_server.catalogs import load_catalog
 from mock_server.clock import iso
 from mock_server.domains import Call, handles, tables
 from mock_server.errors import bad_request, forbidden, not_found
-from mock_server.resources import fixtures_dir
 
 ISSUER = "https://my.xentree.com"
 DEFAULT_TTL_SECONDS = 120
@@ -63,8 +62,7 @@ CREATE TABLE IF NOT EXISTS integration_token_revocations (
 # the key pool --------------------------------------------------------------------------------------------------
 @lru_cache(maxsize=1)
 def _pool() -> tuple[str, ...]:
-    data = yaml.safe_load((fixtures_dir() / "catalog" / "integration-keys.yaml").read_text(encoding="utf-8"))
-    return tuple(data["keys"])
+    return tuple(load_catalog("integration-keys.yaml")["keys"])
 
 
 @cache

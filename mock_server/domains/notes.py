@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import json
 import random
-import uuid
 from datetime import datetime, time, timedelta
 from typing import Any
 
 from mock_server.clock import iso
 from mock_server.domains import Call, Result, World, handles, own_row, seeder, tables
-from mock_server.domains.conversations import (
-    DEMO_USER,
-    catalog,
-    normal_id,
-    own_conversation,
-)
+from mock_server.domains.conversations.messages import normal_id, own_conversation
+from mock_server.domains.conversations.replies import catalog
+from mock_server.domains.conversations.seed import DEMO_USER
 from mock_server.domains.xp import zone
+from mock_server.ids import seeded_uuid
 
 FIELDS = ("title", "content", "conversation_id", "tags")
 
@@ -142,5 +139,5 @@ def seed_notes(call: Call, world: World) -> None:
     for i, spec in enumerate(specs):
         day = (now.astimezone(tz) - timedelta(days=len(specs) - i)).date()
         at = datetime.combine(day, time(rng.randint(8, 20), rng.randrange(60)), tzinfo=tz)
-        note_id = str(uuid.UUID(int=ids.getrandbits(128), version=4))
+        note_id = seeded_uuid(ids)
         insert_note(call, user["id"], spec, at, note_id, titles.get(spec["conversation"] or ""))

@@ -13,7 +13,6 @@ Pulse intensity (by the day's XP): 0 = none, 1 = 1–29, 2 = 30–59, 3 = 60–9
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from functools import wraps
@@ -40,6 +39,7 @@ from mock_server.domains.xp import (
 )
 from mock_server.domains.xp_cache import cached_view
 from mock_server.errors import bad_request, not_found, unauthorized
+from mock_server.ids import seeded_uuid
 
 LEVEL_STEP = 100  # XP from level n to n+1 = LEVEL_STEP * n
 INTENSITY = (1, 30, 60, 100)  # the day's XP from which levels 1, 2, 3 and 4 start
@@ -341,7 +341,7 @@ def _seed_day(
     def tx(amount: int, source: str, description: str, at: datetime) -> None:
         txs.append(
             {
-                "id": str(uuid.UUID(int=ids.getrandbits(128), version=4)),
+                "id": seeded_uuid(ids),
                 "user_id": user_id,
                 "amount": amount,
                 "source": source,
@@ -385,7 +385,7 @@ def _seed_day(
             tx(minutes, source, f"{label} ({minutes} min)", end)
         sessions.append(
             {
-                "id": str(uuid.UUID(int=ids.getrandbits(128), version=4)),
+                "id": seeded_uuid(ids),
                 "user_id": user_id,
                 "kind": kind,
                 "started_at": iso(start),

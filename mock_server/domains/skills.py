@@ -15,11 +15,9 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import yaml
-
+from mock_server.catalogs import load_catalog
 from mock_server.clock import iso
 from mock_server.domains import Call, World, handles, seeder, tables
-from mock_server.resources import fixtures_dir
 
 GOOGLE_AUTH_URL = "https://accounts.google.com/o/oauth2/v2/auth"
 GOOGLE_CLIENT_ID = "xentree-mock.apps.googleusercontent.com"
@@ -112,8 +110,7 @@ def start_google_calendar(call: Call) -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _seeded_connections() -> tuple[dict[str, Any], ...]:
-    path = fixtures_dir() / "catalog" / "integration-connections.yaml"
-    return tuple(yaml.safe_load(path.read_text(encoding="utf-8"))["connections"])
+    return tuple(load_catalog("integration-connections.yaml")["connections"])
 
 
 @seeder

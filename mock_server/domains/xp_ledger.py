@@ -34,13 +34,13 @@ import json
 import math
 import random
 import re
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from mock_server.domains import Call, Result, World, handles, seeder, setting, tables
 from mock_server.errors import ApiError, Issue, not_found
+from mock_server.ids import seeded_uuid
 
 TOKEN_TTL_SECONDS = 3600
 XP_SCORE_TYPE = "XP"
@@ -421,10 +421,6 @@ def list_user_xp_entries(call: Call) -> dict[str, Any]:
 
 
 # demo world ------------------------------------------------------------------------------------------------------
-def _rng_uuid(rng: random.Random) -> str:
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
-
-
 @seeder
 def seed(call: Call, world: World) -> None:
     """Applications, students, courses and a few weeks of XP history per student from the applications that have a
@@ -471,7 +467,7 @@ def seed(call: Call, world: World) -> None:
                         else {}
                     ),
                 }
-                event_id = f"urn:uuid:{_rng_uuid(rng)}"
+                event_id = f"urn:uuid:{seeded_uuid(rng)}"
                 call.store.insert(
                     "xp_ledger_events",
                     {
@@ -484,7 +480,7 @@ def seed(call: Call, world: World) -> None:
                 call.store.insert(
                     "xp_ledger_entries",
                     {
-                        "id": _rng_uuid(rng),
+                        "id": seeded_uuid(rng),
                         "user_id": str(student["id"]).lower(),
                         "application_id": app["id"],
                         "source_event_id": event_id,
