@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 from jsonschema import Draft202012Validator
 
 from contract_tests import checks, cli, report
@@ -24,7 +26,7 @@ from contract_tests.results import (
     ScenarioResult,
 )
 from contract_tests.runner import choose, safety_skip
-from contract_tests.spec import ApiSpec
+from contract_tests.spec import DESTRUCTIVE_KINDS, ApiSpec
 from mock_server.resources import spec_path
 
 SPEC = ApiSpec.load(spec_path())
@@ -45,6 +47,51 @@ def test_spec_view_knows_security_scopes_and_safety() -> None:
     assert ops["healthCheck"].documents(200) and not ops["healthCheck"].documents(500)
     assert checks.is_privacy_operation(ops["getPublicXpProfile"])
     assert not checks.is_privacy_operation(ops["healthCheck"])
+
+
+def test_the_safety_lists_are_read_from_the_specs_x_destructive_marker() -> None:
+    kinds = {op.operation_id: op.destructive_kind for op in SPEC.operations if op.destructive_kind}
+    assert kinds == {
+        "logoutUser": "account",
+        "updateCurrentUser": "account",
+        "updateLiveNickname": "account",
+        "rotateIntegrationToken": "shared-state",
+        "revokeIntegrationToken": "shared-state",
+        "rebuildSearchIndex": "shared-state",
+    }
+    ledger = ApiSpec.load(spec_path("xp-ledger"))
+    assert {op.operation_id: op.destructive_kind for op in ledger.operations if op.destructive_kind} == {
+        "sendCaliperEvents": "irreversible"
+    }
+    assert all(op.destructive for op in SPEC.operations if op.destructive_kind)
+    assert SPEC.by_id["updateCurrentUser"].changes_account and not SPEC.by_id["rebuildSearchIndex"].changes_account
+    assert ledger.by_id["sendCaliperEvents"].irreversible and not SPEC.by_id["deleteNote"].irreversible
+    for spec in (SPEC, ledger):  # every marker names a kind the suite knows (a typo must not pass as destructive)
+        assert {op.destructive_kind for op in spec.operations if op.destructive_kind} <= set(DESTRUCTIVE_KINDS)
+
+
+def test_api_key_schemes_are_known_by_type_and_header_not_by_name(tmp_path: Path) -> None:
+    document = copy.deepcopy(SPEC.document)
+    schemes = document["components"]["securitySchemes"]
+    schemes["keyInHeader"] = {**schemes.pop("apiKeyAuth"), "name": "X-Other-Key"}
+    schemes["keyInQuery"] = {"type": "apiKey", "in": "query", "name": "key"}  # not a header: never sent as one
+    for item in document["paths"].values():
+        for op in item.values():
+            if isinstance(op, dict) and "security" in op:
+                op["security"] = [
+                    {"keyInHeader" if name == "apiKeyAuth" else name: scopes for name, scopes in alt.items()}
+                    for alt in op["security"]
+                ]
+    document["paths"]["/api/health"]["get"]["security"] = [{"keyInQuery": []}]
+    path = tmp_path / "renamed.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    renamed = ApiSpec.load(path)
+    listing = renamed.by_id["listConversations"]
+    assert listing.accepts_api_key and listing.api_key_scopes == ("conversations:read",)
+    assert renamed.api_key_header == listing.api_key_header == "X-Other-Key"
+    assert not renamed.by_id["listApiKeys"].accepts_api_key and not renamed.by_id["healthCheck"].accepts_api_key
+    assert Principal("api_key", api_key="k").headers_for(listing) == {"X-Other-Key": "k"}
+    assert SPEC.api_key_header == "X-API-Key"
 
 
 def test_example_bodies_satisfy_the_request_schemas() -> None:
