@@ -7,12 +7,14 @@ import json
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from jsonschema import Draft202012Validator
+from schemathesis.engine import StopReason
 
-from contract_tests import checks, cli, report
+from contract_tests import checks, cli, outage, properties, report
 from contract_tests.auth import Principal
 from contract_tests.http import Exchange, Pacer, retry_after_seconds
 from contract_tests.options import RunOptions, UsageError
@@ -313,6 +315,66 @@ def test_property_tests_reach_only_the_selected_operations() -> None:
     tested = [SPEC.by_id["healthCheck"], SPEC.by_id["getLearningTimeAnalytics"]]
     labels = sorted(result.ok().label for result in only(schema, SPEC, tested).get_all_operations())
     assert labels == ["GET /api/analytics/learning-time", "GET /api/health"]
+
+
+COMEBACK = ("healthCheck", "listNotes", "createNote", "getStreakStatus")
+
+
+def outage_engine(runs: list[tuple[tuple[str, ...], list[str]]], dies: int) -> Any:
+    """A stand-in for the Schemathesis engine: the first `dies` runs lose the target during coverage, in createNote,
+    after healthCheck and listNotes finished coverage (every operation finished examples)."""
+
+    def engine(spec: Any, options: Any, principal: Any, tested: Any, phases: Any, collector: Any, fresh: Any) -> None:
+        runs.append((phases, [op.operation_id for op in tested]))
+        collector.stop_reason = StopReason.COMPLETED
+        if len(runs) <= dies:
+            collector.phase = "coverage"
+            collector.finished["examples"] |= set(COMEBACK)
+            collector.finished["coverage"] |= {"healthCheck", "listNotes"}
+            collector.last_sent = outage.Unanswered(
+                "POST http://x/api/core/notes", "curl -X POST", "createNote", "reset"
+            )
+            collector.stop_reason = StopReason.SERVER_UNAVAILABLE
+
+    return engine
+
+
+QUIET: dict[str, Any] = {"fresh_token": lambda: None, "notify": lambda *args: None}
+
+
+def comeback_run(monkeypatch: pytest.MonkeyPatch, dies: int) -> tuple[list[Any], dict[str, Any], list[str]]:
+    runs: list[tuple[tuple[str, ...], list[str]]] = []
+    monkeypatch.setattr(properties, "_engine", outage_engine(runs, dies))
+    monkeypatch.setattr(outage, "wait_for_target", lambda *args, **kwargs: 0.5)
+    results = {op: OperationResult(op, SPEC.by_id[op].label, [], "documented", []) for op in COMEBACK}
+    lines: list[str] = []
+    options = RunOptions(base_url="http://x", phases=("examples", "coverage", "fuzzing"))
+    tested = [SPEC.by_id[op] for op in COMEBACK]
+    try:
+        properties.run(SPEC, options, Principal("bearer", token="t"), tested, results, **QUIET, outages=lines)
+    except properties.TargetDown:
+        lines.append("TargetDown")
+    return runs, results, lines
+
+
+def test_a_comeback_resumes_the_interrupted_phase_only_where_it_had_not_finished(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runs, results, lines = comeback_run(monkeypatch, dies=1)
+    assert runs == [
+        (("examples", "coverage", "fuzzing"), list(COMEBACK)),
+        (("coverage",), ["getStreakStatus"]),  # healthCheck and listNotes finished coverage: not sent twice
+        (("fuzzing",), ["healthCheck", "listNotes", "getStreakStatus"]),  # createNote preceded the outage: left out
+    ]
+    assert [f.check for f in results["createNote"].findings] == [outage.RULE]
+    assert len(lines) == 1 and "the run went on" in lines[0]
+
+
+def test_a_target_that_keeps_dying_ends_the_property_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    runs, results, lines = comeback_run(monkeypatch, dies=99)
+    assert len(runs) == outage.MAX_OUTAGES + 1 and lines[-1] == "TargetDown"
+    assert f"after {outage.MAX_OUTAGES + 1} outages the rest of the property tests was skipped" in lines[-2]
+    assert results["getStreakStatus"].skip_reason == outage.STOPPED
 
 
 # selection flags, provenance, secrets, the matrix -----------------------------------------------------------------
