@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contract_tests.http import Client, Exchange
-from contract_tests.spec import ApiSpec, OperationInfo
+from contract_tests.spec import DEFAULT_API_KEY_HEADER, ApiSpec, OperationInfo
 
 LOGIN, REGISTER, ME, REFRESH, LOGOUT = (
     "loginForAccessToken",
@@ -73,7 +73,7 @@ class Principal:
         if self.token and (op is None or op.accepts_bearer):
             return {"Authorization": f"Bearer {self.token}"}
         if self.api_key and (op is None or op.accepts_api_key):
-            return {"X-API-Key": self.api_key}
+            return {op.api_key_header if op is not None else DEFAULT_API_KEY_HEADER: self.api_key}
         return {}
 
     def describe(self) -> dict[str, Any]:
@@ -173,7 +173,7 @@ def verify_api_key(client: Client, spec: ApiSpec, key: str) -> None:
     op = key_probe(spec)
     if op is None:
         return
-    answer = client.request(op.method, op.path, headers={"X-API-Key": key}, operation=op.operation_id)
+    answer = client.request(op.method, op.path, headers={op.api_key_header: key}, operation=op.operation_id)
     if answer.status == 401 or (answer.status == 403 and not op.api_key_scopes):
         raise CredentialsRefused(f"the target refused the API key: {answer.summary()}")
 

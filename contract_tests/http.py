@@ -127,7 +127,6 @@ class Pacer:
     """`--rate-limit`: `auto` waits out 429s per Retry-After; `N/s|m|h` also spaces requests; `off` does neither."""
 
     def __init__(self, spec: str) -> None:
-        self.spec = spec
         self.interval = 0.0
         self.honour_retry_after = spec != "off"
         if spec not in ("auto", "off"):
@@ -138,13 +137,6 @@ class Pacer:
             self.interval = seconds / int(count)
         self._lock = threading.Lock()
         self._next = 0.0
-
-    @property
-    def schemathesis_value(self) -> str | None:
-        """The matching Schemathesis `rate-limit` setting."""
-        if self.spec == "off":
-            return None
-        return self.spec
 
     def wait(self) -> None:
         if not self.interval:

@@ -173,10 +173,6 @@ class RunOptions:
     def credentials_given(self) -> list[str]:
         return [name for name in CREDENTIALS if getattr(self, name)]
 
-    @property
-    def has_login(self) -> bool:
-        return bool(self.username and self.password) or self.register
-
     def public_dict(self) -> dict[str, Any]:
         """The options for reports: secrets masked."""
         data = asdict(self)

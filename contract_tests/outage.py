@@ -3,9 +3,10 @@
 A target that stops answering mid-run is the most important finding of the run, not a reason to throw the run
 away: the request that preceded the outage becomes a failure (`target_unresponsive`, always an error) on its
 operation, with its curl reproduction; the run then waits for the target with a bounded exponential backoff
-(`--outage-wait`, default 60 s) and either goes on where it was or finishes without it. Every result so far is kept
-and all reports are written; the exit code is 1 (the target broke during the run), never 2 (which means it was
-never reachable, or refused the credentials, at the start).
+(`--outage-wait`, default 60 s) and either goes on where it was (the interrupted property phase again for the
+operations that had not finished it, the scenario after the interrupted one) or finishes without it. Every result
+so far is kept and all reports are written; the exit code is 1 (the target broke during the run), never 2 (which
+means it was never reachable, or refused the credentials, at the start).
 """
 
 from __future__ import annotations

@@ -13,8 +13,9 @@ Fixtures
 
 Options: `--xentree-seed N` (default 0), `--xentree-mock thread|process`, `--xentree-base-url URL`,
 `--xentree-rate-limit` (the mock's limit, default `MOCK_RATE_LIMIT`: per identity, refilled before every test by
-the reset, far above what a test or a contract run sends, and small enough that the probe reaches it in a few
-seconds; `off` disables it). Nothing here runs unless a fixture is requested.
+the reset, well above what a test or a contract run sends, and small enough that the probe reaches it in seconds;
+runs against the mock give the probe a request budget that follows this limit; `off` disables it). Nothing here
+runs unless a fixture is requested.
 """
 
 from __future__ import annotations
@@ -32,7 +33,17 @@ from typing import Any
 import pytest
 import requests
 
-MOCK_RATE_LIMIT = "5000/3600"  # per identity: above a default run (up to ~4000 for one user), one more every 0.7 s
+# Per identity, refilled by the reset before every test: twice what a default 25-example run sends with credentials
+# (4,519 measured, all phases and scenarios; 3,161 with the fixture's 5 examples), one more every 0.72 s. The probe
+# spends it on a public read (~2 ms a request here: about 20 s).
+MOCK_RATE_LIMIT = "10000/7200"
+
+
+def probe_budget(rate_limit: str) -> int:
+    """`--probe-max-requests` for a run against the mock: enough to exhaust its bucket (it refills while the probe
+    runs), so the probe follows the mock's limit instead of the run's default cap (10,000)."""
+    count, _, _ = rate_limit.partition("/")
+    return 2 * int(count) + 100 if count.strip().isdigit() and int(count) > 0 else 1
 
 
 def free_port() -> int:
@@ -115,9 +126,10 @@ class ProcessServer:
 class XentreeMock:
     """A running mock and its `/__mock__` controls, over HTTP (works for the thread and the process server)."""
 
-    def __init__(self, url: str, seed: int, app: Any = None) -> None:
+    def __init__(self, url: str, seed: int, app: Any = None, rate_limit: str = MOCK_RATE_LIMIT) -> None:
         self.url = url
         self.seed = seed
+        self.rate_limit = rate_limit  # the mock's --rate-limit (N/SECONDS or off)
         self.app = app  # the Starlette app when served in-process (app.state.mock is the live Mock)
         self.http = requests.Session()
 
@@ -204,7 +216,7 @@ def xentree_mock_server(pytestconfig: pytest.Config) -> Iterator[XentreeMock]:
     if mode == "process":
         process = ProcessServer("--strict", "--seed", str(seed), "--rate-limit", rate).start()
         try:
-            yield XentreeMock(process.url, seed)
+            yield XentreeMock(process.url, seed, rate_limit=rate)
         finally:
             process.stop()
         return
@@ -213,7 +225,7 @@ def xentree_mock_server(pytestconfig: pytest.Config) -> Iterator[XentreeMock]:
 
     app = create_app(Settings(seed=seed, strict=True, access_log=False, rate_limit=rate))
     with ThreadServer(app) as server:
-        yield XentreeMock(server.url, seed, app)
+        yield XentreeMock(server.url, seed, app, rate_limit=rate)
 
 
 @pytest.fixture
@@ -240,6 +252,7 @@ def xentree_contract(xentree_base_url: str, tmp_path: Path, request: pytest.Fixt
     from contract_tests.options import SELECTION, RunOptions
 
     on_mock = not _option(request.config, "--xentree-base-url", "XENTREE_BASE_URL", None)
+    budget = {"probe_max_requests": probe_budget(request.getfixturevalue("xentree_mock").rate_limit)} if on_mock else {}
 
     def run(*, write_reports: bool = True, **options: Any) -> Any:
         defaults: dict[str, Any] = {
@@ -251,6 +264,7 @@ def xentree_contract(xentree_base_url: str, tmp_path: Path, request: pytest.Fixt
             "report_dir": tmp_path / "contract-report",
             "probe_rate_limit": on_mock,
             "probe_max_wait": 10.0,
+            **budget,
         }
         merged = {**defaults, **options}
         for key in (*SELECTION, "phases"):

@@ -9,7 +9,7 @@ one `ScenarioResult` for the stateful sequences that follow the spec's links.
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -134,6 +134,7 @@ class Collector:
         self.calls: Counter[str] = Counter()
         self.links = ""
         self.phase = ""  # the phase running now (where an outage happened)
+        self.finished: dict[str, set[str]] = defaultdict(set)  # phase -> operationIds that ran it to the end
         self.last_sent: outage.Unanswered | None = None  # the last request that got no answer
         self.last_answered: outage.Unanswered | None = None
 
@@ -206,6 +207,8 @@ class Collector:
             if result is None:
                 return
             outcome = PHASE_STATUS.get(event.status, ERRORED)
+            if event.status in (Status.SUCCESS, Status.FAILURE):
+                self.finished[phase].add(result.operation_id)
             previous = result.phases.get(phase)
             result.phases[phase] = outcome if previous in (None, SKIPPED) or outcome == FAILED else previous
             if event.status == Status.SKIP and event.skip_reason:
@@ -262,6 +265,21 @@ class Collector:
             self.warnings.append(f"{event.label}: {title}: {message}")
 
 
+Segment = tuple[tuple[str, ...], list[OperationInfo]]  # phases, and the operations they run over
+
+
+def _resumed(
+    phases: tuple[str, ...], ops: list[OperationInfo], interrupted: str, finished: dict[str, set[str]]
+) -> list[Segment]:
+    """What runs after a comeback: the interrupted phase over the operations that had not finished it (the
+    stateful phase, whose sequences span operations, over all), then the phases after it over all operations."""
+    if interrupted not in phases:
+        return [(phases, ops)]
+    at = phases.index(interrupted)
+    unfinished = [op for op in ops if interrupted == "stateful" or op.operation_id not in finished[interrupted]]
+    return [((interrupted,), unfinished), (phases[at + 1 :], ops)]
+
+
 def refused_everywhere(result: OperationResult, credentials: dict[str, str]) -> None:
     """Plain Schemathesis only warns when every answer is 401; with credentials sent, that is a failure here."""
     answers = {status for status in result.statuses_seen if status != 405}  # 405: probes with other methods
@@ -302,6 +320,7 @@ def _engine(
     schema = only(schema, spec, tested)
     collector.install(schema, options.sanitize)
     collector.stop_reason = None
+    collector.phase = ""
     collector.last_sent = collector.last_answered = None
     for event in from_schema(schema).execute():
         collector.handle(event)
@@ -321,17 +340,24 @@ def run(
     """Run the Schemathesis phases over the tested operations; fills `results`, returns the stateful unit.
 
     When the target stops answering, the request before the outage fails its operation, the run waits for the
-    target (`--outage-wait`) and resumes the interrupted phase and those after it, without the operation whose
-    request preceded the outage; `outages` receives one line per outage. A target that does not come back raises
-    TargetDown after everything so far is recorded."""
+    target (`--outage-wait`) and resumes without the operation whose request preceded the outage: the interrupted
+    phase for the operations that had not finished it (Schemathesis cannot resume a phase midway, and those that
+    finished it must not send their requests twice), then the later phases for all of them. `outages` receives one
+    line per outage. A target that does not come back raises TargetDown after everything so far is recorded."""
     checks.activate(spec)
     collector = Collector(spec, results, notify)
-    phases = tuple(p for p in SCHEMATHESIS_PHASES if p in options.phases)
-    remaining = list(tested)
-    for attempt in range(outage.MAX_OUTAGES + 1):
-        _engine(spec, options, principal, remaining, phases, collector, fresh_token)
+    plan: list[Segment] = [(tuple(p for p in SCHEMATHESIS_PHASES if p in options.phases), list(tested))]
+    gone: set[str | None] = set()  # operations whose request preceded an outage
+    outages_seen = 0
+    while plan:
+        phases, ops = plan.pop(0)
+        ops = [op for op in ops if op.operation_id not in gone]
+        if not ops or not phases:
+            continue
+        _engine(spec, options, principal, ops, phases, collector, fresh_token)
         if collector.stop_reason != StopReason.SERVER_UNAVAILABLE:
-            break
+            continue
+        outages_seen += 1
         request = collector.unanswered() or outage.Unanswered("(no request recorded)", "", None, "unknown")
         where = f"the {collector.phase or 'property'} phase"
         found = outage.finding(request, where)
@@ -341,19 +367,19 @@ def run(
             collector.stateful.fail(found)
         waited = outage.wait_for_target(options.base_url, options.outage_wait, tls_verify=options.tls_verify)
         line = outage.summary(request, where, waited, options.outage_wait)
-        if waited is not None and attempt == outage.MAX_OUTAGES:
+        last = outages_seen > outage.MAX_OUTAGES
+        if waited is not None and last:
             line += f"; after {outage.MAX_OUTAGES + 1} outages the rest of the property tests was skipped"
         (outages if outages is not None else collector.warnings).append(line)
         notify("stage", "target stopped responding", "" if waited is None else f"back after {waited:.1f}s")
-        if waited is None or attempt == outage.MAX_OUTAGES:
-            for op in remaining:
+        if waited is None or last:
+            for op in [*ops, *(op for _, left in plan for op in left)]:
                 entry = results[op.operation_id]
                 if not entry.cases and not entry.findings:
                     entry.skip_reason = outage.STOPPED
             raise TargetDown(line)
-        if collector.phase in phases:
-            phases = phases[phases.index(collector.phase) :]
-        remaining = [op for op in remaining if op.operation_id != request.operation]
+        gone.add(request.operation)
+        plan[:0] = _resumed(phases, ops, collector.phase, collector.finished)
     for op in tested:
         refused_everywhere(results[op.operation_id], principal.headers_for(op))
     collector.stateful.finish()

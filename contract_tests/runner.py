@@ -30,7 +30,7 @@ from contract_tests.results import (
     RunResult,
     ScenarioResult,
 )
-from contract_tests.spec import ACCOUNT_OPERATIONS, HTTP_METHODS, ApiSpec, OperationInfo
+from contract_tests.spec import HTTP_METHODS, ApiSpec, OperationInfo
 
 Notify = Callable[[str, str, str], None]
 SCENARIO_ORDER = (
@@ -125,12 +125,12 @@ def safety_skip(op: OperationInfo, options: RunOptions, principal: auth.Principa
         return None if principal.can_login else "ends the run's own session; needs --username/--password or --register"
     if options.allow_destructive:
         return None
-    if op.operation_id in ACCOUNT_OPERATIONS:
+    if op.changes_account:
         if principal.registered:
             return None
         return "changes the account under test; needs --register or --allow-destructive"
     if op.irreversible:
-        return "irreversible writes (the spec marks them x-irreversible); needs --allow-destructive"
+        return "irreversible writes (the spec marks them x-destructive: irreversible); needs --allow-destructive"
     if op.destructive:
         return "destructive (deletes or revokes state the suite did not create); needs --allow-destructive"
     if op.admin_only:

@@ -18,12 +18,26 @@ from jsonschema import Draft202012Validator
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 PLACEHOLDER_UUID = "00000000-0000-4000-8000-000000000000"
+DEFAULT_API_KEY_HEADER = "X-API-Key"  # for a spec without an API-key scheme (its operations never send one)
 
-# Operations that change or end something the suite did not create: the session it runs with, the account's own
-# settings, tokens shared with integrations. Together with every DELETE and every admin-only operation they run only
-# with --allow-destructive (or, for the account-level ones, on a throw-away user created with --register).
-ACCOUNT_OPERATIONS = frozenset({"logoutUser", "updateCurrentUser", "updateLiveNickname"})
-SHARED_STATE_OPERATIONS = frozenset({"rotateIntegrationToken", "revokeIntegrationToken", "rebuildSearchIndex"})
+# `x-destructive: <kind>` is the suite's own marker in the specs (not part of the APIs' docs): operations that change
+# or end something the suite did not create. Together with every DELETE and every admin-only operation they run only
+# with --allow-destructive; `account` ones also on a throw-away user created with --register.
+DESTRUCTIVE_KINDS = {
+    "account": "changes the account under test: the session the run uses, the account's own settings",
+    "shared-state": "changes state others share: tokens of integrations, indexes of every user",
+    "irreversible": "writes nobody can undo, e.g. XP events that become ledger entries",
+}
+
+
+def api_key_headers(schemes: dict[str, Any]) -> dict[str, str]:
+    """The security schemes that take an API key in a request header (`type: apiKey`, `in: header`), by kind as the
+    mock reads them, never by name: scheme name -> header name."""
+    return {
+        name: str(scheme["name"])
+        for name, scheme in schemes.items()
+        if scheme.get("type") == "apiKey" and scheme.get("in") == "header" and scheme.get("name")
+    }
 
 
 def _resolve(document: dict[str, Any], node: Any) -> Any:
@@ -64,6 +78,9 @@ class OperationInfo:
     # security schemes that take `Authorization: Bearer <token>` (http bearer, OAuth2, OpenID Connect)
     bearer_schemes: frozenset[str] = field(default=frozenset({"bearerAuth"}), repr=False, compare=False)
     basic_schemes: frozenset[str] = field(default=frozenset(), repr=False, compare=False)  # http basic
+    # security schemes that take an API key in a request header (type apiKey, in header)
+    api_key_schemes: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    api_key_header: str = field(default=DEFAULT_API_KEY_HEADER, repr=False, compare=False)  # the header they name
 
     @property
     def label(self) -> str:
@@ -92,27 +109,33 @@ class OperationInfo:
 
     @property
     def accepts_api_key(self) -> bool:
-        return any("apiKeyAuth" in alternative for alternative in self.security)
+        return any(self.api_key_schemes.intersection(alternative) for alternative in self.security)
 
     @property
     def api_key_scopes(self) -> tuple[str, ...]:
+        """The scopes an API key needs here (of the first alternative with an API-key scheme)."""
         for alternative in self.security:
-            if "apiKeyAuth" in alternative:
-                return alternative["apiKeyAuth"]
+            for name in self.api_key_schemes.intersection(alternative):
+                return alternative[name]
         return ()
 
     @property
+    def destructive_kind(self) -> str | None:
+        """The spec's `x-destructive` marker (a kind of DESTRUCTIVE_KINDS), or None when unmarked."""
+        marker = self.raw.get("x-destructive")
+        return str(marker) if marker else None
+
+    @property
     def irreversible(self) -> bool:
-        """The spec marks writes nobody can undo (`x-irreversible`), e.g. XP events that become ledger entries."""
-        return bool(self.raw.get("x-irreversible"))
+        return self.destructive_kind == "irreversible"
+
+    @property
+    def changes_account(self) -> bool:
+        return self.destructive_kind == "account"
 
     @property
     def destructive(self) -> bool:
-        return (
-            self.method == "DELETE"
-            or self.operation_id in ACCOUNT_OPERATIONS | SHARED_STATE_OPERATIONS
-            or self.irreversible
-        )
+        return self.method == "DELETE" or self.destructive_kind is not None
 
     @property
     def admin_only(self) -> bool:
@@ -147,6 +170,7 @@ class ApiSpec:
             for name, scheme in schemes.items()
             if scheme.get("type") == "http" and str(scheme.get("scheme", "")).lower() == "basic"
         )
+        api_key = api_key_headers(schemes)
         operations: list[OperationInfo] = []
         for route, item in document.get("paths", {}).items():
             for method in HTTP_METHODS:
@@ -167,6 +191,8 @@ class ApiSpec:
                         raw={**raw, "parameters": [*item.get("parameters", []), *raw.get("parameters", [])]},
                         bearer_schemes=bearer or frozenset({"bearerAuth"}),
                         basic_schemes=basic,
+                        api_key_schemes=frozenset(api_key),
+                        api_key_header=next(iter(api_key.values()), DEFAULT_API_KEY_HEADER),
                     )
                 )
         return cls(path, document, operations)
@@ -234,6 +260,12 @@ class ApiSpec:
             return False
         schemas = (s for group in self.response_properties(op).values() for s in group)
         return any("xntr-" in str(s.get("pattern", "")) for s in schemas)
+
+    @cached_property
+    def api_key_header(self) -> str:
+        """The request header API keys go in, from the spec's first header `apiKey` scheme."""
+        schemes = self.document.get("components", {}).get("securitySchemes", {})
+        return next(iter(api_key_headers(schemes).values()), DEFAULT_API_KEY_HEADER)
 
     @property
     def tags(self) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from contract_tests.plugin import XentreeMock
+from contract_tests.plugin import XentreeMock, probe_budget
 
 
 def test_xentree_mock_is_a_seeded_mock_with_controls(xentree_mock: XentreeMock, xentree_base_url: str) -> None:
@@ -80,3 +80,9 @@ def test_another_project_gets_the_fixtures_from_the_entry_point(tmp_path: Path) 
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
+
+
+def test_the_probe_budget_follows_the_mocks_rate_limit() -> None:
+    """Enough requests to empty the mock's bucket while it refills (the run's default cap, 10,000, would not be)."""
+    assert probe_budget("10000/7200") == 20_100 and probe_budget("5000/3600") == 10_100
+    assert probe_budget("off") == 1  # no limit to reach: one request shows that, not ten thousand

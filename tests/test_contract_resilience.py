@@ -16,8 +16,11 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from contract_tests.plugin import ThreadServer, wait_until_up
 from contract_tests.results import FAILED, PASSED, SKIPPED
@@ -172,13 +175,38 @@ SELECTION = (
 )
 
 
-def test_a_target_that_dies_mid_run_keeps_every_result_and_names_the_request(tmp_path: Path) -> None:
-    with DyingTarget(tmp_path, die_after=60) as target:
-        done = run_cli(target.url, tmp_path / "r", *SELECTION, "--outage-wait", "1")
-        killer = target.killer()
+@dataclass
+class Outage:
+    """A CLI run against a dying target: the process, who killed it, whether it came back, and the reports."""
+
+    done: subprocess.CompletedProcess[str]
+    killer: dict[str, str]
+    revived: bool
+    reports: Path
+
+    @property
+    def report(self) -> dict[str, Any]:
+        return dict(json.loads((self.reports / "report.json").read_text()))
+
+
+@pytest.fixture
+def dying_run(tmp_path: Path) -> Callable[..., Outage]:
+    """`dying_run(die_after, *cli_args, revive_after=None)`: the CLI against a DyingTarget, stopped afterwards."""
+
+    def run(die_after: int, *args: str, revive_after: float | None = None) -> Outage:
+        with DyingTarget(tmp_path, die_after=die_after, revive_after=revive_after) as target:
+            done = run_cli(target.url, tmp_path / "r", *args)
+            return Outage(done, target.killer(), target.revived.is_set(), tmp_path / "r")
+
+    return run
+
+
+def test_a_target_that_dies_mid_run_keeps_every_result_and_names_the_request(dying_run: Callable[..., Outage]) -> None:
+    run = dying_run(60, *SELECTION, "--outage-wait", "1")
+    done, killer, reports = run.done, run.killer, run.reports
     assert done.returncode == 1, done.stdout + done.stderr  # broke during the run: 1, never 2
-    assert {p.name for p in (tmp_path / "r").iterdir()} >= {"junit.xml", "report.json", "report.html", "summary.md"}
-    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert {p.name for p in reports.iterdir()} >= {"junit.xml", "report.json", "report.html", "summary.md"}
+    report = run.report
     assert report["exit_code"] == 1 and report["verdict"] == "contract failures"
     found = outage_findings(report)
     assert len(found) == 1, found
@@ -193,18 +221,17 @@ def test_a_target_that_dies_mid_run_keeps_every_result_and_names_the_request(tmp
     assert tested, "the results from before the outage are kept"
     assert any("did not answer again within 1 s" in e for e in report["errors"]), report["errors"]
     assert any(s["skip_reason"] == "the target stopped responding" for s in report["scenarios"])
-    junit = (tmp_path / "r" / "junit.xml").read_text()
+    junit = (reports / "junit.xml").read_text()
     assert "XC503" in junit and "<failure" in junit
-    assert "The target stopped responding" in (tmp_path / "r" / "report.html").read_text()
+    assert "The target stopped responding" in (reports / "report.html").read_text()
 
 
-def test_a_target_that_dies_and_comes_back_is_tested_to_the_end(tmp_path: Path) -> None:
-    with DyingTarget(tmp_path, die_after=60, revive_after=1.0) as target:
-        done = run_cli(target.url, tmp_path / "r", *SELECTION, "--outage-wait", "30")
-        assert target.revived.is_set()
-        killer = target.killer()
+def test_a_target_that_dies_and_comes_back_is_tested_to_the_end(dying_run: Callable[..., Outage]) -> None:
+    run = dying_run(60, *SELECTION, "--outage-wait", "30", revive_after=1.0)
+    assert run.revived
+    done, killer = run.done, run.killer
     assert done.returncode == 1, done.stdout + done.stderr
-    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    report = run.report
     found = outage_findings(report)
     assert len(found) == 1 and killer["path"] in found[0]["curl"], found
     assert any("answered again after" in e and "the run went on" in e for e in report["errors"]), report["errors"]
@@ -219,19 +246,18 @@ def test_a_target_that_dies_and_comes_back_is_tested_to_the_end(tmp_path: Path) 
     assert scenarios["public: healthCheck"] == PASSED, scenarios  # the scenarios ran after the comeback
 
 
-def test_a_target_that_dies_during_the_scenarios_fails_that_request(tmp_path: Path) -> None:
-    with DyingTarget(tmp_path, die_after=25) as target:
-        done = run_cli(target.url, tmp_path / "r", "--phases", "scenarios", "--outage-wait", "0.5")
-        killer = target.killer()
+def test_a_target_that_dies_during_the_scenarios_fails_that_request(dying_run: Callable[..., Outage]) -> None:
+    run = dying_run(25, "--phases", "scenarios", "--outage-wait", "0.5")
+    done, killer = run.done, run.killer
     assert done.returncode == 1, done.stdout + done.stderr
-    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    report = run.report
     found = outage_findings(report)
     assert found and all(killer["path"] in f["curl"] for f in found), found
     assert "during the scenario" in found[0]["message"]
     failed = [s for s in report["scenarios"] if s["status"] == FAILED]
     assert failed and any(f["check"] == OUTAGE_CHECK for s in failed for f in s["findings"])
     assert any(s["skip_reason"] == "the target stopped responding" for s in report["scenarios"])
-    assert (tmp_path / "r" / "summary.md").read_text().count("XC503") >= 1
+    assert (run.reports / "summary.md").read_text().count("XC503") >= 1
 
 
 def test_a_target_never_reachable_is_still_exit_2(tmp_path: Path) -> None:

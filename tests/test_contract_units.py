@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from jsonschema import Draft202012Validator
+from schemathesis.engine import StopReason
 
-from contract_tests import checks, cli, report
+from contract_tests import checks, cli, outage, properties, report
 from contract_tests.auth import Principal
 from contract_tests.http import Exchange, Pacer, retry_after_seconds
 from contract_tests.options import RunOptions, UsageError
@@ -24,7 +28,7 @@ from contract_tests.results import (
     ScenarioResult,
 )
 from contract_tests.runner import choose, safety_skip
-from contract_tests.spec import ApiSpec
+from contract_tests.spec import DESTRUCTIVE_KINDS, ApiSpec
 from mock_server.resources import spec_path
 
 SPEC = ApiSpec.load(spec_path())
@@ -45,6 +49,51 @@ def test_spec_view_knows_security_scopes_and_safety() -> None:
     assert ops["healthCheck"].documents(200) and not ops["healthCheck"].documents(500)
     assert checks.is_privacy_operation(ops["getPublicXpProfile"])
     assert not checks.is_privacy_operation(ops["healthCheck"])
+
+
+def test_the_safety_lists_are_read_from_the_specs_x_destructive_marker() -> None:
+    kinds = {op.operation_id: op.destructive_kind for op in SPEC.operations if op.destructive_kind}
+    assert kinds == {
+        "logoutUser": "account",
+        "updateCurrentUser": "account",
+        "updateLiveNickname": "account",
+        "rotateIntegrationToken": "shared-state",
+        "revokeIntegrationToken": "shared-state",
+        "rebuildSearchIndex": "shared-state",
+    }
+    ledger = ApiSpec.load(spec_path("xp-ledger"))
+    assert {op.operation_id: op.destructive_kind for op in ledger.operations if op.destructive_kind} == {
+        "sendCaliperEvents": "irreversible"
+    }
+    assert all(op.destructive for op in SPEC.operations if op.destructive_kind)
+    assert SPEC.by_id["updateCurrentUser"].changes_account and not SPEC.by_id["rebuildSearchIndex"].changes_account
+    assert ledger.by_id["sendCaliperEvents"].irreversible and not SPEC.by_id["deleteNote"].irreversible
+    for spec in (SPEC, ledger):  # every marker names a kind the suite knows (a typo must not pass as destructive)
+        assert {op.destructive_kind for op in spec.operations if op.destructive_kind} <= set(DESTRUCTIVE_KINDS)
+
+
+def test_api_key_schemes_are_known_by_type_and_header_not_by_name(tmp_path: Path) -> None:
+    document = copy.deepcopy(SPEC.document)
+    schemes = document["components"]["securitySchemes"]
+    schemes["keyInHeader"] = {**schemes.pop("apiKeyAuth"), "name": "X-Other-Key"}
+    schemes["keyInQuery"] = {"type": "apiKey", "in": "query", "name": "key"}  # not a header: never sent as one
+    for item in document["paths"].values():
+        for op in item.values():
+            if isinstance(op, dict) and "security" in op:
+                op["security"] = [
+                    {"keyInHeader" if name == "apiKeyAuth" else name: scopes for name, scopes in alt.items()}
+                    for alt in op["security"]
+                ]
+    document["paths"]["/api/health"]["get"]["security"] = [{"keyInQuery": []}]
+    path = tmp_path / "renamed.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    renamed = ApiSpec.load(path)
+    listing = renamed.by_id["listConversations"]
+    assert listing.accepts_api_key and listing.api_key_scopes == ("conversations:read",)
+    assert renamed.api_key_header == listing.api_key_header == "X-Other-Key"
+    assert not renamed.by_id["listApiKeys"].accepts_api_key and not renamed.by_id["healthCheck"].accepts_api_key
+    assert Principal("api_key", api_key="k").headers_for(listing) == {"X-Other-Key": "k"}
+    assert SPEC.api_key_header == "X-API-Key"
 
 
 def test_example_bodies_satisfy_the_request_schemas() -> None:
@@ -266,6 +315,66 @@ def test_property_tests_reach_only_the_selected_operations() -> None:
     tested = [SPEC.by_id["healthCheck"], SPEC.by_id["getLearningTimeAnalytics"]]
     labels = sorted(result.ok().label for result in only(schema, SPEC, tested).get_all_operations())
     assert labels == ["GET /api/analytics/learning-time", "GET /api/health"]
+
+
+COMEBACK = ("healthCheck", "listNotes", "createNote", "getStreakStatus")
+
+
+def outage_engine(runs: list[tuple[tuple[str, ...], list[str]]], dies: int) -> Any:
+    """A stand-in for the Schemathesis engine: the first `dies` runs lose the target during coverage, in createNote,
+    after healthCheck and listNotes finished coverage (every operation finished examples)."""
+
+    def engine(spec: Any, options: Any, principal: Any, tested: Any, phases: Any, collector: Any, fresh: Any) -> None:
+        runs.append((phases, [op.operation_id for op in tested]))
+        collector.stop_reason = StopReason.COMPLETED
+        if len(runs) <= dies:
+            collector.phase = "coverage"
+            collector.finished["examples"] |= set(COMEBACK)
+            collector.finished["coverage"] |= {"healthCheck", "listNotes"}
+            collector.last_sent = outage.Unanswered(
+                "POST http://x/api/core/notes", "curl -X POST", "createNote", "reset"
+            )
+            collector.stop_reason = StopReason.SERVER_UNAVAILABLE
+
+    return engine
+
+
+QUIET: dict[str, Any] = {"fresh_token": lambda: None, "notify": lambda *args: None}
+
+
+def comeback_run(monkeypatch: pytest.MonkeyPatch, dies: int) -> tuple[list[Any], dict[str, Any], list[str]]:
+    runs: list[tuple[tuple[str, ...], list[str]]] = []
+    monkeypatch.setattr(properties, "_engine", outage_engine(runs, dies))
+    monkeypatch.setattr(outage, "wait_for_target", lambda *args, **kwargs: 0.5)
+    results = {op: OperationResult(op, SPEC.by_id[op].label, [], "documented", []) for op in COMEBACK}
+    lines: list[str] = []
+    options = RunOptions(base_url="http://x", phases=("examples", "coverage", "fuzzing"))
+    tested = [SPEC.by_id[op] for op in COMEBACK]
+    try:
+        properties.run(SPEC, options, Principal("bearer", token="t"), tested, results, **QUIET, outages=lines)
+    except properties.TargetDown:
+        lines.append("TargetDown")
+    return runs, results, lines
+
+
+def test_a_comeback_resumes_the_interrupted_phase_only_where_it_had_not_finished(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runs, results, lines = comeback_run(monkeypatch, dies=1)
+    assert runs == [
+        (("examples", "coverage", "fuzzing"), list(COMEBACK)),
+        (("coverage",), ["getStreakStatus"]),  # healthCheck and listNotes finished coverage: not sent twice
+        (("fuzzing",), ["healthCheck", "listNotes", "getStreakStatus"]),  # createNote preceded the outage: left out
+    ]
+    assert [f.check for f in results["createNote"].findings] == [outage.RULE]
+    assert len(lines) == 1 and "the run went on" in lines[0]
+
+
+def test_a_target_that_keeps_dying_ends_the_property_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    runs, results, lines = comeback_run(monkeypatch, dies=99)
+    assert len(runs) == outage.MAX_OUTAGES + 1 and lines[-1] == "TargetDown"
+    assert f"after {outage.MAX_OUTAGES + 1} outages the rest of the property tests was skipped" in lines[-2]
+    assert results["getStreakStatus"].skip_reason == outage.STOPPED
 
 
 # selection flags, provenance, secrets, the matrix -----------------------------------------------------------------

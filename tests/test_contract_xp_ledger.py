@@ -26,7 +26,7 @@ from contract_tests.auth import Principal
 from contract_tests.options import RunOptions, UsageError
 from contract_tests.plugin import ThreadServer
 from contract_tests.results import FAILED, PASSED, Finding, RunResult, ScenarioResult
-from contract_tests.scenarios.xp_ledger import instant, iso
+from contract_tests.scenarios.xp_ledger.ledger import instant, iso
 from contract_tests.spec import ApiSpec
 from mock_server.app import Settings, create_app
 from mock_server.domains import REGISTRY, xp_ledger

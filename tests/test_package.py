@@ -50,6 +50,8 @@ def test_wheel_ships_every_spec_every_fixture_and_the_console_scripts(wheel: Pat
     for spec in specs:
         assert f"{RESOURCES}/openapi/{spec.name}" in names, spec.name
         assert f"contract_tests/_resources/openapi/{spec.name}" in names, spec.name  # the suite's own copy
+        own_copy = zipfile.ZipFile(wheel).read(f"contract_tests/_resources/openapi/{spec.name}")
+        assert own_copy == spec.read_bytes(), spec.name  # built from openapi/, markers (x-destructive) and all
     fixtures = [p.relative_to(ROOT).as_posix() for p in (ROOT / "fixtures").rglob("*") if p.is_file()]
     assert "fixtures/demo.yaml" in fixtures and any(f.startswith("fixtures/catalog/") for f in fixtures)
     assert not [f for f in fixtures if f"{RESOURCES}/{f}" not in names]

@@ -6,7 +6,7 @@ a case, `case.expect(...)`/`case.fail(...)` record failures with the exchange th
 skips with a reason. Every response any scenario receives also goes through the run-wide 401/403/429 rules.
 
 Scenarios only read, and create resources of their own which they delete again (`ctx.defer`); they never need
-`--allow-destructive`. Modules in this package are loaded automatically.
+`--allow-destructive`. Modules in this package and its subpackages are loaded automatically.
 """
 
 from __future__ import annotations
@@ -77,8 +77,9 @@ def scenario(
 
 
 def load() -> None:
-    for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
-        importlib.import_module(f"{__name__}.{module}")
+    """Import every scenario module of this package and of its subpackages (an API's scenarios split by concern)."""
+    for module in sorted(m.name for m in pkgutil.walk_packages(__path__, prefix=f"{__name__}.")):
+        importlib.import_module(module)
 
 
 class Case:

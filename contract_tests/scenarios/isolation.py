@@ -82,10 +82,6 @@ def create_api_key(ctx: ScenarioContext, owner: Principal, marker: str) -> str:
     return str(ctx.mint_key(owner, ["conversations:read"], marker)["id"])
 
 
-def _hijack(ctx: ScenarioContext, intruder: Principal) -> dict[str, str]:
-    return {"title": "hijacked", "content": "hijacked", "name": "hijacked"}
-
-
 def _join(ctx: ScenarioContext, intruder: Principal) -> dict[str, Any]:
     user_id = intruder.user.get("id")
     return {"user_id": user_id, "role": "owner"} if user_id else {"email": intruder.user.get("email"), "role": "owner"}

@@ -106,7 +106,7 @@ def live_quota(ctx: ScenarioContext) -> None:
         description="Live sessions started beyond the monthly quota are refused",
     ) as case:
         user = ctx.second_user()
-        key = {"X-API-Key": ctx.mint_key(user, ["live:read", "live:write"], "contract live quota")["key"]}
+        key = {ctx.spec.api_key_header: ctx.mint_key(user, ["live:read", "live:write"], "contract live quota")["key"]}
         quota = ctx.call("getLiveQuota", key)
         data = quota.json if quota.status == 200 and isinstance(quota.json, dict) else None
         if not case.expect(data is not None, f"reading the Live quota failed: {quota.summary()}"):

@@ -107,7 +107,7 @@ def scope_enforcement(ctx: ScenarioContext) -> None:
         for scope in needed or table[:1]:
             key = key_for([scope])
             if probe is not None:
-                answer = ctx.call(probe.operation_id, {"X-API-Key": key["key"]})
+                answer = ctx.call(probe.operation_id, {ctx.spec.api_key_header: key["key"]})
                 case.expect(
                     answer.status != 401 and not (answer.status == 403 and not probe.api_key_scopes),
                     f"a key minted with scope {scope} is refused by {probe.operation_id}: {answer.summary()}",
@@ -133,7 +133,7 @@ def scope_enforcement(ctx: ScenarioContext) -> None:
                 request = ctx.sample_request(op)
                 answer = ctx.call(
                     op.operation_id,
-                    {"X-API-Key": denied_key["key"]},
+                    {ctx.spec.api_key_header: denied_key["key"]},
                     path=request["path"],
                     params=request["params"],
                     body=request["body"],
@@ -144,7 +144,7 @@ def scope_enforcement(ctx: ScenarioContext) -> None:
             request = safe_request(ctx, op)
             answer = ctx.call(
                 op.operation_id,
-                {"X-API-Key": allowed_key["key"]},
+                {ctx.spec.api_key_header: allowed_key["key"]},
                 path=request["path"],
                 params=request["params"],
                 body=request["body"],
@@ -163,7 +163,7 @@ def scope_enforcement(ctx: ScenarioContext) -> None:
             request = safe_request(ctx, op)
             answer = ctx.call(
                 op.operation_id,
-                {"X-API-Key": full["key"]},
+                {ctx.spec.api_key_header: full["key"]},
                 path=request["path"],
                 params=request["params"],
                 body=request["body"],
