@@ -42,7 +42,8 @@ def test_spec_view_knows_security_scopes_and_safety() -> None:
     assert ops["deleteNote"].destructive and ops["logoutUser"].destructive and not ops["listNotes"].destructive
     assert ops["listIntegrationTokenRevocations"].admin_only
     assert ops["getPublicXpProfile"].provenance == "documented" and ops["registerUser"].provenance == "inferred"
-    assert ops["healthCheck"].documents(200) and not ops["healthCheck"].documents(500)
+    assert ops["healthCheck"].documents(200) and ops["healthCheck"].documents(500)  # issue 15: 500 on every operation
+    assert not ops["healthCheck"].documents(404)
     assert checks.is_privacy_operation(ops["getPublicXpProfile"])
     assert not checks.is_privacy_operation(ops["healthCheck"])
 
@@ -317,7 +318,10 @@ def test_provenance_takes_the_most_specific_mark() -> None:
     profile, health = SPEC.by_id["getXpProfile"], SPEC.by_id["healthCheck"]
     assert (profile.provenance, health.provenance) == ("documented", "inferred")
     assert provenance.schema_mark(SPEC, profile, 200, ["total_xp"]) == "inferred"  # field marked inferred
-    assert provenance.schema_mark(SPEC, profile, 200, ["level"]) == "documented"  # unmarked: the operation's
+    streak = SPEC.by_id[
+        "getStreakStatus"
+    ]  # issue 15: XP profile fields are all inferred now; streak fields are documented
+    assert provenance.schema_mark(SPEC, streak, 200, ["current_streak"]) == "documented"  # unmarked: the operation's
     assert provenance.header_mark(SPEC, profile, 429, "Retry-After") == "inferred"
     assert provenance.status_mark(SPEC, health, 200) == "inferred"
     finding = Finding(

@@ -111,8 +111,8 @@ def test_operation_ids_are_unique_camel_case_and_described() -> None:
 
 
 def test_documented_paths_and_methods_match_the_facts() -> None:
-    documented = {(o["method"], o["path"]) for o in DOCUMENTED}
-    assert len(documented) == 56
+    documented = {(o["method"], o["path"]) for o in DOCUMENTED if o.get("method_stated", True)}
+    assert len(documented) == 53
     marked = {(m.upper(), path) for path, m, op in OPS if op["x-provenance"] == "documented"}
     assert marked == documented
     by_title = {op["summary"]: (m.upper(), path) for path, m, op in OPS}
@@ -193,11 +193,16 @@ def test_every_operation_documents_its_errors() -> None:
             assert "WWW-Authenticate" in unauthorized.get("headers", {}), op_id
         if any("apiKeyAuth" in alt for alt in op["security"]) or op.get("x-required-role"):
             assert "403" in responses, f"{op_id}: 403"
+        if "403" in responses:
             examples = resolve(responses["403"])["content"]["application/json"]["examples"]
-            if any("apiKeyAuth" in alt for alt in op["security"]):
+            scoped = any(alt.get("apiKeyAuth") for alt in op["security"])
+            # the scope error is the example only where an API-key scope applies (issue 15)
+            assert ("INSUFFICIENT_API_KEY_SCOPE" in examples) == scoped, op_id
+            if scoped:
                 assert (
                     examples["INSUFFICIENT_API_KEY_SCOPE"]["value"]["detail"]["error"] == "INSUFFICIENT_API_KEY_SCOPE"
                 )
+        assert resolve(responses["500"])["description"] == "An unexpected platform error occurred.", op_id
         if "{" in path:
             assert "404" in responses, f"{op_id}: 404"
         if protected:
@@ -275,7 +280,11 @@ def test_servers_are_production_and_local_mock() -> None:
 
 def test_inferred_operations_say_so() -> None:
     inferred = [op for _, _, op in OPS if op["x-provenance"] == "inferred"]
-    assert len(inferred) == 25
+    assert len(inferred) == 28
+    unstated = {o["title"] for o in DOCUMENTED if o.get("method_stated") is False}
+    assert unstated == {
+        op["summary"] for op in inferred if "method" in op["description"] and "not stated" in op["description"]
+    }
 
 
 REDOCLY = ROOT / ".tools" / "node_modules" / ".bin" / "redocly"
@@ -311,3 +320,124 @@ def test_schemathesis_toml_allows_exactly_the_rule_based_rejections_the_spec_dec
     assert set(configured) == set(declared) and declared
     for operation_id, statuses in declared.items():
         assert {str(s) for s in statuses} <= set(configured[operation_id]), operation_id
+
+
+# provenance at field level, both ways, against fixtures/documented-fields.json (issue 15) -----------------------------
+FIELDS = json.loads((ROOT / "fixtures" / "documented-fields.json").read_text())
+CONSTRAINTS = (
+    "format",
+    "enum",
+    "const",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "default",
+)
+
+
+def _constraints(node: dict[str, Any]) -> set[str]:
+    """The constraint keywords a (property or parameter) schema states; a `null` in its type counts as `nullable`."""
+    kinds = node.get("type")
+    nullable = isinstance(kinds, list) and "null" in kinds
+    return {k for k in CONSTRAINTS if k in node} | ({"nullable"} if nullable else set())
+
+
+def test_documented_properties_are_not_marked_and_their_inferred_keywords_are_listed() -> None:
+    schemas = SPEC["components"]["schemas"]
+    checked = 0
+    for name, props in FIELDS["schemas"].items():
+        schema = schemas[name]
+        assert schema.get("x-provenance") != "inferred", f"{name}: a schema with documented fields is marked inferred"
+        for prop, stated in props.items():
+            node = schema["properties"][prop]
+            assert node.get("x-provenance") != "inferred", f"{name}.{prop} is documented"
+            unstated = _constraints(node) - set(stated)
+            assert unstated <= set(node.get("x-inferred", [])), f"{name}.{prop}: {sorted(unstated)} not marked"
+            assert set(stated) <= _constraints(node), f"{name}.{prop}: documented {stated} missing"
+            checked += 1
+    assert checked >= 60
+
+
+def test_undocumented_properties_are_marked_inferred() -> None:
+    for name, schema in SPEC["components"]["schemas"].items():
+        if schema.get("x-provenance") == "inferred":
+            continue  # the mark covers every property
+        stated = FIELDS["schemas"].get(name, {})
+        for prop, node in schema.get("properties", {}).items():
+            if prop not in stated:
+                assert node.get("x-provenance") == "inferred", f"{name}.{prop} is not in the docs"
+
+
+def test_parameters_are_marked_by_the_docs() -> None:
+    for path, _method, op in OPS:
+        for param in map(resolve, op.get("parameters", [])):
+            name, schema = param["name"], param["schema"]
+            path_stated = op["x-provenance"] == "documented" or op["operationId"] in FIELDS["method_unstated"]
+            stated_here = "{" + name + "}" in path or name in FIELDS["query_parameters"].get(op["operationId"], [])
+            documented = path_stated and stated_here
+            if not documented:
+                assert param.get("x-provenance") == "inferred", f"{op['operationId']}: {name}"
+                continue
+            assert param.get("x-provenance") != "inferred", f"{op['operationId']}: {name}"
+            unstated = _constraints(schema) - set(FIELDS["parameters"][name])
+            assert unstated <= set(schema.get("x-inferred", [])), f"{op['operationId']}: {name} {sorted(unstated)}"
+
+
+def _marks(node: dict[str, Any]) -> list[str | None]:
+    marks = [node.get("x-provenance")]
+    if "$ref" in node:
+        marks.append(resolve(node).get("x-provenance"))
+    return marks
+
+
+def test_statuses_the_docs_do_not_list_are_marked_inferred() -> None:
+    for _path, _method, op in OPS:
+        for code, response in op["responses"].items():
+            if code not in FIELDS["statuses"]:
+                assert "inferred" in _marks(response), f"{op['operationId']} {code}"
+    live = resolve(BY_ID["startLiveSession"][2]["responses"]["429"])
+    assert live["x-provenance"] == "inferred"  # the docs give live_quota_exceeded's payload, not its status
+    assert live["content"]["application/json"]["examples"]["live_quota_exceeded"]["x-provenance"] == "documented"
+
+
+def test_error_examples_are_marked_by_their_code() -> None:
+    seen = set()
+    for name, response in SPEC["components"]["responses"].items():
+        for key, example in response.get("content", {}).get("application/json", {}).get("examples", {}).items():
+            code = example["value"]["detail"]["error"]
+            seen.add(code)
+            expected = "documented" if code in FIELDS["error_codes"] else "inferred"
+            assert example.get("x-provenance") == expected, f"{name}.{key}: {code}"
+    assert {"validation_error", "not_authenticated", "not_found", *FIELDS["error_codes"]} <= seen
+
+
+def test_response_headers_the_docs_do_not_state_are_marked() -> None:
+    for name, header in SPEC["components"]["headers"].items():
+        assert (header.get("x-provenance") == "inferred") == (name not in FIELDS["headers"]), name
+
+
+def test_api_key_scopes_are_marked_by_the_docs() -> None:
+    with_scope = 0
+    for _path, _method, op in OPS:
+        scopes = [alt["apiKeyAuth"] for alt in op["security"] if alt.get("apiKeyAuth")]
+        if not scopes:
+            assert "x-scope-provenance" not in op, op["operationId"]
+            continue
+        with_scope += 1
+        documented = FIELDS["scopes"].get(op["operationId"]) == scopes[0][0]
+        assert (op.get("x-scope-provenance") == "inferred") != documented, op["operationId"]
+    inferred = {op["operationId"] for _, _, op in OPS if op.get("x-scope-provenance") == "inferred"}
+    assert {"startXelModule", "getXelXpi", "getXelTranscripts", "saveXelTranscript"} <= inferred
+    assert with_scope == len(FIELDS["scopes"]) + len(inferred)
+
+
+def test_health_operations_do_not_cite_the_errors_page() -> None:
+    for op_id in ("healthCheck", "detailedHealthCheck"):
+        assert "errors-and-limits" not in BY_ID[op_id][2]["x-docs"]
