@@ -194,6 +194,7 @@ def sample_result() -> RunResult:
         ["200", "400", "404", "429"],
         status=FAILED,
         statuses_seen=Counter({200: 2, 500: 1}),
+        since="2026-04-23",
     )
     bad.findings.append(
         Finding(
@@ -239,6 +240,7 @@ def test_reports_show_every_operation_and_scenario(tmp_path: Path) -> None:
     assert "<script src" not in page and "<link" not in page and "http://" not in page.split("<body>")[0]
     assert "66.7%" in page and "&lt;holds&gt;" in page and "curl -X GET" in page and "undoc" in page
     assert "never seen" in page and "inferred" in page and "documented" in page
+    assert "<th>since</th>" in page and "<td>2026-04-23</td>" in page  # x-since column (issue 15)
     summary = Path(paths["markdown"]).read_text()
     assert "66.7%" in summary and "getPublicXpProfile" in summary and "| **66.7%** | 2 | 1 | 0 | 2 |" in summary
 

@@ -508,3 +508,21 @@ def test_simple_responses_are_used() -> None:
     text = json.dumps(SPEC)
     for name in ("SimpleDetailResponse", "SimpleMessageResponse"):
         assert f"#/components/schemas/{name}" in text, name
+
+
+def test_x_since_follows_the_two_docs_navigations() -> None:
+    """x-since: 2026-04-23 for what the older navigation (seed 000) lists, 2026-04-30 for what only the newest lists."""
+    old = json.loads((ROOT / "fixtures" / "docs-nav-2026-04-23.json").read_text())
+    assert (len(old["operations"]), len(old["schemas"])) == (45, 29)
+    assert {o["group"] for o in old["operations"]} - {o["group"] for o in NAV["operations"]} == {"Integrations"}
+    titles = {o["title"] for o in old["operations"]}
+    assert titles <= {o["title"] for o in NAV["operations"]} and set(old["schemas"]) <= set(NAV["schemas"])
+    since = {op["summary"]: op["x-since"] for _, _, op in OPS}
+    assert {t for t, v in since.items() if v == old["version"]} == titles
+    assert sum(v == old["newest_version"] for v in since.values()) == 36
+    for _, _, op in OPS:
+        assert f"In the docs since {op['x-since']}" in op["description"], op["operationId"]  # shown in the docs UI
+    schemas = SPEC["components"]["schemas"]
+    assert {n for n, s in schemas.items() if s["x-since"] == old["version"]} == set(old["schemas"])
+    added = set(NAV["schemas"]) - set(old["schemas"])
+    assert len(added) == 58 and all(schemas[n]["x-since"] == old["newest_version"] for n in added)
