@@ -22,7 +22,7 @@ from contract_tests.http import Client, Exchange
 from contract_tests.spec import ApiSpec, OperationInfo
 
 LOGIN, REGISTER, ME, REFRESH, LOGOUT = (
-    "loginForAccessToken",
+    "loginUser",
     "registerUser",
     "getCurrentUser",
     "refreshAccessToken",

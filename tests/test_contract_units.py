@@ -42,10 +42,10 @@ def test_spec_view_knows_security_scopes_and_safety() -> None:
     assert ops["deleteNote"].destructive and ops["logoutUser"].destructive and not ops["listNotes"].destructive
     assert ops["listIntegrationTokenRevocations"].admin_only
     assert ops["getPublicXpProfile"].provenance == "documented" and ops["registerUser"].provenance == "inferred"
-    assert ops["healthCheck"].documents(200) and ops["healthCheck"].documents(500)  # issue 15: 500 on every operation
-    assert not ops["healthCheck"].documents(404)
+    assert ops["getHealth"].documents(200) and ops["getHealth"].documents(500)  # issue 15: 500 on every operation
+    assert not ops["getHealth"].documents(404)
     assert checks.is_privacy_operation(ops["getPublicXpProfile"])
-    assert not checks.is_privacy_operation(ops["healthCheck"])
+    assert not checks.is_privacy_operation(ops["getHealth"])
 
 
 def test_example_bodies_satisfy_the_request_schemas() -> None:
@@ -78,7 +78,7 @@ def test_auth_error_rule() -> None:
 
 
 def test_rate_limit_rule() -> None:
-    op = SPEC.by_id["healthCheck"]
+    op = SPEC.by_id["getHealth"]
     full = {"retry-after": "3", "ratelimit-limit": "10", "ratelimit-remaining": "0", "ratelimit-reset": "3"}
     assert checks.rate_limit_problems(SPEC, op, 429, full) == []
     assert checks.rate_limit_problems(SPEC, op, 200, {}) == []
@@ -138,7 +138,7 @@ def test_environment_variables_fill_the_options(monkeypatch: pytest.MonkeyPatch)
 
 def test_selection_and_safety() -> None:
     tagged = choose(SPEC, RunOptions(base_url="http://x", include_tags=("health",), operations=("getCurrentUser",)))
-    assert {op.operation_id for op in tagged} == {"healthCheck", "detailedHealthCheck", "getCurrentUser"}
+    assert {op.operation_id for op in tagged} == {"getHealth", "getDetailedHealth", "getCurrentUser"}
     with pytest.raises(UsageError, match="unknown tag"):
         choose(SPEC, RunOptions(base_url="http://x", include_tags=("Nope",)))
     with pytest.raises(UsageError, match="unknown operationId"):
@@ -177,7 +177,7 @@ def test_curl_reproduction_masks_secrets() -> None:
 def sample_result() -> RunResult:
     result = RunResult("xentree", "http://127.0.0.1:1", str(spec_path()), 1, {"max_examples": 3}, seconds=1.5)
     ok = OperationResult(
-        "healthCheck",
+        "getHealth",
         "GET /api/health",
         ["Health"],
         "inferred",
@@ -216,7 +216,7 @@ def sample_result() -> RunResult:
     )
     result.operations = [ok, bad, skipped]
     result.scenarios = [
-        ScenarioResult("public: healthCheck", "public"),
+        ScenarioResult("public: getHealth", "public"),
         ScenarioResult("live quota", "live-quota", status=SKIPPED, skip_reason="opt-in"),
     ]
     return result
@@ -266,7 +266,7 @@ def test_property_tests_reach_only_the_selected_operations() -> None:
     config = config_for(RunOptions(base_url="http://127.0.0.1:9"), SPEC)
     assert config.projects.default.operations.operations  # per-operation entries are what broke include()
     schema = schemathesis.openapi.from_path(str(SPEC.path), config=config)
-    tested = [SPEC.by_id["healthCheck"], SPEC.by_id["getLearningTimeAnalytics"]]
+    tested = [SPEC.by_id["getHealth"], SPEC.by_id["getLearningTimeAnalytics"]]
     labels = sorted(result.ok().label for result in only(schema, SPEC, tested).get_all_operations())
     assert labels == ["GET /api/analytics/learning-time", "GET /api/health"]
 
@@ -277,8 +277,8 @@ def test_selection_flags_as_schemathesis_names_them() -> None:
         return {op.operation_id for op in choose(SPEC, RunOptions(base_url="http://x", **options))}  # type: ignore
 
     health = ids(include_tags=("Health",))
-    assert health == {"healthCheck", "detailedHealthCheck"}
-    assert ids(include_tags=("Health",), exclude_operations=("detailedHealthCheck",)) == {"healthCheck"}
+    assert health == {"getHealth", "getDetailedHealth"}
+    assert ids(include_tags=("Health",), exclude_operations=("getDetailedHealth",)) == {"getHealth"}
     notes = ids(include_path_regex=("^/api/core/notes",))
     assert notes == {"listNotes", "createNote", "updateNote", "deleteNote"}
     assert ids(include_path_regex=("^/api/core/notes",), include_methods=("get",)) == {"listNotes"}
@@ -298,7 +298,7 @@ def test_selection_flags_as_schemathesis_names_them() -> None:
         [
             "run",
             "--include-operation-id",
-            "healthCheck",
+            "getHealth",
             "--operation",
             "getCurrentUser",
             "--exclude-tag",
@@ -310,14 +310,14 @@ def test_selection_flags_as_schemathesis_names_them() -> None:
         ]
     )
     options = cli.options_from(args)
-    assert options.operations == ("healthCheck", "getCurrentUser") and options.exclude_tags == ("Health",)
+    assert options.operations == ("getHealth", "getCurrentUser") and options.exclude_tags == ("Health",)
     assert options.include_methods == ("GET",) and options.exclude_path_regex == ("x",)
 
 
 def test_provenance_takes_the_most_specific_mark() -> None:
     from contract_tests import provenance
 
-    profile, health = SPEC.by_id["getXpProfile"], SPEC.by_id["healthCheck"]
+    profile, health = SPEC.by_id["getXpProfile"], SPEC.by_id["getHealth"]
     assert (profile.provenance, health.provenance) == ("documented", "inferred")
     assert provenance.schema_mark(SPEC, profile, 200, ["total_xp"]) == "inferred"  # field marked inferred
     streak = SPEC.by_id[
@@ -336,9 +336,7 @@ def test_provenance_takes_the_most_specific_mark() -> None:
 
 
 def test_secrets_rule_reads_what_may_carry_tokens_from_the_spec() -> None:
-    me, login, create, listing = (
-        SPEC.by_id[i] for i in ("getCurrentUser", "loginForAccessToken", "createApiKey", "listApiKeys")
-    )
+    me, login, create, listing = (SPEC.by_id[i] for i in ("getCurrentUser", "loginUser", "createApiKey", "listApiKeys"))
     key = "xntr-" + "a1B2_-" * 14 + "xy"
     refresh = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1IiwidHlwZSI6InJlZnJlc2gifQ.c2lnbmF0dXJl"  # {"sub":"u","type":"refresh"}
     assert checks.secret_problems(SPEC, me, 200, {"username": "u", "email": "u@x.example"}) == []
@@ -363,7 +361,7 @@ def test_reports_show_errors_warnings_and_the_matrix(tmp_path: Path) -> None:
             "429 response has no Retry-After header",
             "XC429",
             status=429,
-            operation="healthCheck",
+            operation="getHealth",
             provenance="inferred",
             subject="header Retry-After",
             severity="warning",
@@ -392,7 +390,7 @@ def test_reports_show_errors_warnings_and_the_matrix(tmp_path: Path) -> None:
     assert "| tag | operation | 200 | 204 | 400 | 404 | 429 | 500 |" in summary
     assert "| Health | `GET /api/health` ⚠️ | ✓ |  |  |  | · |  |" in summary
     junit = ET.parse(paths["junit"]).getroot()
-    out = junit.find(".//testcase[@name='GET /api/health (healthCheck)']/system-out")
+    out = junit.find(".//testcase[@name='GET /api/health (getHealth)']/system-out")
     assert out is not None and "warning: [XC429]" in (out.text or "") and "(warning, inferred)" in (out.text or "")
     data = json.loads(Path(paths["json"]).read_text())
     assert data["findings"] == {"errors": 1, "warnings": 1}

@@ -131,7 +131,7 @@ def test_xentree_client_logs_in_reads_creates_and_gets_the_live_quota_429(
 ) -> None:
     api = client_module("xentree_api_client")
     models = client_module("xentree_api_client.models")
-    auth = client_module("xentree_api_client.api.authentication.login_for_access_token")
+    auth = client_module("xentree_api_client.api.authentication.login_user")
     me_op = client_module("xentree_api_client.api.authentication.get_current_user")
     profile_op = client_module("xentree_api_client.api.profile_analytics.get_xp_profile")
     create_op = client_module("xentree_api_client.api.conversations.create_conversation")

@@ -43,11 +43,11 @@ SCOPES = {
 NAME_MARKS = ("x-provenance", "x-name-provenance")
 PUBLIC = {
     "registerUser",
-    "loginForAccessToken",
+    "loginUser",
     "refreshAccessToken",
     "getPublicXpProfile",
-    "healthCheck",
-    "detailedHealthCheck",
+    "getHealth",
+    "getDetailedHealth",
     "getIntegrationJwks",
     "getIntegrationFingerprint",
 }
@@ -175,7 +175,7 @@ def test_security_schemes_and_requirements() -> None:
     assert scope["createOrganization"] == ["organizations:write"]
     assert scope["listConversations"] == ["conversations:read"]
     assert scope["getLearningTimeAnalytics"] == ["conversations:read"]
-    assert scope["searchKnowledgeBase"] == ["rag:read"] and scope["uploadRagDocument"] == ["rag:write"]
+    assert scope["searchKnowledgeBase"] == ["rag:read"] and scope["uploadKnowledgeBaseDocument"] == ["rag:write"]
     assert scope["startLiveSession"] == ["live:write"] and scope["getLiveQuota"] == ["live:read"]
     assert scope["submitXelTask"] == ["xel:write"] and scope["listXelModules"] == ["xel:read"]
     assert scope["grantIntegrationToken"] == ["integrations:write"]
@@ -239,10 +239,10 @@ def test_creates_answer_201_and_deletes_204() -> None:
 
 
 def test_login_is_a_form_and_upload_is_multipart() -> None:
-    login = BY_ID["loginForAccessToken"][2]["requestBody"]["content"]
+    login = BY_ID["loginUser"][2]["requestBody"]["content"]
     assert list(login) == ["application/x-www-form-urlencoded"]
     assert {"username", "password"} <= set(resolve(login["application/x-www-form-urlencoded"]["schema"])["required"])
-    upload = BY_ID["uploadRagDocument"][2]["requestBody"]["content"]
+    upload = BY_ID["uploadKnowledgeBaseDocument"][2]["requestBody"]["content"]
     assert list(upload) == ["multipart/form-data"]
 
 
@@ -276,7 +276,7 @@ def test_links_name_real_operations_and_parameters() -> None:
         "startLiveSession",
         "startXelSession",
         "saveLiveTranscripts",
-        "uploadRagDocument",
+        "uploadKnowledgeBaseDocument",
     } <= sources
 
 
@@ -443,12 +443,12 @@ def test_api_key_scopes_are_marked_by_the_docs() -> None:
         documented = FIELDS["scopes"].get(op["operationId"]) == scopes[0][0]
         assert (op.get("x-scope-provenance") == "inferred") != documented, op["operationId"]
     inferred = {op["operationId"] for _, _, op in OPS if op.get("x-scope-provenance") == "inferred"}
-    assert {"startXelModule", "getXelXpi", "getXelTranscripts", "saveXelTranscript"} <= inferred
+    assert {"startXelModule", "getXelXpi", "listXelTranscripts", "saveXelTranscript"} <= inferred
     assert with_scope == len(FIELDS["scopes"]) + len(inferred)
 
 
 def test_health_operations_do_not_cite_the_errors_page() -> None:
-    for op_id in ("healthCheck", "detailedHealthCheck"):
+    for op_id in ("getHealth", "getDetailedHealth"):
         assert "errors-and-limits" not in BY_ID[op_id][2]["x-docs"]
 
 

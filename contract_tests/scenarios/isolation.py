@@ -97,13 +97,13 @@ KINDS = (
         "conversation_id",
         create_conversation,
         (
-            Attempt("getConversationMessages"),
+            Attempt("listConversationMessages"),
             Attempt("getConversationSessionStatus"),
             Attempt("startConversationSession"),
             Attempt("deleteConversation"),
         ),
         lists=("listConversations",),
-        owner_check="getConversationMessages",
+        owner_check="listConversationMessages",
         needs=("createConversation", "deleteConversation"),
     ),
     Kind(
@@ -142,8 +142,8 @@ KINDS = (
         "XEL transcripts",
         "session_id",
         create_xel_transcript,
-        (Attempt("getXelTranscripts"),),
-        owner_check="getXelTranscripts",
+        (Attempt("listXelTranscripts"),),
+        owner_check="listXelTranscripts",
         needs=("startXelSession", "saveXelTranscript"),
     ),
     Kind(

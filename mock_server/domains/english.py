@@ -846,7 +846,7 @@ def xpi(call: Call) -> dict[str, Any]:
     return current_xpi(call, call.user_id)
 
 
-@handles("getXelXpiHistory")
+@handles("listXelXpiHistory")
 def xpi_history_view(call: Call) -> list[dict[str, Any]]:
     return xpi_history(call, call.user_id)
 
@@ -948,7 +948,7 @@ def save_transcript(call: Call) -> Result:
     return Result({"id": row["id"], "session_id": row["session_id"], "created_at": row["created_at"]}, 201)
 
 
-@handles("getXelTranscripts")
+@handles("listXelTranscripts")
 def get_transcripts(call: Call) -> list[dict[str, Any]]:
     session = _own_session(call, str(call.path["session_id"]))
     rows = call.store.all(

@@ -407,7 +407,7 @@ def compose(question: str, hits: list[Hit]) -> tuple[str, list[Hit]]:
     return "According to your knowledge base: " + " ".join(parts), [hits[h] for h in order]
 
 
-@handles("queryKnowledge")
+@handles("queryKnowledgeBase")
 def query_knowledge(call: Call) -> dict[str, Any]:
     question = call.body["query"]
     hits = search(call, question, top_k(call))
@@ -426,7 +426,7 @@ def query_knowledge(call: Call) -> dict[str, Any]:
 
 
 # documents ---------------------------------------------------------------------------------------------------------
-@handles("uploadRagDocument")
+@handles("uploadKnowledgeBaseDocument")
 def upload(call: Call) -> Result:
     part = call.body["file"]
     if isinstance(part, UploadedFile):
@@ -445,7 +445,7 @@ def upload(call: Call) -> Result:
     return Result(document_view(doc, "document_id"), 201)
 
 
-@handles("listRagDocuments")
+@handles("listKnowledgeBaseDocuments")
 def list_documents(call: Call) -> list[dict[str, Any]]:
     rows = call.store.all(
         "SELECT * FROM rag_documents WHERE user_id = ? ORDER BY created_at DESC, rowid DESC", (call.user_id,)
