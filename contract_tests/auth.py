@@ -22,7 +22,7 @@ from contract_tests.http import Client, Exchange
 from contract_tests.spec import DEFAULT_API_KEY_HEADER, ApiSpec, OperationInfo
 
 LOGIN, REGISTER, ME, REFRESH, LOGOUT = (
-    "loginForAccessToken",
+    "loginUser",
     "registerUser",
     "getCurrentUser",
     "refreshAccessToken",

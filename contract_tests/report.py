@@ -360,7 +360,8 @@ def _operation_row(op: OperationResult) -> str:
     return (
         f"<tr id='op-{_e(op.operation_id)}'><td>{_badge(op.status)}</td><td><code>{_e(op.label)}</code><br>"
         f"<span class='muted'>{_e(op.operation_id)} · {_e(', '.join(op.tags))}</span>{skip}</td>"
-        f"<td>{_provenance(op.provenance)}</td><td>{_checks_cell(op)}<br><span class='muted'>{phases}</span></td>"
+        f"<td>{_provenance(op.provenance)}</td><td>{_e(op.since or '-')}</td>"
+        f"<td>{_checks_cell(op)}<br><span class='muted'>{phases}</span></td>"
         f"<td>{_statuses_cell(op)}</td><td>{op.cases}</td><td>{failures}</td></tr>"
     )
 
@@ -413,7 +414,7 @@ started {_e(result.started_at)} · {result.seconds:.1f}s · Schemathesis {_e(res
 </div>
 {f"<h2>Run warnings</h2><ul>{warnings}</ul>" if warnings else ""}
 <h2>Operations ({len(result.operations)})</h2>
-<table><thead><tr><th>result</th><th>operation</th><th>provenance</th><th>checks run</th>
+<table><thead><tr><th>result</th><th>operation</th><th>provenance</th><th>since</th><th>checks run</th>
 <th>status codes</th><th>cases</th><th>failures</th></tr></thead><tbody>
 {"".join(rows)}
 </tbody></table>

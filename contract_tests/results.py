@@ -61,6 +61,7 @@ class OperationResult:
     errors: list[str] = field(default_factory=list)
     cases: int = 0
     seconds: float = 0.0
+    since: str = ""  # the spec's x-since: the docs version that first lists the operation
 
     def record_check(self, name: str, ok: bool) -> None:
         entry = self.checks.setdefault(name, {"passed": 0, "failed": 0})

@@ -140,7 +140,9 @@ def safety_skip(op: OperationInfo, options: RunOptions, principal: auth.Principa
 
 def _new_results(spec: ApiSpec) -> dict[str, OperationResult]:
     return {
-        op.operation_id: OperationResult(op.operation_id, op.label, list(op.tags), op.provenance, list(op.statuses))
+        op.operation_id: OperationResult(
+            op.operation_id, op.label, list(op.tags), op.provenance, list(op.statuses), since=op.since
+        )
         for op in spec.operations
     }
 

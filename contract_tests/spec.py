@@ -73,6 +73,7 @@ class OperationInfo:
     security: tuple[dict[str, tuple[str, ...]], ...]  # alternatives: scheme name -> scopes
     statuses: tuple[str, ...]  # documented response keys as written: "200", "4XX", "default"
     provenance: str  # documented | inferred | unknown
+    since: str  # x-since: the docs version that first lists it ("" when the spec does not say)
     required_role: str | None
     raw: dict[str, Any] = field(repr=False, compare=False)
     # security schemes that take `Authorization: Bearer <token>` (http bearer, OAuth2, OpenID Connect)
@@ -187,6 +188,7 @@ class ApiSpec:
                         security=tuple({k: tuple(v) for k, v in alt.items()} for alt in security),
                         statuses=tuple(str(k) for k in raw.get("responses", {})),
                         provenance=str(raw.get("x-provenance", "unknown")),
+                        since=str(raw.get("x-since", "")),
                         required_role=raw.get("x-required-role"),
                         raw={**raw, "parameters": [*item.get("parameters", []), *raw.get("parameters", [])]},
                         bearer_schemes=bearer or frozenset({"bearerAuth"}),

@@ -168,15 +168,15 @@ def test_wrong_field_type_is_detected(serve: Callable[[Any], str], tmp_path: Pat
     url = serve(
         rewrite_response(mock_app(), lambda s: s["path"] == "/api/health" and s["method"] == "GET", number_status)
     )
-    # healthCheck's path is our inference: the breach is a warning unless inferred rules count as errors
+    # getHealth's path is our inference: the breach is a warning unless inferred rules count as errors
     result = contract(
-        url, tmp_path, operations=["healthCheck"], phases=["examples", "coverage", "fuzzing"], strict_inferred=True
+        url, tmp_path, operations=["getHealth"], phases=["examples", "coverage", "fuzzing"], strict_inferred=True
     )
     assert result.exit_code == 1
-    health = next(op for op in result.operations if op.operation_id == "healthCheck")
+    health = next(op for op in result.operations if op.operation_id == "getHealth")
     assert health.status == FAILED
     found = findings(result, "response_schema_conformance")
-    assert found and found[0].operation == "healthCheck", problems(result)
+    assert found and found[0].operation == "getHealth", problems(result)
     assert '1 is not of type "string"' in found[0].message and found[0].curl.startswith("curl")
 
 
@@ -211,11 +211,11 @@ def test_429_without_retry_after_is_detected(serve: Callable[[Any], str], tmp_pa
 
     url = serve(answer_instead(mock_app(), throttle))
     result = contract(
-        url, tmp_path, operations=["detailedHealthCheck"], phases=["coverage", "fuzzing"], strict_inferred=True
+        url, tmp_path, operations=["getDetailedHealth"], phases=["coverage", "fuzzing"], strict_inferred=True
     )  # Retry-After on 429 is inferred
     assert result.exit_code == 1
     found = findings(result, "rate_limit_headers")
-    assert found and found[0].operation == "detailedHealthCheck", problems(result)
+    assert found and found[0].operation == "getDetailedHealth", problems(result)
     assert found[0].code == "XC429" and "429 response has no Retry-After header" in found[0].message
 
 
@@ -316,7 +316,7 @@ def test_cli_exits_1_when_the_target_breaches_the_contract(serve: Callable[[Any]
         url,
         "--register",
         "--operation",
-        "healthCheck",
+        "getHealth",
         "--phases",
         "coverage",
         "--max-examples",
@@ -325,9 +325,9 @@ def test_cli_exits_1_when_the_target_breaches_the_contract(serve: Callable[[Any]
         str(tmp_path / "r"),
         "--quiet",
         "--strict-inferred",
-    ]  # healthCheck is inferred
+    ]  # getHealth is inferred
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "contract failures (exit 1)" in done.stdout and "FAIL GET /api/health (healthCheck)" in done.stdout
+    assert "contract failures (exit 1)" in done.stdout and "FAIL GET /api/health (getHealth)" in done.stdout
     junit = (tmp_path / "r" / "junit.xml").read_text()
-    assert 'name="GET /api/health (healthCheck)"' in junit and "<failure" in junit
+    assert 'name="GET /api/health (getHealth)"' in junit and "<failure" in junit

@@ -81,7 +81,7 @@ def test_a_conformant_selection_exits_0_with_reports(mock_url: str, tmp_path: Pa
     assert "property tests" in done.stderr and "phase coverage" in done.stderr  # the progress display
     report = json.loads((tmp_path / "report.json").read_text())
     tested = {op["operation_id"] for op in report["operations"] if op["status"] == "passed"}
-    assert {"healthCheck", "detailedHealthCheck", "loginForAccessToken", "getCurrentUser"} <= tested
+    assert {"getHealth", "getDetailedHealth", "loginUser", "getCurrentUser"} <= tested
     assert report["identity"]["username"] == "demo" and report["options"]["password"] == "[Filtered]"
     skipped = {op["operation_id"]: op["skip_reason"] for op in report["operations"] if op["status"] == "skipped"}
     assert "updateCurrentUser" in skipped and "--register" in skipped["updateCurrentUser"]  # the real user is spared
@@ -89,7 +89,7 @@ def test_a_conformant_selection_exits_0_with_reports(mock_url: str, tmp_path: Pa
     scenarios = {s["name"]: s["status"] for s in report["scenarios"]}
     assert scenarios["session: logout invalidates the token"] == "passed"
     assert scenarios["session: refresh rotates the refresh token"] == "passed"
-    assert scenarios["public: healthCheck"] == "passed" and scenarios["public: loginForAccessToken"] == "passed"
+    assert scenarios["public: getHealth"] == "passed" and scenarios["public: loginUser"] == "passed"
     assert all(status != "failed" for status in scenarios.values())
     assert {p.name for p in tmp_path.iterdir()} >= {"junit.xml", "report.json", "report.html", "summary.md"}
 
@@ -105,7 +105,7 @@ def test_python_dash_m_runs_the_same_cli(mock_url: str) -> None:
             mock_url,
             "--register",
             "--operation",
-            "healthCheck",
+            "getHealth",
             "--phases",
             "examples,scenarios",
             "--no-report",

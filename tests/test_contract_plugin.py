@@ -25,7 +25,7 @@ def test_xentree_mock_is_a_seeded_mock_with_controls(xentree_mock: XentreeMock, 
     assert frozen == {"now": "2026-03-01T09:00:00Z", "frozen": True}
     assert xentree_mock.advance(days=1, hours=2)["now"] == "2026-03-02T11:00:00Z"
 
-    xentree_mock.fault("healthCheck", status=503)
+    xentree_mock.fault("getHealth", status=503)
     assert requests.get(f"{xentree_mock.url}/api/health", timeout=5).status_code == 503
     assert xentree_mock.journal(limit=5)["entries"]
 

@@ -243,7 +243,7 @@ def test_a_target_that_dies_and_comes_back_is_tested_to_the_end(dying_run: Calla
         (op["operation_id"], op["status"], op["phases"], op["findings"][:1]) for op in others
     ]
     scenarios = {s["name"]: s["status"] for s in report["scenarios"]}
-    assert scenarios["public: healthCheck"] == PASSED, scenarios  # the scenarios ran after the comeback
+    assert scenarios["public: getHealth"] == PASSED, scenarios  # the scenarios ran after the comeback
 
 
 def test_a_target_that_dies_during_the_scenarios_fails_that_request(dying_run: Callable[..., Outage]) -> None:
@@ -284,27 +284,27 @@ def test_429s_without_retry_after_are_caught_only_by_the_probe(
     serve: Callable[[Any], str],  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    plain = contract(throttled(serve), tmp_path, operations=["healthCheck"], phases=["scenarios"])
+    plain = contract(throttled(serve), tmp_path, operations=["getHealth"], phases=["scenarios"])
     assert not [f for f in plain.findings if f.check == "rate_limit_headers"], problems(plain)
     assert plain.exit_code == 0, problems(plain)
 
     probed = contract(
         throttled(serve),
         tmp_path,
-        operations=["healthCheck"],
+        operations=["getHealth"],
         phases=["scenarios"],
         probe_rate_limit=True,
         probe_max_wait=0,
     )
     found = [f for f in probed.findings if f.check == "rate_limit_headers"]
     assert found and found[0].code == "XC429" and "429 response has no Retry-After header" in found[0].message
-    assert found[0].operation == "healthCheck" and found[0].subject == "header Retry-After"
+    assert found[0].operation == "getHealth" and found[0].subject == "header Retry-After"
     # Retry-After on 429 is our inference (the docs do not state it): a warning, an error with --strict-inferred
     assert (found[0].provenance, found[0].severity, probed.exit_code) == ("inferred", "warning", 0)
     strict = contract(
         throttled(serve),
         tmp_path,
-        operations=["healthCheck"],
+        operations=["getHealth"],
         phases=["scenarios"],
         probe_rate_limit=True,
         probe_max_wait=0,
@@ -323,7 +323,7 @@ def test_the_probe_passes_a_conformant_limit_and_waits_out_the_reset(tmp_path: P
         result = contract(
             server.url,
             tmp_path,
-            operations=["healthCheck"],
+            operations=["getHealth"],
             phases=["scenarios"],
             probe_rate_limit=True,
             probe_max_wait=5,
@@ -341,7 +341,7 @@ def test_a_probe_over_budget_is_skipped_with_a_warning(tmp_path: Path) -> None:
         result = contract(
             server.url,
             tmp_path,
-            operations=["healthCheck"],
+            operations=["getHealth"],
             phases=["scenarios"],
             probe_rate_limit=True,
             probe_max_requests=100,

@@ -46,9 +46,10 @@ def test_spec_view_knows_security_scopes_and_safety() -> None:
     assert ops["deleteNote"].destructive and ops["logoutUser"].destructive and not ops["listNotes"].destructive
     assert ops["listIntegrationTokenRevocations"].admin_only
     assert ops["getPublicXpProfile"].provenance == "documented" and ops["registerUser"].provenance == "inferred"
-    assert ops["healthCheck"].documents(200) and not ops["healthCheck"].documents(500)
+    assert ops["getHealth"].documents(200) and ops["getHealth"].documents(500)  # issue 15: 500 on every operation
+    assert not ops["getHealth"].documents(404)
     assert checks.is_privacy_operation(ops["getPublicXpProfile"])
-    assert not checks.is_privacy_operation(ops["healthCheck"])
+    assert not checks.is_privacy_operation(ops["getHealth"])
 
 
 def test_the_safety_lists_are_read_from_the_specs_x_destructive_marker() -> None:
@@ -91,7 +92,7 @@ def test_api_key_schemes_are_known_by_type_and_header_not_by_name(tmp_path: Path
     listing = renamed.by_id["listConversations"]
     assert listing.accepts_api_key and listing.api_key_scopes == ("conversations:read",)
     assert renamed.api_key_header == listing.api_key_header == "X-Other-Key"
-    assert not renamed.by_id["listApiKeys"].accepts_api_key and not renamed.by_id["healthCheck"].accepts_api_key
+    assert not renamed.by_id["listApiKeys"].accepts_api_key and not renamed.by_id["getHealth"].accepts_api_key
     assert Principal("api_key", api_key="k").headers_for(listing) == {"X-Other-Key": "k"}
     assert SPEC.api_key_header == "X-API-Key"
 
@@ -126,7 +127,7 @@ def test_auth_error_rule() -> None:
 
 
 def test_rate_limit_rule() -> None:
-    op = SPEC.by_id["healthCheck"]
+    op = SPEC.by_id["getHealth"]
     full = {"retry-after": "3", "ratelimit-limit": "10", "ratelimit-remaining": "0", "ratelimit-reset": "3"}
     assert checks.rate_limit_problems(SPEC, op, 429, full) == []
     assert checks.rate_limit_problems(SPEC, op, 200, {}) == []
@@ -186,7 +187,7 @@ def test_environment_variables_fill_the_options(monkeypatch: pytest.MonkeyPatch)
 
 def test_selection_and_safety() -> None:
     tagged = choose(SPEC, RunOptions(base_url="http://x", include_tags=("health",), operations=("getCurrentUser",)))
-    assert {op.operation_id for op in tagged} == {"healthCheck", "detailedHealthCheck", "getCurrentUser"}
+    assert {op.operation_id for op in tagged} == {"getHealth", "getDetailedHealth", "getCurrentUser"}
     with pytest.raises(UsageError, match="unknown tag"):
         choose(SPEC, RunOptions(base_url="http://x", include_tags=("Nope",)))
     with pytest.raises(UsageError, match="unknown operationId"):
@@ -225,7 +226,7 @@ def test_curl_reproduction_masks_secrets() -> None:
 def sample_result() -> RunResult:
     result = RunResult("xentree", "http://127.0.0.1:1", str(spec_path()), 1, {"max_examples": 3}, seconds=1.5)
     ok = OperationResult(
-        "healthCheck",
+        "getHealth",
         "GET /api/health",
         ["Health"],
         "inferred",
@@ -242,6 +243,7 @@ def sample_result() -> RunResult:
         ["200", "400", "404", "429"],
         status=FAILED,
         statuses_seen=Counter({200: 2, 500: 1}),
+        since="2026-04-23",
     )
     bad.findings.append(
         Finding(
@@ -263,7 +265,7 @@ def sample_result() -> RunResult:
     )
     result.operations = [ok, bad, skipped]
     result.scenarios = [
-        ScenarioResult("public: healthCheck", "public"),
+        ScenarioResult("public: getHealth", "public"),
         ScenarioResult("live quota", "live-quota", status=SKIPPED, skip_reason="opt-in"),
     ]
     return result
@@ -287,6 +289,7 @@ def test_reports_show_every_operation_and_scenario(tmp_path: Path) -> None:
     assert "<script src" not in page and "<link" not in page and "http://" not in page.split("<body>")[0]
     assert "66.7%" in page and "&lt;holds&gt;" in page and "curl -X GET" in page and "undoc" in page
     assert "never seen" in page and "inferred" in page and "documented" in page
+    assert "<th>since</th>" in page and "<td>2026-04-23</td>" in page  # x-since column (issue 15)
     summary = Path(paths["markdown"]).read_text()
     assert "66.7%" in summary and "getPublicXpProfile" in summary and "| **66.7%** | 2 | 1 | 0 | 2 |" in summary
 
@@ -312,17 +315,17 @@ def test_property_tests_reach_only_the_selected_operations() -> None:
     config = config_for(RunOptions(base_url="http://127.0.0.1:9"), SPEC)
     assert config.projects.default.operations.operations  # per-operation entries are what broke include()
     schema = schemathesis.openapi.from_path(str(SPEC.path), config=config)
-    tested = [SPEC.by_id["healthCheck"], SPEC.by_id["getLearningTimeAnalytics"]]
+    tested = [SPEC.by_id["getHealth"], SPEC.by_id["getLearningTimeAnalytics"]]
     labels = sorted(result.ok().label for result in only(schema, SPEC, tested).get_all_operations())
     assert labels == ["GET /api/analytics/learning-time", "GET /api/health"]
 
 
-COMEBACK = ("healthCheck", "listNotes", "createNote", "getStreakStatus")
+COMEBACK = ("getHealth", "listNotes", "createNote", "getStreakStatus")
 
 
 def outage_engine(runs: list[tuple[tuple[str, ...], list[str]]], dies: int) -> Any:
     """A stand-in for the Schemathesis engine: the first `dies` runs lose the target during coverage, in createNote,
-    after healthCheck and listNotes finished coverage (every operation finished examples)."""
+    after getHealth and listNotes finished coverage (every operation finished examples)."""
 
     def engine(spec: Any, options: Any, principal: Any, tested: Any, phases: Any, collector: Any, fresh: Any) -> None:
         runs.append((phases, [op.operation_id for op in tested]))
@@ -330,7 +333,7 @@ def outage_engine(runs: list[tuple[tuple[str, ...], list[str]]], dies: int) -> A
         if len(runs) <= dies:
             collector.phase = "coverage"
             collector.finished["examples"] |= set(COMEBACK)
-            collector.finished["coverage"] |= {"healthCheck", "listNotes"}
+            collector.finished["coverage"] |= {"getHealth", "listNotes"}
             collector.last_sent = outage.Unanswered(
                 "POST http://x/api/core/notes", "curl -X POST", "createNote", "reset"
             )
@@ -363,8 +366,8 @@ def test_a_comeback_resumes_the_interrupted_phase_only_where_it_had_not_finished
     runs, results, lines = comeback_run(monkeypatch, dies=1)
     assert runs == [
         (("examples", "coverage", "fuzzing"), list(COMEBACK)),
-        (("coverage",), ["getStreakStatus"]),  # healthCheck and listNotes finished coverage: not sent twice
-        (("fuzzing",), ["healthCheck", "listNotes", "getStreakStatus"]),  # createNote preceded the outage: left out
+        (("coverage",), ["getStreakStatus"]),  # getHealth and listNotes finished coverage: not sent twice
+        (("fuzzing",), ["getHealth", "listNotes", "getStreakStatus"]),  # createNote preceded the outage: left out
     ]
     assert [f.check for f in results["createNote"].findings] == [outage.RULE]
     assert len(lines) == 1 and "the run went on" in lines[0]
@@ -383,8 +386,8 @@ def test_selection_flags_as_schemathesis_names_them() -> None:
         return {op.operation_id for op in choose(SPEC, RunOptions(base_url="http://x", **options))}  # type: ignore
 
     health = ids(include_tags=("Health",))
-    assert health == {"healthCheck", "detailedHealthCheck"}
-    assert ids(include_tags=("Health",), exclude_operations=("detailedHealthCheck",)) == {"healthCheck"}
+    assert health == {"getHealth", "getDetailedHealth"}
+    assert ids(include_tags=("Health",), exclude_operations=("getDetailedHealth",)) == {"getHealth"}
     notes = ids(include_path_regex=("^/api/core/notes",))
     assert notes == {"listNotes", "createNote", "updateNote", "deleteNote"}
     assert ids(include_path_regex=("^/api/core/notes",), include_methods=("get",)) == {"listNotes"}
@@ -404,7 +407,7 @@ def test_selection_flags_as_schemathesis_names_them() -> None:
         [
             "run",
             "--include-operation-id",
-            "healthCheck",
+            "getHealth",
             "--operation",
             "getCurrentUser",
             "--exclude-tag",
@@ -416,17 +419,20 @@ def test_selection_flags_as_schemathesis_names_them() -> None:
         ]
     )
     options = cli.options_from(args)
-    assert options.operations == ("healthCheck", "getCurrentUser") and options.exclude_tags == ("Health",)
+    assert options.operations == ("getHealth", "getCurrentUser") and options.exclude_tags == ("Health",)
     assert options.include_methods == ("GET",) and options.exclude_path_regex == ("x",)
 
 
 def test_provenance_takes_the_most_specific_mark() -> None:
     from contract_tests import provenance
 
-    profile, health = SPEC.by_id["getXpProfile"], SPEC.by_id["healthCheck"]
+    profile, health = SPEC.by_id["getXpProfile"], SPEC.by_id["getHealth"]
     assert (profile.provenance, health.provenance) == ("documented", "inferred")
     assert provenance.schema_mark(SPEC, profile, 200, ["total_xp"]) == "inferred"  # field marked inferred
-    assert provenance.schema_mark(SPEC, profile, 200, ["level"]) == "documented"  # unmarked: the operation's
+    streak = SPEC.by_id[
+        "getStreakStatus"
+    ]  # issue 15: XP profile fields are all inferred now; streak fields are documented
+    assert provenance.schema_mark(SPEC, streak, 200, ["current_streak"]) == "documented"  # unmarked: the operation's
     assert provenance.header_mark(SPEC, profile, 429, "Retry-After") == "inferred"
     assert provenance.status_mark(SPEC, health, 200) == "inferred"
     finding = Finding(
@@ -439,9 +445,7 @@ def test_provenance_takes_the_most_specific_mark() -> None:
 
 
 def test_secrets_rule_reads_what_may_carry_tokens_from_the_spec() -> None:
-    me, login, create, listing = (
-        SPEC.by_id[i] for i in ("getCurrentUser", "loginForAccessToken", "createApiKey", "listApiKeys")
-    )
+    me, login, create, listing = (SPEC.by_id[i] for i in ("getCurrentUser", "loginUser", "createApiKey", "listApiKeys"))
     key = "xntr-" + "a1B2_-" * 14 + "xy"
     refresh = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1IiwidHlwZSI6InJlZnJlc2gifQ.c2lnbmF0dXJl"  # {"sub":"u","type":"refresh"}
     assert checks.secret_problems(SPEC, me, 200, {"username": "u", "email": "u@x.example"}) == []
@@ -466,7 +470,7 @@ def test_reports_show_errors_warnings_and_the_matrix(tmp_path: Path) -> None:
             "429 response has no Retry-After header",
             "XC429",
             status=429,
-            operation="healthCheck",
+            operation="getHealth",
             provenance="inferred",
             subject="header Retry-After",
             severity="warning",
@@ -495,7 +499,7 @@ def test_reports_show_errors_warnings_and_the_matrix(tmp_path: Path) -> None:
     assert "| tag | operation | 200 | 204 | 400 | 404 | 429 | 500 |" in summary
     assert "| Health | `GET /api/health` ⚠️ | ✓ |  |  |  | · |  |" in summary
     junit = ET.parse(paths["junit"]).getroot()
-    out = junit.find(".//testcase[@name='GET /api/health (healthCheck)']/system-out")
+    out = junit.find(".//testcase[@name='GET /api/health (getHealth)']/system-out")
     assert out is not None and "warning: [XC429]" in (out.text or "") and "(warning, inferred)" in (out.text or "")
     data = json.loads(Path(paths["json"]).read_text())
     assert data["findings"] == {"errors": 1, "warnings": 1}

@@ -88,7 +88,7 @@ def test_journal_records_requests_with_status(client: TestClient) -> None:
     client.get("/api/nowhere")
     entries = client.get("/__mock__/journal", params={"limit": 2}).json()["entries"]
     assert [(e["path"], e["status"]) for e in entries] == [("/api/health", 200), ("/api/nowhere", 404)]
-    assert entries[0]["operation_id"] == "healthCheck"
+    assert entries[0]["operation_id"] == "getHealth"
 
 
 def test_control_api_refuses_remote_callers_without_the_admin_token() -> None:
@@ -146,13 +146,13 @@ def test_access_log_is_readable(caplog: pytest.LogCaptureFixture) -> None:
     app = create_app(Settings(access_log=True))
     with TestClient(app, client=LOCAL) as client, caplog.at_level(logging.INFO, logger="xentree.mock"):
         client.get("/api/health")
-    assert any("GET /api/health -> 200  healthCheck" in r.getMessage() for r in caplog.records)
+    assert any("GET /api/health -> 200  getHealth" in r.getMessage() for r in caplog.records)
 
 
 def test_fault_latency_delays_the_operation(client: TestClient) -> None:
     import time
 
-    assert client.put("/__mock__/faults/healthCheck", json={"latency_ms": 300}).status_code == 200
+    assert client.put("/__mock__/faults/getHealth", json={"latency_ms": 300}).status_code == 200
     start = time.perf_counter()
     assert client.get("/api/health").status_code == 200
     assert time.perf_counter() - start >= 0.3

@@ -40,13 +40,14 @@ SCOPES = {
     "api:write",
     "api:admin",
 }
+NAME_MARKS = ("x-provenance", "x-name-provenance")
 PUBLIC = {
     "registerUser",
-    "loginForAccessToken",
+    "loginUser",
     "refreshAccessToken",
     "getPublicXpProfile",
-    "healthCheck",
-    "detailedHealthCheck",
+    "getHealth",
+    "getDetailedHealth",
     "getIntegrationJwks",
     "getIntegrationFingerprint",
 }
@@ -97,7 +98,9 @@ def test_all_documented_schema_names_are_present() -> None:
     assert len(NAV["schemas"]) == 87
     assert set(NAV["schemas"]) <= names
     extra = names - set(NAV["schemas"])
-    assert all(SPEC["components"]["schemas"][n].get("x-provenance") == "inferred" for n in extra), extra
+    # a name of ours: the schema is inferred, or (documented fields under our name) its name is marked inferred
+    marked = {n for n in extra if "inferred" in {SPEC["components"]["schemas"][n].get(k) for k in NAME_MARKS}}
+    assert marked == extra, extra - marked
 
 
 def test_operation_ids_are_unique_camel_case_and_described() -> None:
@@ -111,8 +114,8 @@ def test_operation_ids_are_unique_camel_case_and_described() -> None:
 
 
 def test_documented_paths_and_methods_match_the_facts() -> None:
-    documented = {(o["method"], o["path"]) for o in DOCUMENTED}
-    assert len(documented) == 56
+    documented = {(o["method"], o["path"]) for o in DOCUMENTED if o.get("method_stated", True)}
+    assert len(documented) == 53
     marked = {(m.upper(), path) for path, m, op in OPS if op["x-provenance"] == "documented"}
     assert marked == documented
     by_title = {op["summary"]: (m.upper(), path) for path, m, op in OPS}
@@ -122,6 +125,9 @@ def test_documented_paths_and_methods_match_the_facts() -> None:
 
 def test_schemas_are_typed_with_required_lists() -> None:
     for name, schema in SPEC["components"]["schemas"].items():
+        if "enum" in schema:  # a shared enum (issue 15)
+            assert schema["type"] == "string" and len(schema["enum"]) >= 2, name
+            continue
         assert schema.get("type") == "object" or "anyOf" in schema or "oneOf" in schema, name
         assert "required" in schema or "anyOf" in schema, f"{name} has no required list"
         for prop, sub in schema.get("properties", {}).items():
@@ -134,7 +140,7 @@ def test_documented_formats_and_enums() -> None:
     assert schemas["LearningPulseDayEntry"]["properties"]["date"]["format"] == "date"
     assert schemas["LearningPulseDayEntry"]["properties"]["level"]["maximum"] == 4
     assert set(schemas["QuestItem"]["properties"]["status"]["enum"]) == {"active", "ready_to_complete", "completed"}
-    assert set(schemas["XELTaskSubmissionRequest"]["properties"]["skill"]["enum"]) == {
+    assert set(resolve(schemas["XELTaskSubmissionRequest"]["properties"]["skill"])["enum"]) == {
         "reading",
         "writing",
         "listening",
@@ -169,7 +175,7 @@ def test_security_schemes_and_requirements() -> None:
     assert scope["createOrganization"] == ["organizations:write"]
     assert scope["listConversations"] == ["conversations:read"]
     assert scope["getLearningTimeAnalytics"] == ["conversations:read"]
-    assert scope["searchKnowledgeBase"] == ["rag:read"] and scope["uploadRagDocument"] == ["rag:write"]
+    assert scope["searchKnowledgeBase"] == ["rag:read"] and scope["uploadKnowledgeBaseDocument"] == ["rag:write"]
     assert scope["startLiveSession"] == ["live:write"] and scope["getLiveQuota"] == ["live:read"]
     assert scope["submitXelTask"] == ["xel:write"] and scope["listXelModules"] == ["xel:read"]
     assert scope["grantIntegrationToken"] == ["integrations:write"]
@@ -193,11 +199,16 @@ def test_every_operation_documents_its_errors() -> None:
             assert "WWW-Authenticate" in unauthorized.get("headers", {}), op_id
         if any("apiKeyAuth" in alt for alt in op["security"]) or op.get("x-required-role"):
             assert "403" in responses, f"{op_id}: 403"
+        if "403" in responses:
             examples = resolve(responses["403"])["content"]["application/json"]["examples"]
-            if any("apiKeyAuth" in alt for alt in op["security"]):
+            scoped = any(alt.get("apiKeyAuth") for alt in op["security"])
+            # the scope error is the example only where an API-key scope applies (issue 15)
+            assert ("INSUFFICIENT_API_KEY_SCOPE" in examples) == scoped, op_id
+            if scoped:
                 assert (
                     examples["INSUFFICIENT_API_KEY_SCOPE"]["value"]["detail"]["error"] == "INSUFFICIENT_API_KEY_SCOPE"
                 )
+        assert resolve(responses["500"])["description"] == "An unexpected platform error occurred.", op_id
         if "{" in path:
             assert "404" in responses, f"{op_id}: 404"
         if protected:
@@ -228,10 +239,10 @@ def test_creates_answer_201_and_deletes_204() -> None:
 
 
 def test_login_is_a_form_and_upload_is_multipart() -> None:
-    login = BY_ID["loginForAccessToken"][2]["requestBody"]["content"]
+    login = BY_ID["loginUser"][2]["requestBody"]["content"]
     assert list(login) == ["application/x-www-form-urlencoded"]
     assert {"username", "password"} <= set(resolve(login["application/x-www-form-urlencoded"]["schema"])["required"])
-    upload = BY_ID["uploadRagDocument"][2]["requestBody"]["content"]
+    upload = BY_ID["uploadKnowledgeBaseDocument"][2]["requestBody"]["content"]
     assert list(upload) == ["multipart/form-data"]
 
 
@@ -246,7 +257,7 @@ def test_links_name_real_operations_and_parameters() -> None:
     for source, name, link in links:
         assert link["operationId"] in BY_ID, f"{source}.{name}"
         path, _, target = BY_ID[link["operationId"]]
-        names = {p["name"] for p in target.get("parameters", [])}
+        names = {resolve(p)["name"] for p in target.get("parameters", [])}
         for param, expression in link.get("parameters", {}).items():
             assert param in names, f"{source}.{name}: {param} is not a parameter of {link['operationId']}"
             if expression.startswith("$response.body#/"):
@@ -265,7 +276,7 @@ def test_links_name_real_operations_and_parameters() -> None:
         "startLiveSession",
         "startXelSession",
         "saveLiveTranscripts",
-        "uploadRagDocument",
+        "uploadKnowledgeBaseDocument",
     } <= sources
 
 
@@ -275,7 +286,11 @@ def test_servers_are_production_and_local_mock() -> None:
 
 def test_inferred_operations_say_so() -> None:
     inferred = [op for _, _, op in OPS if op["x-provenance"] == "inferred"]
-    assert len(inferred) == 25
+    assert len(inferred) == 28
+    unstated = {o["title"] for o in DOCUMENTED if o.get("method_stated") is False}
+    assert unstated == {
+        op["summary"] for op in inferred if "method" in op["description"] and "not stated" in op["description"]
+    }
 
 
 REDOCLY = ROOT / ".tools" / "node_modules" / ".bin" / "redocly"
@@ -311,3 +326,203 @@ def test_schemathesis_toml_allows_exactly_the_rule_based_rejections_the_spec_dec
     assert set(configured) == set(declared) and declared
     for operation_id, statuses in declared.items():
         assert {str(s) for s in statuses} <= set(configured[operation_id]), operation_id
+
+
+# provenance at field level, both ways, against fixtures/documented-fields.json (issue 15) -----------------------------
+FIELDS = json.loads((ROOT / "fixtures" / "documented-fields.json").read_text())
+CONSTRAINTS = (
+    "format",
+    "enum",
+    "const",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "default",
+)
+
+
+def _constraints(node: dict[str, Any]) -> set[str]:
+    """The constraint keywords a (property or parameter) schema states; a `null` in its type counts as `nullable`."""
+    kinds = node.get("type")
+    branches = [resolve(b) for b in node.get("anyOf", [])]
+    nullable = isinstance(kinds, list) and "null" in kinds or {"type": "null"} in branches
+    shared = [resolve(node)] if "$ref" in node else [b for b in branches if b != {"type": "null"}]
+    own = {k for k in CONSTRAINTS if k in node} | ({"nullable"} if nullable else set())
+    return own | {k for target in shared for k in CONSTRAINTS if k in target}  # a shared enum's keywords count
+
+
+def test_documented_properties_are_not_marked_and_their_inferred_keywords_are_listed() -> None:
+    schemas = SPEC["components"]["schemas"]
+    checked = 0
+    for name, props in FIELDS["schemas"].items():
+        schema = schemas[name]
+        assert schema.get("x-provenance") != "inferred", f"{name}: a schema with documented fields is marked inferred"
+        for prop, stated in props.items():
+            node = schema["properties"][prop]
+            assert node.get("x-provenance") != "inferred", f"{name}.{prop} is documented"
+            unstated = _constraints(node) - set(stated)
+            assert unstated <= set(node.get("x-inferred", [])), f"{name}.{prop}: {sorted(unstated)} not marked"
+            assert set(stated) <= _constraints(node), f"{name}.{prop}: documented {stated} missing"
+            checked += 1
+    assert checked >= 60
+
+
+def test_undocumented_properties_are_marked_inferred() -> None:
+    for name, schema in SPEC["components"]["schemas"].items():
+        if schema.get("x-provenance") == "inferred":
+            continue  # the mark covers every property
+        stated = FIELDS["schemas"].get(name, {})
+        for prop, node in schema.get("properties", {}).items():
+            if prop not in stated:
+                assert node.get("x-provenance") == "inferred", f"{name}.{prop} is not in the docs"
+
+
+def test_parameters_are_marked_by_the_docs() -> None:
+    for path, _method, op in OPS:
+        for param in map(resolve, op.get("parameters", [])):
+            name, schema = param["name"], param["schema"]
+            path_stated = op["x-provenance"] == "documented" or op["operationId"] in FIELDS["method_unstated"]
+            stated_here = "{" + name + "}" in path or name in FIELDS["query_parameters"].get(op["operationId"], [])
+            documented = path_stated and stated_here
+            if not documented:
+                assert param.get("x-provenance") == "inferred", f"{op['operationId']}: {name}"
+                continue
+            assert param.get("x-provenance") != "inferred", f"{op['operationId']}: {name}"
+            unstated = _constraints(schema) - set(FIELDS["parameters"][name])
+            assert unstated <= set(schema.get("x-inferred", [])), f"{op['operationId']}: {name} {sorted(unstated)}"
+
+
+def _marks(node: dict[str, Any]) -> list[str | None]:
+    marks = [node.get("x-provenance")]
+    if "$ref" in node:
+        marks.append(resolve(node).get("x-provenance"))
+    return marks
+
+
+def test_statuses_the_docs_do_not_list_are_marked_inferred() -> None:
+    for _path, _method, op in OPS:
+        for code, response in op["responses"].items():
+            if code not in FIELDS["statuses"]:
+                assert "inferred" in _marks(response), f"{op['operationId']} {code}"
+    live = resolve(BY_ID["startLiveSession"][2]["responses"]["429"])
+    assert live["x-provenance"] == "inferred"  # the docs give live_quota_exceeded's payload, not its status
+    assert live["content"]["application/json"]["examples"]["live_quota_exceeded"]["x-provenance"] == "documented"
+
+
+def test_error_examples_are_marked_by_their_code() -> None:
+    seen = set()
+    for name, response in SPEC["components"]["responses"].items():
+        for key, example in response.get("content", {}).get("application/json", {}).get("examples", {}).items():
+            code = example["value"]["detail"]["error"]
+            seen.add(code)
+            expected = "documented" if code in FIELDS["error_codes"] else "inferred"
+            assert example.get("x-provenance") == expected, f"{name}.{key}: {code}"
+    assert {"validation_error", "not_authenticated", "not_found", *FIELDS["error_codes"]} <= seen
+
+
+def test_response_headers_the_docs_do_not_state_are_marked() -> None:
+    for name, header in SPEC["components"]["headers"].items():
+        assert (header.get("x-provenance") == "inferred") == (name not in FIELDS["headers"]), name
+
+
+def test_api_key_scopes_are_marked_by_the_docs() -> None:
+    with_scope = 0
+    for _path, _method, op in OPS:
+        scopes = [alt["apiKeyAuth"] for alt in op["security"] if alt.get("apiKeyAuth")]
+        if not scopes:
+            assert "x-scope-provenance" not in op, op["operationId"]
+            continue
+        with_scope += 1
+        documented = FIELDS["scopes"].get(op["operationId"]) == scopes[0][0]
+        assert (op.get("x-scope-provenance") == "inferred") != documented, op["operationId"]
+    inferred = {op["operationId"] for _, _, op in OPS if op.get("x-scope-provenance") == "inferred"}
+    assert {"startXelModule", "getXelXpi", "listXelTranscripts", "saveXelTranscript"} <= inferred
+    assert with_scope == len(FIELDS["scopes"]) + len(inferred)
+
+
+def test_health_operations_do_not_cite_the_errors_page() -> None:
+    for op_id in ("getHealth", "getDetailedHealth"):
+        assert "errors-and-limits" not in BY_ID[op_id][2]["x-docs"]
+
+
+# shapes for code generators (issue 15) --------------------------------------------------------------------------------
+def _inline_objects(node: Any, where: str) -> list[str]:
+    """Object schemas written inline (not a `$ref`) anywhere under `node`."""
+    found = []
+    for at, sub in walk(node, where):
+        if "$ref" in sub or "/examples" in at or at.endswith("/example"):
+            continue
+        if sub.get("type") == "object" or "properties" in sub:
+            found.append(at)
+    return found
+
+
+def test_no_operation_has_an_anonymous_object_schema() -> None:
+    anonymous = [found for path, method, op in OPS for found in _inline_objects(op, f"{method} {path}")]
+    assert anonymous == []
+
+
+def test_no_component_nests_an_anonymous_object() -> None:
+    nested = []
+    for name, schema in SPEC["components"]["schemas"].items():
+        top = {k: v for k, v in schema.items() if k not in ("examples",)}
+        nested += [at for at in _inline_objects(top, name) if at != name]
+    assert nested == []
+
+
+def test_path_parameters_used_twice_or_more_are_shared() -> None:
+    uses: dict[str, int] = {}
+    for _path, _method, op in OPS:
+        for param in op.get("parameters", []):
+            if "$ref" not in param and param["in"] == "path":
+                uses[param["name"]] = uses.get(param["name"], 0) + 1
+    assert {name: n for name, n in uses.items() if n > 1} == {}
+    shared = SPEC["components"]["parameters"]
+    assert {"OrgId", "ConversationId", "ModuleId", "TargetUserId", "NoteId"} <= set(shared)
+
+
+def test_shared_enums_are_not_copied() -> None:
+    shared = {tuple(s["enum"]) for s in SPEC["components"]["schemas"].values() if "enum" in s}
+    assert {("reading", "writing", "listening", "speaking"), ("A1", "A2", "B1", "B2", "C1", "C2")} <= shared
+    copies = [at for at, node in walk(SPEC) if isinstance(node.get("enum"), list) and tuple(node["enum"]) in shared]
+    assert all(at.startswith("#/components/schemas/") and at.count("/") == 3 for at in copies), copies
+
+
+def test_object_unions_have_a_discriminator_or_a_reason() -> None:
+    for where, node in walk(SPEC):
+        for combinator in ("oneOf", "anyOf"):
+            branches = [resolve(b) for b in node.get(combinator, [])]
+            objects = [b for b in branches if b.get("type") == "object" or "required" in b]
+            if len(objects) >= 2 and "/examples" not in where:  # not `X or null`
+                assert "discriminator" in node or node.get("x-no-discriminator-reason"), where
+
+
+def test_simple_responses_are_used() -> None:
+    text = json.dumps(SPEC)
+    for name in ("SimpleDetailResponse", "SimpleMessageResponse"):
+        assert f"#/components/schemas/{name}" in text, name
+
+
+def test_x_since_follows_the_two_docs_navigations() -> None:
+    """x-since: 2026-04-23 for what the older navigation (seed 000) lists, 2026-04-30 for what only the newest lists."""
+    old = json.loads((ROOT / "fixtures" / "docs-nav-2026-04-23.json").read_text())
+    assert (len(old["operations"]), len(old["schemas"])) == (45, 29)
+    assert {o["group"] for o in old["operations"]} - {o["group"] for o in NAV["operations"]} == {"Integrations"}
+    titles = {o["title"] for o in old["operations"]}
+    assert titles <= {o["title"] for o in NAV["operations"]} and set(old["schemas"]) <= set(NAV["schemas"])
+    since = {op["summary"]: op["x-since"] for _, _, op in OPS}
+    assert {t for t, v in since.items() if v == old["version"]} == titles
+    assert sum(v == old["newest_version"] for v in since.values()) == 36
+    for _, _, op in OPS:
+        assert f"In the docs since {op['x-since']}" in op["description"], op["operationId"]  # shown in the docs UI
+    schemas = SPEC["components"]["schemas"]
+    assert {n for n, s in schemas.items() if s["x-since"] == old["version"]} == set(old["schemas"])
+    added = set(NAV["schemas"]) - set(old["schemas"])
+    assert len(added) == 58 and all(schemas[n]["x-since"] == old["newest_version"] for n in added)

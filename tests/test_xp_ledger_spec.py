@@ -127,6 +127,7 @@ def test_every_operation_is_described_and_documents_its_errors() -> None:
         documented_errors = set(facts[(method.upper(), path)]["documented_errors"])
         assert documented_errors <= codes, f"{op_id}: documented errors {documented_errors - codes}"
         assert REQUIRED_ERRORS[op_id] <= codes, f"{op_id}: {REQUIRED_ERRORS[op_id] - codes}"
+        assert "500" in codes, f"{op_id}: every operation declares 500 (issue 15)"
         for code, response in op["responses"].items():
             if code.startswith(("4", "5")):
                 response = resolve(response)

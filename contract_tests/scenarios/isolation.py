@@ -93,13 +93,13 @@ KINDS = (
         "conversation_id",
         create_conversation,
         (
-            Attempt("getConversationMessages"),
+            Attempt("listConversationMessages"),
             Attempt("getConversationSessionStatus"),
             Attempt("startConversationSession"),
             Attempt("deleteConversation"),
         ),
         lists=("listConversations",),
-        owner_check="getConversationMessages",
+        owner_check="listConversationMessages",
         needs=("createConversation", "deleteConversation"),
     ),
     Kind(
@@ -138,8 +138,8 @@ KINDS = (
         "XEL transcripts",
         "session_id",
         create_xel_transcript,
-        (Attempt("getXelTranscripts"),),
-        owner_check="getXelTranscripts",
+        (Attempt("listXelTranscripts"),),
+        owner_check="listXelTranscripts",
         needs=("startXelSession", "saveXelTranscript"),
     ),
     Kind(

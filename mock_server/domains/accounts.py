@@ -56,7 +56,7 @@ def register(call: Call) -> dict[str, Any]:
 _DUMMY_HASH = hash_password("not-a-password", b"xentree-mock-dummy-salt")
 
 
-@handles("loginForAccessToken")
+@handles("loginUser")
 def login(call: Call) -> dict[str, Any]:
     user = call.store.one("SELECT * FROM users WHERE username = ? OR email = ?", (call.body["username"],) * 2)
     matches = verify_password(call.body["password"], user["password_hash"] if user else _DUMMY_HASH)

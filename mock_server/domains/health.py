@@ -51,12 +51,12 @@ def _summary(call: Call, checks: dict[str, str]) -> dict[str, Any]:
     return {"status": status, "version": mock_server.__version__, "time": iso(call.clock.now())}
 
 
-@handles("healthCheck")
+@handles("getHealth")
 def health(call: Call) -> dict[str, Any]:
     return _summary(call, {"store": _store_status(call)})
 
 
-@handles("detailedHealthCheck")
+@handles("getDetailedHealth")
 def detailed_health(call: Call) -> dict[str, Any]:
     checks = {"store": _store_status(call)}
     return {**_summary(call, checks), "uptime_seconds": _uptime(call), "checks": checks, "counts": _counts(call)}

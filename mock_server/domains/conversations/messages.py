@@ -159,7 +159,7 @@ def delete_conversation(call: Call) -> Result:
     return Result(None, 204)
 
 
-@handles("getConversationMessages")
+@handles("listConversationMessages")
 def get_messages(call: Call) -> list[dict[str, Any]]:
     conversation = own_conversation(call, call.path["conversation_id"])
     return call.store.all(

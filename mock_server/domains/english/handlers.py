@@ -108,7 +108,7 @@ def xpi(call: Call) -> dict[str, Any]:
     return current_xpi(call, call.user_id)
 
 
-@handles("getXelXpiHistory")
+@handles("listXelXpiHistory")
 def xpi_history_view(call: Call) -> list[dict[str, Any]]:
     return xpi_history(call, call.user_id)
 

@@ -91,7 +91,7 @@ def save_transcript(call: Call) -> Result:
     return Result({"id": row["id"], "session_id": row["session_id"], "created_at": row["created_at"]}, 201)
 
 
-@handles("getXelTranscripts")
+@handles("listXelTranscripts")
 def get_transcripts(call: Call) -> list[dict[str, Any]]:
     session = _own_session(call, str(call.path["session_id"]))
     rows = call.store.all(

@@ -99,7 +99,7 @@ def document_view(doc: dict[str, Any], id_key: str = "id") -> dict[str, Any]:
 
 
 # documents ---------------------------------------------------------------------------------------------------------
-@handles("uploadRagDocument")
+@handles("uploadKnowledgeBaseDocument")
 def upload(call: Call) -> Result:
     part = call.body["file"]
     if isinstance(part, UploadedFile):
@@ -118,7 +118,7 @@ def upload(call: Call) -> Result:
     return Result(document_view(doc, "document_id"), 201)
 
 
-@handles("listRagDocuments")
+@handles("listKnowledgeBaseDocuments")
 def list_documents(call: Call) -> list[dict[str, Any]]:
     rows = call.store.all(
         "SELECT * FROM rag_documents WHERE user_id = ? ORDER BY created_at DESC, rowid DESC", (call.user_id,)

@@ -146,7 +146,7 @@ def compose(question: str, hits: list[Hit]) -> tuple[str, list[Hit]]:
     return "According to your knowledge base: " + " ".join(parts), [hits[h] for h in order]
 
 
-@handles("queryKnowledge")
+@handles("queryKnowledgeBase")
 def query_knowledge(call: Call) -> dict[str, Any]:
     question = call.body["query"]
     hits = search(call, question, top_k(call))
