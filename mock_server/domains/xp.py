@@ -1,4 +1,5 @@
-"""The XP ledger and learning-time record that every learning activity writes to, and the rules of the XP views.
+"""XP and levels (Xentree): the XP and learning-time record every learning activity writes to, and the rules of the
+XP views. (The Timeback XP ledger, a separate API, is domains/xp_ledger.py.)
 
 Conversations, Xentree English and Xentree Live call `award_xp` and `record_session`; the Profile & Analytics views
 (profile, streaks, weekly activity, pulse, quests, learning time) and the XEL dashboard's learning time all read the
