@@ -37,11 +37,10 @@ from starlette.routing import BaseRoute, Route
 from mock_server.clock import parse_instant
 from mock_server.errors import ApiError, bad_request, forbidden
 from mock_server.pipeline import Fault
-from mock_server.runtime import ClockRangeError, Mock
+from mock_server.runtime import LOOPBACK_HOSTS, ClockRangeError, Mock
 from mock_server.spec import compile_schema
 from mock_server.validation import check, coerce, parse_json, read_limited
 
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400, "weeks": 604800}
 MAX_ADVANCE_SECONDS = 100 * 366 * 86400  # a century: far enough for any test, far from datetime's year 9999
 STATE_CHANGING = {"POST", "PUT", "DELETE", "PATCH"}
@@ -106,11 +105,11 @@ def _admitted(request: Request, mock: Mock) -> None:
     sent = request.headers.get("x-mock-admin-token", "")
     peer = request.client.host if request.client else ""
     # Bytes, not str: compare_digest refuses non-ASCII str, and a header may hold any latin-1 character.
-    if peer not in LOOPBACK and not (token and hmac.compare_digest(sent.encode("latin-1"), token.encode())):
+    if peer not in LOOPBACK_HOSTS and not (token and hmac.compare_digest(sent.encode("latin-1"), token.encode())):
         raise forbidden("The mock control API is for loopback callers or X-Mock-Admin-Token", "control_forbidden")
     host = request.headers.get("host", "")
     server = request.scope.get("server") or ("", None)
-    served = {*LOOPBACK, settings.host, str(server[0]), *settings.control_hosts}
+    served = {*LOOPBACK_HOSTS, settings.host, str(server[0]), *settings.control_hosts}
     if host and not _serves(_host_name(host), {name.lower().rstrip(".") for name in served}):
         raise forbidden(
             f"Host {host[:100]!a} is not a name this mock serves; add it with --control-hosts", "control_host_refused"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -87,7 +86,6 @@ class Mock:
     registry: Registry
     credentials: fixtures.Credentials = field(default_factory=fixtures.Credentials)
     journal: deque[dict[str, Any]] = field(default_factory=deque)
-    started: float = field(default_factory=time.time)
     reusable: bool = False  # an in-memory world with seed-derived tokens: may be copied from a seeded template
 
     # --- the world: fixtures and reset ---

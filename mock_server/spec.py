@@ -65,7 +65,6 @@ class DeclaredResponse:
     """A response the spec declares for an operation and status (not an HTTP response the mock sends)."""
 
     status: int
-    description: str
     media: MediaType | None  # JSON body, when the response has one
     headers: dict[str, Header]
 
@@ -83,8 +82,6 @@ class Operation:
     operation_id: str
     method: str
     path: str
-    tag: str
-    provenance: str
     parameters: tuple[Parameter, ...]
     body: Body | None
     responses: dict[int, DeclaredResponse]
@@ -211,17 +208,13 @@ def _operation(
         if not str(code).isdigit():
             continue
         json_media = next((_media(ct, m) for ct, m in resp.get("content", {}).items() if "json" in ct), None)
-        responses[int(code)] = DeclaredResponse(
-            int(code), resp.get("description", ""), json_media, _headers(resp.get("headers", {}))
-        )
+        responses[int(code)] = DeclaredResponse(int(code), json_media, _headers(resp.get("headers", {})))
     success = min((c for c in responses if 200 <= c < 300), default=200)
     return Operation(
         api=api,
         operation_id=op["operationId"],
         method=method.upper(),
         path=path,
-        tag=(op.get("tags") or ["default"])[0],
-        provenance=op.get("x-provenance", "documented"),
         parameters=parameters,
         body=body,
         responses=responses,

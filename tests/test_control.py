@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
+from datetime import UTC, datetime
 
 import pytest
 import yaml
 from starlette.testclient import TestClient
 
 from mock_server.app import Settings, create_app
+from mock_server.errors import ApiError
+from mock_server.pipeline import Fault
 from mock_server.resources import fixtures_dir
+from mock_server.runtime import ClockRangeError, build_mock
 from tests.conftest import LOCAL, bearer, login
 
 
@@ -170,3 +176,44 @@ def test_reset_empties_full_text_indexes_without_corrupting_them() -> None:
     assert store.counts()["docs"] == 0
     store.run("INSERT INTO docs (body) VALUES ('thylakoid membranes')")
     assert store.all("SELECT body FROM docs WHERE docs MATCH 'thylakoid'") == [{"body": "thylakoid membranes"}]
+
+
+def test_the_runtime_is_driven_by_its_methods_without_http() -> None:
+    """What the control views call: faults, clock moves within range, knobs, and a reset that refuses a fixture set
+    it cannot load before anything is emptied."""
+    mock = build_mock(Settings(seed=0, access_log=False, api="xentree,xp-ledger"))
+    assert mock.set_fault("getCurrentUser", Fault(latency_ms=5)) == {
+        "getCurrentUser": {"latency_ms": 5, "error_rate": 0.0, "status": 500}
+    }
+    assert mock.faults() == {"getCurrentUser": {"latency_ms": 5, "error_rate": 0.0, "status": 500}}
+    with pytest.raises(ApiError) as unknown:
+        mock.set_fault("noSuchOperation", Fault())
+    assert unknown.value.status == 404
+    mock.clear_faults("getCurrentUser")
+    assert mock.faults() == {}
+    with pytest.raises(ClockRangeError):
+        mock.advance_clock(-mock.clock.timestamp() - 1)  # before 1970
+    assert mock.set_clock(datetime(2030, 1, 1, tzinfo=UTC))["now"].startswith("2030-01-01T00:00:00")
+    knob = "xp-ledger.processing-delay-seconds"
+    assert mock.set_knob(knob, 30) == {"name": knob, "value": 30}
+    with pytest.raises(ApiError) as missing:
+        mock.set_knob("nope", 1)
+    assert missing.value.status == 404
+    users = mock.table_counts()["users"]
+    with pytest.raises(ApiError) as broken:
+        mock.reset(fixture="no-such-fixture-set")
+    assert broken.value.status == 404 and mock.table_counts()["users"] == users
+    assert mock.knobs()[knob]["value"] == 30  # the refused reset changed nothing
+    mock.reset()
+    assert mock.knobs()[knob]["value"] == 0  # a reset restores the fixture's value
+
+
+@pytest.mark.parametrize(
+    ("module", "absent"),
+    [("mock_server.pipeline", "mock_server.domains"), ("mock_server.control", "mock_server.app")],
+)
+def test_the_engine_layers_import_one_way(module: str, absent: str) -> None:
+    """The pipeline knows no domain (handlers come in a Registry); the control API drives the runtime, not the app."""
+    probe = f"import sys, {module}; print(sorted(m for m in sys.modules if m.startswith({absent!r})))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"

@@ -1,4 +1,5 @@
-"""Learning XP and learning time: the record every learning activity writes to, and the rules of the XP views.
+"""XP and levels (Xentree): the XP and learning-time record every learning activity writes to, and the rules of the
+XP views. (The Timeback XP ledger, a separate API, is domains/xp_ledger.py.)
 
 Conversations, Xentree English and Xentree Live call `award_xp` and `record_session`; the Profile & Analytics views
 (profile, streaks, weekly activity, pulse, quests, learning time) and the XEL dashboard's learning time all read the
@@ -27,7 +28,8 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from mock_server.catalogs import load_catalog, require
+import yaml
+
 from mock_server.clock import iso, parse_instant
 from mock_server.domains import Call, tables
 from mock_server.domains.xp_aggregates import (  # re-exported: the XP views and the writers import them from here
@@ -48,6 +50,7 @@ from mock_server.domains.xp_aggregates import (  # re-exported: the XP views and
     zone,
 )
 from mock_server.errors import conflict
+from mock_server.resources import fixtures_dir
 
 # The `source` values of XP transactions (XPProfileResponse.recent_transactions[].source).
 SOURCES = (
@@ -145,9 +148,11 @@ QUEST_METRICS: dict[str, Callable[[Day], int]] = {
 
 @cache
 def quest_catalog() -> tuple[Quest, ...]:
-    quests = tuple(Quest(**q) for q in load_catalog("quests.yaml")["quests"])
+    text = (fixtures_dir() / "catalog" / "quests.yaml").read_text(encoding="utf-8")
+    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # safe, in C when available
+    quests = tuple(Quest(**q) for q in data["quests"])
     unknown = {q.type for q in quests} - set(QUEST_METRICS)
-    require(not unknown, "quests.yaml", f"unknown quest types {sorted(unknown)}")
+    assert not unknown, f"quests.yaml: unknown quest types {unknown}"
     return quests
 
 
