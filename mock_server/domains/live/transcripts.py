@@ -32,7 +32,7 @@ def update_nickname(call: Call) -> dict[str, Any]:
     return {"nickname": name, "updated_at": now}
 
 
-# handlers: transcripts -----------------------------------------------------------------------------------------------
+# transcripts ---------------------------------------------------------------------------------------------------------
 def instant(where: str, text: str) -> datetime:
     """An RFC 3339 date-time (already format-checked) as aware UTC; 400 for what Python cannot represent (a
     lowercase `t`/`z` is fine, year 1 at +14:00 is not)."""
