@@ -223,6 +223,8 @@ def test_curl_reproduction_masks_secrets() -> None:
     assert "s3cret" not in curl and "hunter2" not in curl and "[Filtered]" in curl and "username=u" in curl
     exchange.sanitize = False
     assert "s3cret" in exchange.curl()
+    keyed = Exchange("GET", "http://h/x", {"X-Partner-Key": "k3y", "X-Request-Id": "r1"}, b"", 200, {}, b"", 0.0)
+    assert "k3y" not in keyed.curl() and "X-Request-Id: r1" in keyed.curl()  # an API key in the spec's own header
 
 
 # reports -----------------------------------------------------------------------------------------------------------
