@@ -17,8 +17,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
+from schemathesis.config import SanitizationConfig
 
 SECRET_HEADERS = ("authorization", "x-api-key", "cookie", "x-mock-admin-token")
+_SANITIZATION = SanitizationConfig()  # Schemathesis's defaults: the same headers masked in its curls and in ours
 SECRET_FIELDS = ("password", "refresh_token", "access_token", "token", "key")
 MAX_RETRY_WAIT = 60.0
 MAX_RETRIES = 3
@@ -81,12 +83,23 @@ class Exchange:
         for name, value in self.request_headers.items():
             if name.lower() in ("user-agent", "accept-encoding", "connection", "content-length", "accept"):
                 continue
-            shown = FILTERED if self.sanitize and name.lower() in SECRET_HEADERS else value
+            shown = FILTERED if self.sanitize and secret_header(name) else value
             parts += ["-H", f"{name}: {shown}"]
         if self.request_body:
             parts += ["-d", _masked_body(self.request_body, self.request_headers, self.sanitize)]
         parts.append(self.url)
         return " ".join(shlex.quote(p) for p in parts)
+
+
+def secret_header(name: str) -> bool:
+    """A header that may carry a credential: a known one, or one named like it (an API key in whatever header the
+    spec's scheme names, e.g. `X-Partner-Key`), as Schemathesis's sanitization decides."""
+    lowered = name.lower()
+    return (
+        lowered in SECRET_HEADERS
+        or lowered in _SANITIZATION.keys_to_sanitize
+        or any(marker in lowered for marker in _SANITIZATION.sensitive_markers)
+    )
 
 
 def _masked_body(body: bytes, headers: dict[str, str], sanitize: bool) -> str:

@@ -19,7 +19,7 @@ from schemathesis.engine import Status, StopReason, events, from_schema
 
 from contract_tests import checks, outage, provenance
 from contract_tests.auth import LOGOUT, Principal
-from contract_tests.http import SECRET_HEADERS
+from contract_tests.http import secret_header
 from contract_tests.options import SCHEMATHESIS_PHASES, RunOptions
 from contract_tests.results import (
     ERRORED,
@@ -50,7 +50,7 @@ class TargetDown(Exception):
 
 
 def _masked(headers: dict[str, Any]) -> dict[str, Any]:
-    return {k: "[Filtered]" if k.lower() in SECRET_HEADERS else v for k, v in headers.items()}
+    return {k: "[Filtered]" if secret_header(k) else v for k, v in headers.items()}
 
 
 def config_for(

@@ -77,7 +77,7 @@ class OperationInfo:
     required_role: str | None
     raw: dict[str, Any] = field(repr=False, compare=False)
     # security schemes that take `Authorization: Bearer <token>` (http bearer, OAuth2, OpenID Connect)
-    bearer_schemes: frozenset[str] = field(default=frozenset({"bearerAuth"}), repr=False, compare=False)
+    bearer_schemes: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
     basic_schemes: frozenset[str] = field(default=frozenset(), repr=False, compare=False)  # http basic
     # security schemes that take an API key in a request header (type apiKey, in header)
     api_key_schemes: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
@@ -191,7 +191,7 @@ class ApiSpec:
                         since=str(raw.get("x-since", "")),
                         required_role=raw.get("x-required-role"),
                         raw={**raw, "parameters": [*item.get("parameters", []), *raw.get("parameters", [])]},
-                        bearer_schemes=bearer or frozenset({"bearerAuth"}),
+                        bearer_schemes=bearer,
                         basic_schemes=basic,
                         api_key_schemes=frozenset(api_key),
                         api_key_header=next(iter(api_key.values()), DEFAULT_API_KEY_HEADER),

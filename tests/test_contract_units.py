@@ -73,18 +73,20 @@ def test_the_safety_lists_are_read_from_the_specs_x_destructive_marker() -> None
         assert {op.destructive_kind for op in spec.operations if op.destructive_kind} <= set(DESTRUCTIVE_KINDS)
 
 
-def test_api_key_schemes_are_known_by_type_and_header_not_by_name(tmp_path: Path) -> None:
+def test_security_schemes_are_known_by_type_and_header_not_by_name(tmp_path: Path) -> None:
     document = copy.deepcopy(SPEC.document)
     schemes = document["components"]["securitySchemes"]
     schemes["keyInHeader"] = {**schemes.pop("apiKeyAuth"), "name": "X-Other-Key"}
+    schemes["jwt"] = schemes.pop("bearerAuth")
+    renames = {"apiKeyAuth": "keyInHeader", "bearerAuth": "jwt"}
     schemes["keyInQuery"] = {"type": "apiKey", "in": "query", "name": "key"}  # not a header: never sent as one
     for item in document["paths"].values():
         for op in item.values():
             if isinstance(op, dict) and "security" in op:
                 op["security"] = [
-                    {"keyInHeader" if name == "apiKeyAuth" else name: scopes for name, scopes in alt.items()}
-                    for alt in op["security"]
+                    {renames.get(name, name): scopes for name, scopes in alt.items()} for alt in op["security"]
                 ]
+    document["security"] = [{renames.get(n, n): v for n, v in alt.items()} for alt in document.get("security", [])]
     document["paths"]["/api/health"]["get"]["security"] = [{"keyInQuery": []}]
     path = tmp_path / "renamed.yaml"
     path.write_text(yaml.safe_dump(document), encoding="utf-8")
@@ -93,6 +95,8 @@ def test_api_key_schemes_are_known_by_type_and_header_not_by_name(tmp_path: Path
     assert listing.accepts_api_key and listing.api_key_scopes == ("conversations:read",)
     assert renamed.api_key_header == listing.api_key_header == "X-Other-Key"
     assert not renamed.by_id["listApiKeys"].accepts_api_key and not renamed.by_id["getHealth"].accepts_api_key
+    assert renamed.by_id["listApiKeys"].accepts_bearer and listing.accepts_bearer
+    assert Principal("bearer", token="t").headers_for(listing) == {"Authorization": "Bearer t"}
     assert Principal("api_key", api_key="k").headers_for(listing) == {"X-Other-Key": "k"}
     assert SPEC.api_key_header == "X-API-Key"
 
@@ -220,6 +224,8 @@ def test_curl_reproduction_masks_secrets() -> None:
     assert "s3cret" not in curl and "hunter2" not in curl and "[Filtered]" in curl and "username=u" in curl
     exchange.sanitize = False
     assert "s3cret" in exchange.curl()
+    keyed = Exchange("GET", "http://h/x", {"X-Partner-Key": "k3y", "X-Request-Id": "r1"}, b"", 200, {}, b"", 0.0)
+    assert "k3y" not in keyed.curl() and "X-Request-Id: r1" in keyed.curl()  # an API key in the spec's own header
 
 
 # reports -----------------------------------------------------------------------------------------------------------
