@@ -124,8 +124,9 @@ class Spec:
 
     @cached_property
     def error_shape(self) -> ErrorShape:
-        """Read once: every error response of this API renders through it."""
-        return ErrorShape.of(self.raw)
+        """Read once, from the $ref-resolved spec (the Error schema may name its parts): every error response of
+        this API renders through it."""
+        return ErrorShape.of(resolve_refs(self.raw))
 
 
 def resolve_refs(document: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from mock_server.app import Mock
 from mock_server.domains import Result
-from mock_server.spec import compile_schema
+from mock_server.spec import compile_schema, resolve_refs
 from tests.conftest import bearer, login, make_client
 
 # Every operation of the Xentree spec has a domain handler; these tests exercise the generator that answers
@@ -151,7 +151,7 @@ def test_the_strict_mode_500_is_the_xp_ledger_error_shape() -> None:
 
 
 def error_schema(mock: Mock) -> Draft202012Validator:
-    return compile_schema(mock.spec.raw["components"]["schemas"]["Error"])
+    return compile_schema(resolve_refs(mock.spec.raw)["components"]["schemas"]["Error"])
 
 
 def test_without_strict_the_handler_answer_goes_out(demo: dict[str, str]) -> None:
