@@ -122,9 +122,10 @@ class ProxyApp:
             _keep_request(captured, kept)
             captured.upstream_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             captured.status = 502
-            await _answer(send, 502, [("content-type", "application/json")], self.watcher.unanswered_body(captured))
             captured.elapsed = time.perf_counter() - started
+            body = self.watcher.unanswered_body(captured)
             self.watcher.submit(captured)
+            await _answer(send, 502, [("content-type", "application/json")], body)
             return
         try:
             await self._relay(response, captured, kept, send, started)
@@ -155,14 +156,17 @@ class ProxyApp:
                 return
         start = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in captured.response_headers]
         await send({"type": "http.response.start", "status": captured.status, "headers": start})
-        for chunk in held:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        # One chunk is always held back: the exchange is submitted before the client can have the whole answer,
+        # so whoever has seen an answer can wait for its checks (`Recorder.drain`).
+        pending = b"".join(held)
         async for chunk in chunks:
             answer.add(chunk)
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+            if pending:
+                await send({"type": "http.response.body", "body": pending, "more_body": True})
+            pending = chunk
         _keep(captured, kept, answer, started)
         self.watcher.submit(captured)
+        await send({"type": "http.response.body", "body": pending, "more_body": False})
 
 
 async def _request_body(receive: Receive, kept: BoundedBuffer) -> AsyncIterator[bytes]:
