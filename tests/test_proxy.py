@@ -283,3 +283,25 @@ def test_the_proxy_process_writes_the_reports_and_the_har_on_sigint(mock_url: st
     assert "demo-password" not in har.read_text()  # the login form's password is masked
     authorized = [h for e in entries for h in e["request"]["headers"] if h["name"].lower() == "authorization"]
     assert authorized and {h["value"] for h in authorized} == {"[Filtered]"}
+
+
+def test_both_apis_are_watched_at_once_each_in_its_own_report(tmp_path: Path) -> None:
+    app = create_app(Settings(api="xentree,xp-ledger", seed=0, strict=True, access_log=False, rate_limit="off"))
+    with ThreadServer(app) as upstream, WatchedProxy(upstream.url, api="both") as proxy:
+        token = httpx.post(
+            proxy.url + "/auth/1.0/token",
+            data={"grant_type": "client_credentials"},
+            auth=("7nq4k2m9x5c8v1b3z6w0p4r2t8", "example-client-secret-not-real"),
+            timeout=30,
+        )
+        unauthorized = httpx.get(proxy.url + "/xp/1.0/users/00000000-0000-4000-8000-000000000000/entries", timeout=30)
+        health = httpx.get(proxy.url + "/api/health", timeout=30)
+        written = proxy.write_reports(tmp_path)
+        results = {r.api: r for r in proxy.results()}
+    assert token.status_code == 200 and unauthorized.status_code == 401 and health.status_code == 200
+    ledger, xentree = results["xp-ledger"], results["xentree"]
+    assert [f.message for f in ledger.findings + xentree.findings] == []
+    seen = {op.operation_id: dict(op.statuses_seen) for op in ledger.operations if op.cases}
+    assert seen == {"issueAccessToken": {200: 1}, "listUserXpEntries": {401: 1}}
+    assert operation(xentree, "healthCheck").cases == 1
+    assert set(written) == {"xentree", "xp-ledger"} and (tmp_path / "xp-ledger" / "report.json").exists()
