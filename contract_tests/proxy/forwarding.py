@@ -3,7 +3,8 @@
 Transparency is the point: the method, the raw path and query (the ASGI scope's `raw_path` and `query_string`,
 never decoded and re-encoded), every header except the hop-by-hop ones (RFC 9110 7.6.1, and those `Connection`
 names), and the bodies, streamed both ways with httpx (`aiter_raw`: a compressed answer stays compressed), status
-codes included. Only `Host` names the upstream, as any reverse proxy does. The copy kept for validation is bounded
+codes included. Only `Host` names the upstream, as any reverse proxy does (`upstream`: one upstream connection
+per downstream connection). The copy kept for validation is bounded
 (`BoundedBuffer`). The watcher is told about each exchange after its answer has gone out; with `--enforce` the
 answer is held (when it fits the bound) until the watcher has judged it, and a violation becomes a 502.
 """
@@ -18,6 +19,7 @@ import anyio.to_thread
 import httpx
 
 from contract_tests.proxy.capture import MAX_VALIDATED_BODY, BoundedBuffer, Captured
+from contract_tests.proxy.upstream import Upstream
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -64,22 +66,10 @@ class ProxyApp:
         self.timeout = timeout
         self.tls_verify = tls_verify
         self.limit = limit
-        self._client: httpx.AsyncClient | None = None
-
-    def client(self) -> httpx.AsyncClient:
-        """One pooled client per event loop, created on first use; no default headers of its own (transparency)."""
-        if self._client is None:
-            limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-            self._client = httpx.AsyncClient(
-                verify=self.tls_verify, timeout=self.timeout, limits=limits, follow_redirects=False, trust_env=False
-            )
-            self._client.headers.clear()
-        return self._client
+        self.connections = Upstream(tls_verify=tls_verify, timeout=timeout)
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self.connections.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -115,9 +105,26 @@ class ProxyApp:
         kept = BoundedBuffer(self.limit)
         has_body = any(k.lower() in (b"content-length", b"transfer-encoding") for k, _ in scope["headers"])
         content = _request_body(receive, kept) if has_body else None
-        request = self.client().build_request(scope["method"], self._url(scope), headers=headers, content=content)
+        request = self.connections.request(scope["method"], self._url(scope), headers, content)
+        client = scope.get("client")
+        key = (client[0], client[1]) if client else None
+        transport = self.connections.acquire(key)
         try:
-            response = await self.client().send(request, stream=True)
+            await self._exchange(transport, request, captured, kept, send, started)
+        finally:
+            await self.connections.release(key, transport)
+
+    async def _exchange(
+        self,
+        transport: httpx.AsyncHTTPTransport,
+        request: httpx.Request,
+        captured: Captured,
+        kept: BoundedBuffer,
+        send: Send,
+        started: float,
+    ) -> None:
+        try:
+            response = await transport.handle_async_request(request)
         except httpx.HTTPError as exc:
             _keep_request(captured, kept)
             captured.upstream_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
