@@ -80,3 +80,15 @@ def test_another_project_gets_the_fixtures_from_the_entry_point(tmp_path: Path) 
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
+
+
+def test_xentree_proxy_watches_the_sessions_traffic(xentree_proxy: Any, xentree_mock: XentreeMock) -> None:
+    """The session's proxy stands in front of the mock: what goes through its URL shows in its results."""
+    token = xentree_mock.login("demo")
+    before = next(op for op in xentree_proxy.results()[0].operations if op.operation_id == "getXpProfile").cases
+    answer = requests.get(f"{xentree_proxy.url}/api/xp/profile", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200 and answer.json()["username"] == "demo"
+    (result,) = xentree_proxy.results()
+    profile = next(op for op in result.operations if op.operation_id == "getXpProfile")
+    assert profile.cases == before + 1 and profile.findings == [] and profile.statuses_seen[200] >= 1
+    assert result.base_url == xentree_mock.url
