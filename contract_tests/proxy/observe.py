@@ -81,6 +81,7 @@ class SpecObserver:
         # concrete paths win over templated ones, as in the mock's router and the docs
         ordered = sorted(spec.operations, key=lambda op: ("{" in op.path, -len(op.path)))
         self.routes = [(_template_regex(op.path), op) for op in ordered]
+        self._operations: dict[str, tuple[Any, Any]] = {}
 
     def match(self, method: str, raw_path: str) -> tuple[OperationInfo, dict[str, str]] | None:
         """The operation for this method and path, with its path parameters (decoded), or None."""
@@ -164,6 +165,14 @@ class SpecObserver:
             verify=True,
         )
 
+    def _operation(self, op: OperationInfo) -> tuple[Any, Any]:
+        """Schemathesis' operation and its check configuration, looked up once per operation."""
+        if op.operation_id not in self._operations:
+            operation = self.schema[op.path][op.method]
+            config = self.schema.config.checks_config_for(operation=operation, phase=None)
+            self._operations[op.operation_id] = (operation, config)
+        return self._operations[op.operation_id]
+
     def _schemathesis_checks(
         self,
         observation: Observation,
@@ -173,7 +182,7 @@ class SpecObserver:
         path_parameters: dict[str, str],
         query: dict[str, list[str]],
     ) -> None:
-        operation = self.schema[op.path][op.method]
+        operation, config = self._operation(op)
         headers = CaseInsensitiveDict(dict(captured.request_headers))
         case = operation.Case(
             path_parameters=path_parameters,
@@ -184,7 +193,7 @@ class SpecObserver:
             override=None,
             auth=None,
             headers=headers,
-            config=self.schema.config.checks_config_for(operation=operation, phase=None),
+            config=config,
             transport_kwargs=None,
             response_checks=None,
         )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -57,8 +58,27 @@ def _read(values: list[str], schema: dict[str, Any]) -> Any:
     return coerce(values[0], schema)
 
 
+# The resolved parameters and request bodies of each operation, and their validators, built once per process: the
+# proxy checks every request, and resolving `$ref`s or compiling a schema per request would cost more than the check.
+_RESOLVED: dict[tuple[Path, str, str], Any] = {}
+_VALIDATORS: dict[int, Draft202012Validator] = {}
+
+
+def _resolved(spec: ApiSpec, op: OperationInfo, location: str) -> Any:
+    key = (spec.path, op.operation_id, location)
+    if key not in _RESOLVED:
+        found = spec.resolve(op.raw.get("requestBody")) or {} if location == "body" else spec.parameters(op, location)
+        _RESOLVED[key] = found
+    return _RESOLVED[key]
+
+
 def _validate(schema: dict[str, Any], value: Any, where: str) -> list[str]:
-    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    if not schema:
+        return []  # no schema, nothing to refuse (and no short-lived `{}` in the cache)
+    validator = _VALIDATORS.get(id(schema))
+    if validator is None:  # (the schemas are those kept in _RESOLVED, so their ids stay theirs)
+        validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        _VALIDATORS[id(schema)] = validator
     problems = []
     for error in sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path)):
         inner = "/".join(str(p) for p in error.absolute_path)
@@ -71,7 +91,7 @@ def parameter_problems(spec: ApiSpec, op: OperationInfo, values: dict[str, dict[
     problems: list[str] = []
     for location, given in values.items():
         lookup = {k.lower(): v for k, v in given.items()} if location == "header" else given
-        for parameter in spec.parameters(op, location):
+        for parameter in _resolved(spec, op, location):
             name = str(parameter.get("name", ""))
             found = lookup.get(name.lower() if location == "header" else name)
             if not found:
@@ -85,7 +105,7 @@ def parameter_problems(spec: ApiSpec, op: OperationInfo, values: dict[str, dict[
 
 def body_problems(spec: ApiSpec, op: OperationInfo, captured: Captured) -> list[str]:
     """The body against the declared media type's schema (JSON and forms; multipart and oversized bodies pass)."""
-    declared = spec.resolve(op.raw.get("requestBody")) or {}
+    declared = _resolved(spec, op, "body")
     content: dict[str, Any] = declared.get("content") or {}
     if not captured.request_size:
         return ["body: required request body missing"] if declared.get("required") else []
