@@ -51,6 +51,8 @@ CODES = {
     "ledger_auth": "XC474",
     "rate_limit_probe": "XC428",
     "target_unresponsive": "XC503",
+    "request_conformance": "XC460",
+    "not_in_spec": "XC461",
 }
 TITLES = {
     "auth_error_shape": "401/403 response breaks the error contract",
@@ -72,6 +74,8 @@ TITLES = {
     "ledger_auth": "Missing or invalid token not refused as documented",
     "rate_limit_probe": "Exceeding the rate limit does not give the documented 429",
     "target_unresponsive": "The target stopped responding",
+    "request_conformance": "Observed request breaks the spec",
+    "not_in_spec": "Request not in the spec",
 }
 SCHEMATHESIS_CHECKS = ("auth_error_shape", "rate_limit_headers", "public_profile_privacy", "secrets_exposure")
 

@@ -1,4 +1,5 @@
 """`xentree-contract run --base-url URL` (or `python -m contract_tests run ...`): check a deployment against the spec.
+`xentree-contract proxy --upstream URL`: watch real traffic through a validating proxy (`contract_tests.proxy`).
 
 Exit codes: 0 conformant (warnings on inferred rules allowed), 1 contract errors or a target that broke during the
 run, 2 usage error, a target never reachable or credentials refused at the start (a server that is down is never a
@@ -31,6 +32,7 @@ from contract_tests.options import (
     split_list,
 )
 from contract_tests.progress import Progress
+from contract_tests.proxy import command as proxy_command
 from contract_tests.results import EXIT_USAGE
 
 EPILOG = (
@@ -193,6 +195,7 @@ def parser() -> argparse.ArgumentParser:
     out.add_argument("--no-report", action="store_true", help="write no report files")
     out.add_argument("--quiet", action="store_true", help="no progress display")
     out.add_argument("--show-secrets", action="store_true", help="do not mask credentials in curl reproductions")
+    proxy_command.add_parser(sub)
     return p
 
 
@@ -247,6 +250,8 @@ def options_from(args: argparse.Namespace) -> RunOptions:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parser().parse_args(argv)
+        if args.command == "proxy":
+            return proxy_command.main(args)
         options = options_from(args).validate()
         progress = Progress(enabled=options.progress)
         result = runner.run(options, notify=progress)

@@ -86,7 +86,7 @@ class Exchange:
             shown = FILTERED if self.sanitize and secret_header(name) else value
             parts += ["-H", f"{name}: {shown}"]
         if self.request_body:
-            parts += ["-d", _masked_body(self.request_body, self.request_headers, self.sanitize)]
+            parts += ["-d", masked_body(self.request_body, self.request_headers, self.sanitize)]
         parts.append(self.url)
         return " ".join(shlex.quote(p) for p in parts)
 
@@ -102,7 +102,8 @@ def secret_header(name: str) -> bool:
     )
 
 
-def _masked_body(body: bytes, headers: dict[str, str], sanitize: bool) -> str:
+def masked_body(body: bytes, headers: dict[str, str], sanitize: bool) -> str:
+    """A body as text with the secret fields (`SECRET_FIELDS`) of a JSON or form body filtered."""
     text = body.decode("utf-8", "replace")
     if not sanitize:
         return text

@@ -10,6 +10,8 @@ Fixtures
   mock's URL (reset before the test).
 - `xentree_contract` (function): `run(**options) -> RunResult`, the contract suite against `xentree_base_url`; on
   the mock it also provokes a 429 (`probe_rate_limit`), which is why the mock runs with a small rate limit.
+- `xentree_proxy` (session): the validating proxy (`WatchedProxy`) in front of `--xentree-base-url` or the mock;
+  the session's traffic through `xentree_proxy.url` becomes the contract reports (`--xentree-proxy-report-dir`).
 
 Options: `--xentree-seed N` (default 0), `--xentree-mock thread|process`, `--xentree-base-url URL`,
 `--xentree-rate-limit` (the mock's limit, default `MOCK_RATE_LIMIT`: per identity, refilled before every test by
@@ -66,25 +68,28 @@ def wait_until_up(url: str, timeout: float = 20.0, path: str = "/api/health") ->
 class ThreadServer:
     """Any ASGI app served by uvicorn in a daemon thread on a free loopback port."""
 
-    def __init__(self, app: Any, port: int | None = None) -> None:
+    def __init__(self, app: Any, port: int | None = None, **options: Any) -> None:
         import uvicorn
 
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False, lifespan="off"
-        )
+        settings: dict[str, Any] = {"log_level": "warning", "access_log": False, "lifespan": "off", **options}
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, **settings)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name=f"uvicorn-{self.port}", daemon=True)
 
-    def start(self, health_path: str = "/api/health") -> ThreadServer:
+    def start(self, health_path: str | None = "/api/health") -> ThreadServer:
+        """Serve, and wait until uvicorn listens and (unless `health_path` is None) `health_path` answers."""
         self.thread.start()
         deadline = time.monotonic() + 20
         while not self.server.started and time.monotonic() < deadline:
             if not self.thread.is_alive():
                 raise RuntimeError(f"uvicorn on port {self.port} stopped during start-up")
             time.sleep(0.02)
-        wait_until_up(self.url, path=health_path)
+        if not self.server.started:
+            raise RuntimeError(f"uvicorn on port {self.port} did not start")
+        if health_path is not None:
+            wait_until_up(self.url, path=health_path)
         return self
 
     def stop(self) -> None:
@@ -184,6 +189,43 @@ class XentreeMock:
         return str(response.json()["access_token"])
 
 
+class WatchedProxy:
+    """The validating proxy (`xentree-contract proxy`) in front of `upstream`, served in a thread on a free port:
+    send traffic to `url`, then read `results()` (one `RunResult` per API) or `write_reports(directory)`."""
+
+    def __init__(self, upstream: str, **options: Any) -> None:
+        from contract_tests.proxy.server import ProxyOptions, build
+
+        self.options = ProxyOptions(upstream=upstream.rstrip("/"), report_dir=None, **options)
+        self.app, self.recorder = build(self.options)
+        # no Server or Date header of the proxy's own, as in `server.config`
+        self.server = ThreadServer(self.app, server_header=False, date_header=False)
+        self.url = self.server.url
+
+    def start(self) -> WatchedProxy:
+        self.server.start(health_path=None)  # listening is enough: a probe request would show in the report
+        return self
+
+    def results(self) -> Any:
+        return self.recorder.finish()
+
+    def findings(self) -> list[Any]:
+        return [f for result in self.results() for f in result.findings]
+
+    def write_reports(self, directory: Path) -> Any:
+        return self.recorder.write_reports(directory)
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.recorder.close()
+
+    def __enter__(self) -> WatchedProxy:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("xentree", "Xentree mock and contract suite")
     group.addoption("--xentree-seed", type=int, default=None, help="seed of the xentree_mock fixture (default 0)")
@@ -200,6 +242,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--xentree-rate-limit", default=None, help=f"the mock's rate limit N/SECONDS or off (default {MOCK_RATE_LIMIT})"
+    )
+    group.addoption(
+        "--xentree-proxy-report-dir",
+        default=None,
+        help="where the xentree_proxy fixture writes the contract reports of the session's traffic",
     )
 
 
@@ -276,3 +323,21 @@ def xentree_contract(xentree_base_url: str, tmp_path: Path, request: pytest.Fixt
         return result
 
     return run
+
+
+@pytest.fixture(scope="session")
+def xentree_proxy(request: pytest.FixtureRequest) -> Iterator[WatchedProxy]:
+    """The validating proxy for the whole session, in front of `--xentree-base-url` / `XENTREE_BASE_URL`, else the
+    session's mock: point the code under test at `xentree_proxy.url`; at the end of the session the reports of all
+    the traffic go to `--xentree-proxy-report-dir` (when given), and `xentree_proxy.results()` has them any time."""
+    upstream = _option(request.config, "--xentree-base-url", "XENTREE_BASE_URL", None)
+    if not upstream:
+        upstream = request.getfixturevalue("xentree_mock_server").url
+    report_dir = _option(request.config, "--xentree-proxy-report-dir", "XENTREE_PROXY_REPORT_DIR", None)
+    proxy = WatchedProxy(str(upstream)).start()
+    try:
+        yield proxy
+    finally:
+        if report_dir:
+            proxy.write_reports(Path(report_dir))
+        proxy.stop()

@@ -228,22 +228,13 @@ class Collector:
                 result.record_check(check.name, check.status != Status.FAILURE)
                 if check.failure_info is None:
                     continue
-                failure = check.failure_info.failure
-                finding = Finding(
-                    check=check.name,
-                    title=failure.title,
-                    message=failure.message,
-                    code=failure.code,
-                    curl=check.failure_info.code_sample,
+                finding = provenance.from_failure(
+                    self.spec,
+                    check.name,
+                    check.failure_info.failure,
                     status=status,
                     operation=result.operation_id,
-                )
-                instance_path = getattr(failure, "instance_path", None)
-                finding.provenance, finding.subject = provenance.finding_mark(
-                    self.spec,
-                    finding,
-                    list(instance_path) if instance_path is not None else None,
-                    getattr(failure, "missing_headers", None) or (),
+                    curl=check.failure_info.code_sample,
                 )
                 result.add_finding(finding)
                 if phase == "stateful":

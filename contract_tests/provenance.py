@@ -164,6 +164,31 @@ def finding_mark(
     return (DOCUMENTED if DOCUMENTED in marks else INFERRED), ", ".join(dict.fromkeys(subjects))
 
 
+def from_failure(
+    spec: ApiSpec, check: str, failure: Any, *, status: int | None, operation: str | None, curl: str = ""
+) -> Finding:
+    """A Schemathesis check failure as a finding, marked by what it concerns: the failing value's place in the body
+    (`instance_path`) or the headers it names (`missing_headers`), else its status. The property tests and the proxy
+    both read failures this way."""
+    finding = Finding(
+        check=check,
+        title=failure.title,
+        message=failure.message,
+        code=failure.code,
+        curl=curl,
+        status=status,
+        operation=operation,
+    )
+    instance_path = getattr(failure, "instance_path", None)
+    finding.provenance, finding.subject = finding_mark(
+        spec,
+        finding,
+        list(instance_path) if instance_path is not None else None,
+        getattr(failure, "missing_headers", None) or (),
+    )
+    return finding
+
+
 def severity(finding: Finding, strict_inferred: bool) -> str:
     if finding.check in ALWAYS_ERRORS or strict_inferred or finding.provenance != INFERRED:
         return ERROR

@@ -86,3 +86,15 @@ def test_the_probe_budget_follows_the_mocks_rate_limit() -> None:
     """Enough requests to empty the mock's bucket while it refills (the run's default cap, 10,000, would not be)."""
     assert probe_budget("10000/7200") == 20_100 and probe_budget("5000/3600") == 10_100
     assert probe_budget("off") == 1  # no limit to reach: one request shows that, not ten thousand
+
+
+def test_xentree_proxy_watches_the_sessions_traffic(xentree_proxy: Any, xentree_mock: XentreeMock) -> None:
+    """The session's proxy stands in front of the mock: what goes through its URL shows in its results."""
+    token = xentree_mock.login("demo")
+    before = next(op for op in xentree_proxy.results()[0].operations if op.operation_id == "getXpProfile").cases
+    answer = requests.get(f"{xentree_proxy.url}/api/xp/profile", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200 and answer.json()["username"] == "demo"
+    (result,) = xentree_proxy.results()
+    profile = next(op for op in result.operations if op.operation_id == "getXpProfile")
+    assert profile.cases == before + 1 and profile.findings == [] and profile.statuses_seen[200] >= 1
+    assert result.base_url == xentree_mock.url
