@@ -276,7 +276,7 @@ def test_the_proxy_process_writes_the_reports_and_the_har_on_sigint(mock_url: st
     data = json.loads((reports / "report.json").read_text())
     assert data["findings"] == {"errors": 0, "warnings": 1}
     me = next(op for op in data["operations"] if op["operation_id"] == "getCurrentUser")
-    assert me["statuses_seen"] == {"200": 1, "401": 1} and me["documented_not_seen"] == ["429"]
+    assert me["statuses_seen"] == {"200": 1, "401": 1} and me["documented_not_seen"] == ["429", "500"]
     assert {p.name for p in reports.iterdir()} == {"junit.xml", "report.json", "report.html", "summary.md"}
     entries = json.loads(har.read_text())["log"]["entries"]
     assert len(entries) == 13 and entries[1]["request"]["url"] == mock_url + "/api/auth/login"  # after the probe
