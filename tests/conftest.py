@@ -105,6 +105,12 @@ def login(client: TestClient, username: str = "demo", password: str | None = Non
     return response.json()["access_token"]
 
 
+def user_ids(client: TestClient) -> dict[str, str]:
+    """User ids by username, read through the control API (`GET /__mock__/state/users`) rather than SQL."""
+    rows = client.get("/__mock__/state/users", params={"limit": 10_000}).json()["rows"]
+    return {row["username"]: row["id"] for row in rows}
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -153,4 +159,4 @@ def server_factory() -> Iterator[type[Server]]:
         s.stop()
 
 
-__all__ = ["build_mock", "make_client", "login", "bearer", "Server", "free_port"]
+__all__ = ["build_mock", "make_client", "login", "bearer", "user_ids", "Server", "free_port"]
