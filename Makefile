@@ -19,7 +19,7 @@ serve: $(VENV)/.installed
 	$(BIN)/xentree-mock serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-test .tools/.redocly check
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n auto --durations=15
 
 # The gate, first in `make test`: formatting, lint and strict types (configured in pyproject.toml).
 check: $(VENV)/.installed-test

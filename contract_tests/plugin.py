@@ -26,11 +26,12 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Self
 
 import pytest
 import requests
@@ -104,28 +105,68 @@ class ThreadServer:
 
 
 class ProcessServer:
-    """The mock as a `python -m mock_server serve` child process."""
+    """The mock as a `python -m mock_server serve` child process on a free loopback port (the plugin's
+    `--xentree-mock=process` and the project's own tests share this one helper).
 
-    def __init__(self, *args: str) -> None:
+    It counts as up once `/openapi.json` (served by every API) answers 200. Its output goes to a temporary file,
+    never a pipe nobody reads (a chatty server would block on a full pipe), and `stop()` returns it. `command`
+    replaces `python -m mock_server` (e.g. an installed `xentree-mock`); `cwd` and `env` are the child's (`env`
+    replaces the environment when given)."""
+
+    def __init__(
+        self,
+        *args: str,
+        command: Sequence[str] | None = None,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.args = args
+        self.command = list(command or (sys.executable, "-m", "mock_server"))
+        self.cwd = cwd
+        self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
+        self._output: IO[bytes] | None = None
 
-    def start(self) -> ProcessServer:
-        cmd = [sys.executable, "-m", "mock_server", "serve", "--port", str(self.port), "--quiet", *self.args]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until_up(self.url)
-        return self
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
+    def start(self, timeout: float = 20.0) -> Self:
+        cmd = [*self.command, "serve", "--port", str(self.port), *self.args]
+        env = {**(os.environ if self.env is None else self.env), "PYTHONUNBUFFERED": "1"}
+        self._output = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(cmd, cwd=self.cwd, env=env, stdout=self._output, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the mock exited during start-up: {self.stop()}")
             try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-            self.proc = None
+                if requests.get(f"{self.url}/openapi.json", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"the mock did not answer within {timeout} s: {self.stop()}")
+
+    def stop(self, kill: bool = False) -> str:
+        """Stop the process (SIGTERM, or SIGKILL with `kill`; SIGKILL anyway after 10 s) and return its output."""
+        if self.proc is None:
+            return ""
+        if kill:
+            self.proc.kill()
+        else:
+            self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+        if self._output is None:
+            return ""
+        self._output.seek(0)
+        output = self._output.read().decode(errors="replace")
+        self._output.close()
+        self._output = None
+        return output
 
 
 class XentreeMock:
@@ -261,7 +302,7 @@ def xentree_mock_server(pytestconfig: pytest.Config) -> Iterator[XentreeMock]:
     mode = _option(pytestconfig, "--xentree-mock", "XENTREE_MOCK_MODE", "thread")
     rate = _option(pytestconfig, "--xentree-rate-limit", "XENTREE_MOCK_RATE_LIMIT", MOCK_RATE_LIMIT)
     if mode == "process":
-        process = ProcessServer("--strict", "--seed", str(seed), "--rate-limit", rate).start()
+        process = ProcessServer("--quiet", "--strict", "--seed", str(seed), "--rate-limit", rate).start()
         try:
             yield XentreeMock(process.url, seed, rate_limit=rate)
         finally:

@@ -2,23 +2,82 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from starlette.testclient import TestClient
 
+from contract_tests.plugin import ProcessServer, free_port
 from mock_server.app import create_app
 from mock_server.runtime import Mock, Settings, build_mock
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ("127.0.0.1", 50000)
+
+# The longest tests first (a prefix of a node id below tests/; the rest keep their order). The workers pull tests
+# from one queue (`pytest_xdist_make_scheduler` below), so the run ends soon after its longest test: started last, a
+# 40 s test leaves the other worker idle for 40 s. Ranked by `pytest -n 2 --durations`; a stale entry only costs
+# balance, never a test.
+LONGEST_FIRST = (
+    "test_schemathesis.py",
+    "test_contract_mock.py",
+    "test_contract_resilience.py::test_a_target_that_dies_and_comes_back",
+    "test_contract_xp_ledger.py",
+    "test_package.py",
+    "test_browser.py",
+    "test_contract_resilience.py::test_a_target_that_dies",
+    "test_security_model.py::test_ids_never_repeat",
+    "test_xp_aggregates.py",
+    "test_generated_clients.py",
+    "test_contract_cli.py",
+    "test_contract_plugin.py",
+    "test_security_model.py::test_x_forwarded_for",
+    "test_security_model.py::test_kill_9",
+    "test_server_process.py",
+    "test_contract_report_browser.py",
+    "test_contract_resilience.py",
+    "test_security_model.py::test_rotating",
+    "test_clock_tokens.py",
+    "test_profile_analytics.py::test_all_views_agree",
+    "test_contract_broken.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_rank)  # stable: everything not listed keeps its order
+
+
+def _rank(item: pytest.Item) -> int:
+    name = item.nodeid.removeprefix("tests/")
+    return next((i for i, prefix in enumerate(LONGEST_FIRST) if name.startswith(prefix)), len(LONGEST_FIRST))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """With `-n` (xdist's default `--dist load`): one queue in collection order (longest first), a test at a time,
+    except that a module declaring a module-scoped fixture (a server process, a browser, a built wheel, generated
+    clients) goes to one worker whole, so that fixture is built once, not once per worker. (xdist 3.8's own
+    `--dist loadgroup` does not group on pytest 9.2: its node-id suffix does not take, marked tests still ran on
+    both workers.)"""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    shared = {
+        f"tests/{path.name}"
+        for path in Path(__file__).parent.glob("test_*.py")
+        if re.search(r"""scope\s*=\s*["']module["']""", path.read_text(encoding="utf-8"))
+    }
+
+    class LongestFirst(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in shared else nodeid
+
+    config.option.loadscopereorder = False  # keep the collection order (xdist would sort by tests per module)
+    return LongestFirst(config, log)  # type: ignore[arg-type]
 
 
 def make_client(**settings: object) -> TestClient:
@@ -47,6 +106,12 @@ def login(client: TestClient, username: str = "demo", password: str | None = Non
     return response.json()["access_token"]
 
 
+def user_ids(client: TestClient) -> dict[str, str]:
+    """User ids by username, read through the control API (`GET /__mock__/state/users`) rather than SQL."""
+    rows = client.get("/__mock__/state/users", params={"limit": 10_000}).json()["rows"]
+    return {row["username"]: row["id"] for row in rows}
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -73,57 +138,12 @@ def keys(mock: Mock) -> dict[str, str]:
     return {k["name"]: k["key"] for k in mock.credentials.api_keys}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """The real mock process, started through the CLI on a free loopback port."""
+class Server(ProcessServer):
+    """The real mock process, `python -m mock_server serve` from the checkout on a free loopback port (the pytest
+    plugin's helper: one implementation for the plugin, the tests and their subclasses)."""
 
     def __init__(self, *args: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.args = args
-        self.proc: subprocess.Popen[str] | None = None
-
-    def start(self, timeout: float = 20) -> Server:
-        cmd = [sys.executable, "-m", "mock_server", "serve", "--port", str(self.port), *self.args]
-        self.proc = subprocess.Popen(
-            cmd,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.proc.stdout.read() if self.proc.stdout else ''}")
-            try:
-                if httpx.get(f"{self.url}/openapi.json", timeout=1).status_code == 200:  # served by every API
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("server did not start in time")
-
-    def stop(self, kill: bool = False) -> str:
-        if self.proc is None:
-            return ""
-        if kill:
-            self.proc.kill()
-        else:
-            self.proc.terminate()
-        try:
-            out, _ = self.proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            out, _ = self.proc.communicate()
-        self.proc = None
-        return out or ""
+        super().__init__(*args, cwd=ROOT)
 
 
 @pytest.fixture
@@ -131,7 +151,7 @@ def server_factory() -> Iterator[type[Server]]:
     started: list[Server] = []
 
     class Tracked(Server):
-        def start(self, timeout: float = 20) -> Server:
+        def start(self, timeout: float = 20) -> Tracked:
             started.append(self)
             return super().start(timeout)
 
@@ -140,4 +160,4 @@ def server_factory() -> Iterator[type[Server]]:
         s.stop()
 
 
-__all__ = ["build_mock", "make_client", "login", "bearer", "Server", "free_port"]
+__all__ = ["build_mock", "make_client", "login", "bearer", "user_ids", "Server", "free_port"]

@@ -12,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from mock_server.app import Mock
-from tests.conftest import bearer, login, make_client
+from tests.conftest import bearer, login, make_client, user_ids
 
 Headers = dict[str, str]
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
@@ -222,7 +222,7 @@ def test_a_member_sees_the_keys_they_created_after_losing_the_admin_role(
     client: TestClient, demo: Headers, admin: Headers, orgs: dict[str, str], mock: Mock
 ) -> None:
     mint(client, admin, orgs["acme-learning"], ["rag:read"], name="admin key")
-    admin_id = mock.store.one("SELECT id FROM users WHERE username = 'admin'")["id"]  # type: ignore[index]
+    admin_id = user_ids(client)["admin"]
     demoted = client.patch(
         f"/api/organizations/{orgs['acme-learning']}/members/{admin_id}", headers=demo, json={"role": "member"}
     )

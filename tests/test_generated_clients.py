@@ -104,9 +104,18 @@ def client_module(name: str) -> ModuleType:
     return importlib.import_module(name)
 
 
+@pytest.fixture(scope="module")
+def shared_server() -> Iterator[Server]:
+    server = Server("--api", "xentree,xp-ledger", "--strict", "--freeze-at", FROZEN_AT, "--quiet").start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def server(server_factory: type[Server]) -> Server:
-    return server_factory("--api", "xentree,xp-ledger", "--strict", "--freeze-at", FROZEN_AT, "--quiet").start()
+def server(shared_server: Server) -> Server:
+    """One process for the module, reset to its seeded world (and its frozen clock) before each test."""
+    assert httpx.post(f"{shared_server.url}/__mock__/reset", json={}).status_code == 200
+    return shared_server
 
 
 def test_the_generator_prints_nothing_but_its_progress_for_either_spec(generated: dict[str, str]) -> None:

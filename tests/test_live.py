@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 from mock_server.app import Mock
 from mock_server.domains.live import month_slices, next_period, period_start, plans
 from mock_server.resources import spec_path
-from tests.conftest import bearer, login, make_client
+from tests.conftest import bearer, login, make_client, user_ids
 
 NOW = datetime(2026, 4, 16, 10, 0, tzinfo=UTC)  # mid-month: demo's seeded usage lies between Apr 1 and now
 FROZEN_AT = NOW  # the conftest `client` fixture freezes the mock clock here
@@ -75,8 +75,8 @@ def end(client: TestClient, h: dict[str, str], session_id: str) -> Any:
     return client.post("/api/live/session/end", json={"session_id": session_id}, headers=h)
 
 
-def user_id(mock: Mock, username: str) -> str:
-    return mock.store.one("SELECT id FROM users WHERE username = ?", (username,))["id"]
+def user_id(client: TestClient, username: str) -> str:
+    return user_ids(client)[username]
 
 
 def assert_quota_error(response: Any, now: datetime, resets_at: datetime, limit: int) -> None:
@@ -178,7 +178,7 @@ def test_session_lifecycle_books_time_and_records_learning(
         "remaining_seconds": before["remaining_seconds"] - 1920,
     }
     assert quota(client, demo)["used_seconds"] == before["used_seconds"] + 1920
-    demo_id = user_id(mock, "demo")
+    demo_id = user_id(client, "demo")
     rows = mock.store.all(
         "SELECT * FROM learning_sessions WHERE user_id = ? AND kind = 'live' AND started_at = ?",
         (demo_id, "2026-04-16T10:00:00Z"),
@@ -210,7 +210,7 @@ def test_a_short_session_records_no_xp(client: TestClient, mock: Mock, alex: dic
     session = start(client, alex)
     advance(client, 59)
     assert end(client, alex, session["session_id"]).json()["duration_seconds"] == 59
-    alex_id = user_id(mock, "alex")
+    alex_id = user_id(client, "alex")
     assert mock.store.all("SELECT * FROM xp_transactions WHERE user_id = ?", (alex_id,)) == []
     assert len(mock.store.all("SELECT * FROM learning_sessions WHERE user_id = ?", (alex_id,))) == 1
 
@@ -218,7 +218,7 @@ def test_a_short_session_records_no_xp(client: TestClient, mock: Mock, alex: dic
 def test_an_immediately_ended_session_records_nothing(client: TestClient, mock: Mock, alex: dict[str, str]) -> None:
     session = start(client, alex)
     assert end(client, alex, session["session_id"]).json()["duration_seconds"] == 0
-    assert mock.store.all("SELECT * FROM learning_sessions WHERE user_id = ?", (user_id(mock, "alex"),)) == []
+    assert mock.store.all("SELECT * FROM learning_sessions WHERE user_id = ?", (user_id(client, "alex"),)) == []
 
 
 def test_starting_again_ends_the_running_session(client: TestClient, alex: dict[str, str]) -> None:
@@ -508,7 +508,7 @@ def test_demo_has_two_seeded_transcripts_of_its_sessions(client: TestClient, moc
         times = (detail["session_started_at"], detail["session_ended_at"])
         assert (session["started_at"], session["ended_at"]) == times
         assert "2026-04-01T00:00:00Z" <= detail["session_ended_at"] <= "2026-04-16T10:00:00Z"
-    nickname = mock.store.one("SELECT nickname FROM live_nicknames WHERE user_id = ?", (user_id(mock, "demo"),))
+    nickname = mock.store.one("SELECT nickname FROM live_nicknames WHERE user_id = ?", (user_id(client, "demo"),))
     assert nickname["nickname"] == "Demo"
 
 

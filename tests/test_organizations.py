@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 
 from mock_server.app import Mock
 from mock_server.security import hash_api_key, make_api_key
-from tests.conftest import bearer, login
+from tests.conftest import bearer, login, user_ids
 
 Headers = dict[str, str]
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
@@ -22,8 +22,8 @@ def orgs(client: TestClient, demo: Headers) -> dict[str, str]:
 
 
 @pytest.fixture
-def users(mock: Mock) -> dict[str, str]:
-    return {u["username"]: u["id"] for u in mock.store.all("SELECT id, username FROM users")}
+def users(client: TestClient) -> dict[str, str]:
+    return user_ids(client)
 
 
 def newcomer(client: TestClient, name: str = "newbie") -> Headers:

@@ -15,7 +15,6 @@ import importlib.metadata
 import re
 import subprocess
 import sys
-import time
 import tomllib
 import zipfile
 from pathlib import Path
@@ -23,7 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT, Server
+from contract_tests.plugin import ProcessServer
+from tests.conftest import ROOT
 
 SOURCES = ("mock_server", "contract_tests")
 RESOURCES = "mock_server/_resources"
@@ -134,29 +134,11 @@ def test_every_imported_third_party_package_is_declared() -> None:
 
 
 # a real install -----------------------------------------------------------------------------------------------------
-class InstalledServer(Server):
+def installed_server(venv: Path, cwd: Path, *args: str) -> ProcessServer:
     """`xentree-mock serve` from a fresh venv, run in a directory outside the checkout with a clean environment."""
-
-    def __init__(self, venv: Path, cwd: Path, *args: str) -> None:
-        super().__init__(*args)
-        self.venv, self.cwd = venv, cwd
-
-    def start(self, timeout: float = 30) -> Server:
-        cmd = [str(self.venv / "bin" / "xentree-mock"), "serve", "--port", str(self.port), *self.args]
-        env = {"PATH": CLEAN_PATH, "HOME": str(self.cwd), "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(
-            cmd, cwd=self.cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"installed server exited: {self.proc.stdout.read() if self.proc.stdout else ''}")
-            try:
-                if httpx.get(f"{self.url}/openapi.json", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError(f"installed server did not start in time: {self.stop()}")
+    return ProcessServer(
+        *args, command=[str(venv / "bin" / "xentree-mock")], cwd=cwd, env={"PATH": CLEAN_PATH, "HOME": str(cwd)}
+    )
 
 
 def test_a_fresh_venv_with_the_wheel_serves_both_apis_from_outside_the_checkout(wheel: Path, tmp_path: Path) -> None:
@@ -193,9 +175,9 @@ def test_a_fresh_venv_with_the_wheel_serves_both_apis_from_outside_the_checkout(
     )
     assert where.stdout.startswith(str(venv)), where.stdout + where.stderr  # the venv's copy, not the checkout's
 
-    server = InstalledServer(venv, elsewhere, "--api", "xentree,xp-ledger", "--strict", "--quiet")
+    server = installed_server(venv, elsewhere, "--api", "xentree,xp-ledger", "--strict", "--quiet")
     try:
-        server.start()
+        server.start(timeout=30)
         health = httpx.get(f"{server.url}/api/health")
         assert health.status_code == 200 and health.json()["status"] == "ok", health.text
         ledger_spec = httpx.get(f"{server.url}/xp-ledger/openapi.json")

@@ -17,7 +17,7 @@ from mock_server.app import Mock
 from mock_server.domains import Call
 from mock_server.domains.profile import intensity, level_of, level_start, week_of
 from mock_server.domains.xp import award_xp, record_session, streaks
-from tests.conftest import bearer, login, make_client
+from tests.conftest import bearer, login, make_client, user_ids
 
 WINTER = datetime(2026, 1, 14, 10, 0, tzinfo=UTC)  # a Wednesday; Berlin is UTC+1
 FROZEN_AT = WINTER  # the conftest `client` fixture freezes the mock clock here (demo history ends there)
@@ -55,7 +55,7 @@ class Learner:
             }
             assert client.post("/api/auth/register", json=body).status_code == 201
         self.mock: Mock = client.app.state.mock  # type: ignore[attr-defined]
-        self.id = self.mock.store.one("SELECT id FROM users WHERE username = ?", (username,))["id"]
+        self.id = user_ids(client)[username]
         self._token: tuple[float, str] | None = None
 
     @property

@@ -28,7 +28,7 @@ from mock_server.app import Mock
 from mock_server.domains import Call
 from mock_server.domains.xp import SOURCES, award_xp, record_session
 from tests import xp_oracle
-from tests.conftest import ROOT, Server, bearer, make_client
+from tests.conftest import ROOT, Server, bearer, make_client, user_ids
 
 FROZEN_AT = datetime(2026, 1, 14, 10, 0, tzinfo=UTC)
 ZONES = ("Europe/Berlin", "America/New_York", "Asia/Kathmandu", "Pacific/Chatham", "Australia/Lord_Howe", "UTC")
@@ -87,7 +87,7 @@ def assert_views_match(client: TestClient, user_id: str, time_range: tuple[date 
     mock = mock_of(client)
     expected = xp_oracle.views(call_of(mock), user_id, time_range)
     headers = headers_for(mock, user_id)
-    username = mock.store.one("SELECT username FROM users WHERE id = ?", (user_id,))["username"]
+    username = next(name for name, id_ in user_ids(client).items() if id_ == user_id)
     for path in (*VIEWS, f"/api/xp/public-profile/{username}"):
         params = (
             {k: v.isoformat() for k, v in zip(("from", "to"), time_range, strict=True) if v}
@@ -182,7 +182,7 @@ def test_aggregate_views_equal_the_from_scratch_computation(
 
 # the demo world, reset and the clock -------------------------------------------------------------------------------
 def demo_id(client: TestClient) -> str:
-    return mock_of(client).store.one("SELECT id FROM users WHERE username = 'demo'")["id"]
+    return user_ids(client)["demo"]
 
 
 def test_demo_views_equal_the_oracle_across_clock_moves_zone_changes_and_reset() -> None:
@@ -253,7 +253,7 @@ def heavy_file(tmp_path: Path) -> Path:
 
 
 def user_id_of(client: TestClient, username: str) -> str:
-    return mock_of(client).store.one("SELECT id FROM users WHERE username = ?", (username,))["id"]
+    return user_ids(client)[username]
 
 
 def test_a_fixture_file_gives_a_user_years_of_history(heavy_file: Path) -> None:
