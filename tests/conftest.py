@@ -31,6 +31,8 @@ LONGEST_FIRST = (
     "test_security_model.py::test_ids_never_repeat",
     "test_xp_aggregates.py",
     "test_generated_clients.py",
+    "test_proxy.py",
+    "test_proxy_broken.py",
     "test_contract_cli.py",
     "test_contract_plugin.py",
     "test_security_model.py::test_x_forwarded_for",
