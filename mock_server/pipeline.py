@@ -54,7 +54,7 @@ class Prefer:
     @classmethod
     def parse(cls, header: str | None) -> Prefer:
         if not header:
-            return cls()
+            return NO_PREFERENCES
         values: dict[str, str] = {}
         for part in header.replace(";", ",").split(","):
             key, _, value = part.strip().partition("=")
@@ -68,6 +68,9 @@ class Prefer:
             delay_ms=min(delay, MAX_DELAY_MS) if delay is not None else 0,
             warnings=tuple(warnings),
         )
+
+
+NO_PREFERENCES = Prefer()  # a request without `Prefer` (nearly all of them): one shared, immutable value
 
 
 def _number(values: dict[str, str], key: str, warnings: list[str]) -> int | None:
@@ -146,7 +149,8 @@ class Pipeline:
 
     async def __call__(self, op: Operation, request: Request) -> Response:
         request.scope["xentree.operation"] = op.operation_id
-        client = request.client.host if request.client else None
+        peer = request.scope.get("client")  # (host, port), as Request.client reads it, without building an Address
+        client = peer[0] if peer else None
         answer = await self._answer(op, request, client)
         if self.strict and not answer.injected:
             answer = self._enforce_contract(op, answer)
@@ -165,11 +169,13 @@ class Pipeline:
             identity = self.auth[op.api].authenticate(op, request.headers, client)
             if identity is not None:
                 request.scope["xentree.identity"] = identity.username
-            rate_headers = self.limiter.hit(identity.rate_key if identity else f"ip:{client}")
+            if self.limiter.limit is not None:
+                rate_headers = self.limiter.hit(identity.rate_key if identity else f"ip:{client}")
             params = validate_parameters(op, request)
             body = await read_body(op, request)
             prefer = Prefer.parse(request.headers.get("prefer"))
-            await self._apply_faults(op, prefer)
+            if prefer.delay_ms or self.faults:
+                await self._apply_faults(op, prefer)
             call = Call(
                 params["path"],
                 params["query"],

@@ -90,11 +90,11 @@ class Operation:
     required_role: str | None
     success_status: int
 
-    @property
+    @cached_property  # asked on every request: worked out once (the operation is immutable)
     def public(self) -> bool:
         return not self.security or any(not alt.schemes for alt in self.security)
 
-    @property
+    @cached_property
     def accepts(self) -> set[str]:
         return {scheme for alt in self.security for scheme in alt.schemes}
 

@@ -4,6 +4,13 @@ The identity tables that security needs (users, tokens, organizations, membershi
 module declares its own tables beside its handlers (`domains.tables`). Ids come from a generator seeded by `--seed`,
 so the same seed and the same requests give the same ids. A state file reopened later gets a fresh id stream (seeded
 by the seed and a boot counter kept in the file), so ids never repeat across restarts, whatever was deleted.
+
+Reads (`one`, `all`, `count`) are answered from a small cache while no row has changed since they were run
+(`version`: SQLite's count of changed rows on the connection, plus copies into the store, plus, for a file,
+commits by other connections). A frontend reads far more than it writes, and the same few queries (the caller's
+user row, a list) run on every page; any write, rolled back or not, empties the cache. The cache holds only what
+the same query would read again, since the mock's SQL uses no clock or random function (the clock's instants are
+parameters). Callers get copies, so they may change what they got.
 """
 
 from __future__ import annotations
@@ -16,6 +23,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+READ_CACHE_ENTRIES = 512  # queries kept per store; the cache is emptied when full
+READ_CACHE_ROWS = 200  # longer answers are not kept (copying them would cost what reading them does)
+READ_CACHE_BYTES = 4 * 1024 * 1024  # text and blobs kept in all (an answer over a sixteenth of it is not kept)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -100,7 +111,20 @@ class Store:
             self.db.execute("PRAGMA synchronous = FULL")  # nothing acknowledged is lost on kill -9
         for ddl in [SCHEMA, *(schemas or [])]:
             self.db.executescript(ddl)
+        self._copies = 0  # counts copy_from: a backup replaces rows without counting them as changes
+        self._reads: dict[tuple[Any, ...], Any] = {}  # (kind, sql, params) -> answer at `_reads_version`
+        self._reads_version: tuple[int, int] = (-1, -1)
+        self._reads_bytes = 0
         self.reseed(seed)
+
+    @property
+    def version(self) -> tuple[int, int]:
+        """Moves whenever a row of this store may have changed: every INSERT, UPDATE and DELETE on this connection
+        (SQLite's `total_changes`, rolled-back ones included), every copy into it, and for a file every commit of
+        another connection (`PRAGMA data_version`). Equal versions mean equal contents, so what was read at one
+        version may be kept until the version moves."""
+        others = self.db.execute("PRAGMA data_version").fetchone()[0] if self.path != ":memory:" else 0
+        return (self.db.total_changes + self._copies, others)
 
     # ids -----------------------------------------------------------------------------------------------------
     def reseed(self, seed: int, stream: str = "") -> None:
@@ -116,6 +140,7 @@ class Store:
     def copy_from(self, other: Store) -> None:
         """Become a copy of `other`: every table of its main database and the position of its id stream."""
         other.db.backup(self.db)
+        self._copies += 1
         self._rng.setstate(other._rng.getstate())
 
     # the mock's bookkeeping ------------------------------------------------------------------------------------
@@ -152,16 +177,55 @@ class Store:
         self.db.execute("COMMIT")
 
     # queries ---------------------------------------------------------------------------------------------------
+    def _cached(self, kind: str, sql: str, params: tuple[Any, ...]) -> tuple[Any, bool]:
+        """The answer kept for this query at the current version (and True), else (None, False)."""
+        version = self.version
+        if version != self._reads_version:
+            self._reads.clear()
+            self._reads_bytes = 0
+            self._reads_version = version
+        try:
+            answer = self._reads.get((kind, sql, params), self._reads)
+        except TypeError:  # an unhashable parameter: not kept
+            return None, False
+        return (None, False) if answer is self._reads else (answer, True)
+
+    def _keep(self, kind: str, sql: str, params: tuple[Any, ...], answer: Any, rows: list[dict[str, Any]]) -> None:
+        size = sum(len(v) for row in rows for v in row.values() if isinstance(v, (str, bytes)))
+        if size > READ_CACHE_BYTES // 16:
+            return
+        if len(self._reads) >= READ_CACHE_ENTRIES or self._reads_bytes + size > READ_CACHE_BYTES:
+            self._reads.clear()
+            self._reads_bytes = 0
+        try:
+            self._reads[(kind, sql, params)] = answer
+        except TypeError:
+            return
+        self._reads_bytes += size
+
     def one(self, sql: str, params: tuple[Any, ...] = ()) -> dict[str, Any] | None:
-        row = self.db.execute(sql, params).fetchone()
-        return dict(row) if row else None
+        kept, found = self._cached("one", sql, params)
+        if not found:
+            row = self.db.execute(sql, params).fetchone()
+            kept = dict(row) if row else None
+            self._keep("one", sql, params, kept, [kept] if kept else [])
+        return dict(kept) if kept is not None else None
 
     def count(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         """The integer a `SELECT COUNT(*) ...` query answers."""
-        return int(self.db.execute(sql, params).fetchone()[0])
+        kept, found = self._cached("count", sql, params)
+        if not found:
+            kept = int(self.db.execute(sql, params).fetchone()[0])
+            self._keep("count", sql, params, kept, [])
+        return int(kept)
 
     def all(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.db.execute(sql, params).fetchall()]
+        kept, found = self._cached("all", sql, params)
+        if not found:
+            kept = [dict(r) for r in self.db.execute(sql, params).fetchall()]
+            if len(kept) <= READ_CACHE_ROWS:
+                self._keep("all", sql, params, kept, kept)
+        return [dict(r) for r in kept]
 
     def run(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         return self.db.execute(sql, params).rowcount
