@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -201,6 +202,13 @@ class SpecRoute(Route):
     def __init__(self, path: str, endpoint: Any, methods: list[str], shadowed_by: Sequence[Route]) -> None:
         super().__init__(path, endpoint, methods=methods, name=path)
         self.shadowed_by = shadowed_by
+        self.app = self._serve
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The endpoint as plain ASGI. Starlette's own wrapper would add a second layer of exception handlers around
+        every request and every message sent; the app's ExceptionMiddleware applies the same handlers already."""
+        response = await self.endpoint(Request(scope, receive, send))
+        await response(scope, receive, send)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child = super().matches(scope)
@@ -335,10 +343,31 @@ class PublicCors:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and is_control_path(scope.get("path", "")):
-            await self.app(scope, receive, send)
-        else:
+        if scope["type"] != "http":
             await self.cors(scope, receive, send)
+        elif is_control_path(scope.get("path", "")):
+            await self.app(scope, receive, send)
+        elif any(name == b"origin" for name, _ in scope["headers"]):
+            await self.cors(scope, receive, send)
+        else:  # no Origin (curl, a server, a test client): all CORSMiddleware would do is add `Vary: Origin`
+            await self.app(scope, receive, _vary_origin(send))
+
+
+def _vary_origin(send: Send) -> Send:
+    """What CORSMiddleware sends for a request without an `Origin`: the response with `Origin` added to `Vary`,
+    without parsing the request's headers again and wrapping every message in its machinery."""
+
+    async def sender(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            raw = message.get("headers", [])
+            if any(name == b"vary" for name, _ in raw):
+                headers = MutableHeaders(scope=message)  # exactly CORSMiddleware.send's join
+                headers["Vary"] = ", ".join([*headers.getlist("Vary"), "Origin"])
+            else:
+                message["headers"] = [*raw, (b"vary", b"Origin")]
+        await send(message)
+
+    return sender
 
 
 def is_control_path(path: str) -> bool:

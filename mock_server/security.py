@@ -21,6 +21,7 @@ import jwt
 
 from mock_server.clock import Clock, parse_instant
 from mock_server.errors import ApiError, forbidden, insufficient_scope, unauthorized
+from mock_server.resources import fixtures_dir
 from mock_server.spec import Operation
 from mock_server.store import Store
 
@@ -48,9 +49,35 @@ class Identity:
 
 
 # passwords and keys --------------------------------------------------------------------------------------------
+PRECOMPUTED_HASHES = "password-hashes.json"  # in fixtures/: see hash_password
+
+
 def hash_password(password: str, salt: bytes) -> str:
+    """The scrypt hash (N=2^14, r=8, p=1) of `password` with `salt`.
+
+    Three seeded users and the login's dummy hash cost about 0.2 s of every start, so the hashes of the default
+    world (the fixture sets' users at seed 0, whose salts come from the seeded id stream) are kept precomputed in
+    `fixtures/password-hashes.json`, looked up by a SHA-256 of salt and password. A found entry is the very string
+    this function computes (tests/test_password_hashes.py recomputes each one with scrypt); any other password or
+    salt, every registered account, is hashed here, with the same parameters."""
+    known = _precomputed_hashes().get(_precomputed_key(password, salt))
+    if known is not None:
+        return known
     digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
     return f"scrypt$16384$8$1${salt.hex()}${digest.hex()}"
+
+
+def _precomputed_key(password: str, salt: bytes) -> str:
+    return hashlib.sha256(salt + b"\0" + password.encode()).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def _precomputed_hashes() -> dict[str, str]:
+    try:
+        hashes = json.loads((fixtures_dir() / PRECOMPUTED_HASHES).read_text(encoding="utf-8"))["hashes"]
+    except (OSError, ValueError, KeyError, TypeError):  # no file (a trimmed install): every hash is computed
+        return {}
+    return {str(k): str(v) for k, v in hashes.items()}
 
 
 def verify_password(password: str, stored: str) -> bool:
