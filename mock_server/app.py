@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_server import control, docs, domains, fixtures, worlds
-from mock_server.clock import Clock, iso
+from mock_server.clock import Clock, iso_at
 from mock_server.domains import Call
 from mock_server.errors import ApiError
 from mock_server.generate import Generator
@@ -280,7 +280,7 @@ class AccessLog:
             who = scope.get("xentree.identity", "-")
             self.mock.journal.append(
                 {
-                    "at": iso(self.mock.clock.now()),
+                    "at": iso_at(self.mock.clock.timestamp()),
                     "method": scope["method"],
                     "path": scope["path"],
                     "query": scope.get("query_string", b"").decode(),
@@ -300,17 +300,20 @@ class SpecRouter(Router):
 
     def __init__(self, routes: list[BaseRoute]) -> None:
         super().__init__(routes=routes)
-        self.exact = {r.path: r for r in routes if isinstance(r, Route) and "{" not in r.path}
+        self.exact = {
+            r.path: r
+            for r in routes
+            if isinstance(r, Route) and "{" not in r.path and not getattr(r, "shadowed_by", ())
+        }
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = self.exact.get(scope.get("path", "")) if scope["type"] == "http" else None
-        if route is not None:
-            match, child = route.matches(scope)
-            if match is Match.FULL:
-                scope.setdefault("router", self)
-                scope.update(child)
-                await route.handle(scope, receive, send)
-                return
+        if route is not None and route.methods and scope["method"] in route.methods and not scope.get("root_path"):
+            # What route.matches(scope) answers for its own literal path and one of its methods, without the regex.
+            scope.setdefault("router", self)
+            scope.update(endpoint=route.endpoint, path_params=dict(scope.get("path_params", {})))
+            await route.handle(scope, receive, send)
+            return
         await super().app(scope, receive, send)
 
 

@@ -20,11 +20,13 @@ import math
 import random
 import re
 from dataclasses import dataclass, field
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from mock_server.clock import Clock
 from mock_server.domains import Call, Handler, Result
@@ -166,14 +168,15 @@ class Pipeline:
                     "too_many_failed_authentications",
                     "Too many failed authentication attempts from this address",
                 )
-            identity = self.auth[op.api].authenticate(op, request.headers, client)
+            headers = _headers_of(request.scope)
+            identity = self.auth[op.api].authenticate(op, headers, client)
             if identity is not None:
                 request.scope["xentree.identity"] = identity.username
             if self.limiter.limit is not None:
                 rate_headers = self.limiter.hit(identity.rate_key if identity else f"ip:{client}")
             params = validate_parameters(op, request)
             body = await read_body(op, request)
-            prefer = Prefer.parse(request.headers.get("prefer"))
+            prefer = Prefer.parse(headers.get("prefer"))
             if prefer.delay_ms or self.faults:
                 await self._apply_faults(op, prefer)
             call = Call(
@@ -189,7 +192,7 @@ class Pipeline:
                 seed=self.seed,
             )
             if "basic" in self.auth[op.api].accepted(op):
-                call.basic = basic_credentials(request.headers.get("authorization"))
+                call.basic = basic_credentials(headers.get("authorization"))
             answer = self._respond(op, call, prefer, request)
         except ApiError as exc:
             if exc.status == 401 and failure_key and self._presented_credentials(op, request):
@@ -318,12 +321,35 @@ def _echo_input(value: dict[str, Any], body: dict[str, Any], validator: Any) -> 
     return merged if validator.is_valid(merged) else value
 
 
+def _headers_of(scope: Scope) -> dict[str, str]:
+    """The request's headers by (lower-case) name, the first of a repeated one: what Starlette's `Headers.get`
+    answers, read once, where every lookup would otherwise scan the list again (and raise for a missing one)."""
+    found: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        key = name.decode("latin-1")
+        if key not in found:
+            found[key] = value.decode("latin-1")
+    return found
+
+
+# What `json.dumps(body, separators=(",", ":"), ensure_ascii=False)` runs, built once instead of at every call: the
+# same C encoder with the same options, minus the circular-reference bookkeeping (a body is a tree of JSON values).
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_C_ENCODER = (
+    c_make_encoder(None, _JSON.default, encode_basestring, None, ":", ",", False, False, True)
+    if c_make_encoder is not None
+    else None
+)
+
+
+def encode_json(body: Any) -> bytes:
+    chunks = _C_ENCODER(body, 0) if _C_ENCODER is not None else _JSON.iterencode(body)
+    return "".join(chunks).encode()
+
+
 def _render(answer: Answer) -> Response:
     if answer.body is None or answer.status == 204:
         return Response(status_code=answer.status, headers=answer.headers)
     # A body may carry its encoding already (a domain's kept answer): the same bytes, without encoding them again.
-    content = (
-        getattr(answer.body, "json_bytes", None)
-        or json.dumps(answer.body, separators=(",", ":"), ensure_ascii=False).encode()
-    )
+    content = getattr(answer.body, "json_bytes", None) or encode_json(answer.body)
     return Response(content, status_code=answer.status, headers=answer.headers, media_type="application/json")

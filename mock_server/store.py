@@ -103,6 +103,7 @@ CREATE TABLE IF NOT EXISTS api_keys (
 class Store:
     def __init__(self, path: str | Path | None = None, seed: int = 0, schemas: list[str] | None = None) -> None:
         self.path = str(path) if path else ":memory:"
+        self._in_memory = self.path == ":memory:"
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA foreign_keys = ON")
@@ -123,8 +124,9 @@ class Store:
         (SQLite's `total_changes`, rolled-back ones included), every copy into it, and for a file every commit of
         another connection (`PRAGMA data_version`). Equal versions mean equal contents, so what was read at one
         version may be kept until the version moves."""
-        others = self.db.execute("PRAGMA data_version").fetchone()[0] if self.path != ":memory:" else 0
-        return (self.db.total_changes + self._copies, others)
+        if self._in_memory:
+            return (self.db.total_changes + self._copies, 0)
+        return (self.db.total_changes + self._copies, self.db.execute("PRAGMA data_version").fetchone()[0])
 
     # ids -----------------------------------------------------------------------------------------------------
     def reseed(self, seed: int, stream: str = "") -> None:
