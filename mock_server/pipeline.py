@@ -352,4 +352,5 @@ def _render(answer: Answer) -> Response:
         return Response(status_code=answer.status, headers=answer.headers)
     # A body may carry its encoding already (a domain's kept answer): the same bytes, without encoding them again.
     content = getattr(answer.body, "json_bytes", None) or encode_json(answer.body)
-    return Response(content, status_code=answer.status, headers=answer.headers, media_type="application/json")
+    # None takes Starlette's path for no headers: the same raw headers, without the lists built to search them.
+    return Response(content, status_code=answer.status, headers=answer.headers or None, media_type="application/json")

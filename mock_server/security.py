@@ -292,7 +292,7 @@ class Authenticator:
         self._accepted: dict[str, dict[str, str]] = {}  # operationId -> credential kind -> scheme name
         # access token -> (store version, identity): the user row and revocation lookup of a bearer token, kept
         # while no row of the store has changed since (Store.version); time rules and epoch are checked every use.
-        self._identities: dict[str, tuple[tuple[int, int], Identity]] = {}
+        self._identities: dict[str, tuple[int, Identity]] = {}
         self.key_header = next((s["name"].lower() for s in schemes.values() if s.get("type") == "apiKey"), None)
 
     def authenticate(self, op: Operation, headers: Any, client: str | None) -> Identity | None:

@@ -6,11 +6,11 @@ so the same seed and the same requests give the same ids. A state file reopened 
 by the seed and a boot counter kept in the file), so ids never repeat across restarts, whatever was deleted.
 
 Reads (`one`, `all`, `count`) are answered from a small cache while no row has changed since they were run
-(`version`: SQLite's count of changed rows on the connection, plus copies into the store, plus, for a file,
-commits by other connections). A frontend reads far more than it writes, and the same few queries (the caller's
-user row, a list) run on every page; any write, rolled back or not, empties the cache. The cache holds only what
-the same query would read again, since the mock's SQL uses no clock or random function (the clock's instants are
-parameters). Callers get copies, so they may change what they got.
+(`version`: SQLite's count of changed rows on the connection, plus rollbacks and copies into the store, plus, for a
+file, commits by other connections). A frontend reads far more than it writes, and the same few queries (the
+caller's user row, a list) run on every page; any write, rolled back or not, empties the cache. The cache holds only
+what the same query would read again, since the mock's SQL uses no clock or random function (the clock's instants
+are parameters). Callers get copies, so they may change what they got.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from typing import Any
 READ_CACHE_ENTRIES = 512  # queries kept per store; the cache is emptied when full
 READ_CACHE_ROWS = 200  # longer answers are not kept (copying them would cost what reading them does)
 READ_CACHE_BYTES = 4 * 1024 * 1024  # text and blobs kept in all (an answer over a sixteenth of it is not kept)
+_MISSING = object()
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -112,21 +113,23 @@ class Store:
             self.db.execute("PRAGMA synchronous = FULL")  # nothing acknowledged is lost on kill -9
         for ddl in [SCHEMA, *(schemas or [])]:
             self.db.executescript(ddl)
-        self._copies = 0  # counts copy_from: a backup replaces rows without counting them as changes
+        self._uncounted = 0  # copies into the store and rollbacks: they change rows without counting them as changes
         self._reads: dict[tuple[Any, ...], Any] = {}  # (kind, sql, params) -> answer at `_reads_version`
-        self._reads_version: tuple[int, int] = (-1, -1)
+        self._reads_version = -1
         self._reads_bytes = 0
         self.reseed(seed)
 
     @property
-    def version(self) -> tuple[int, int]:
+    def version(self) -> int:
         """Moves whenever a row of this store may have changed: every INSERT, UPDATE and DELETE on this connection
-        (SQLite's `total_changes`, rolled-back ones included), every copy into it, and for a file every commit of
-        another connection (`PRAGMA data_version`). Equal versions mean equal contents, so what was read at one
-        version may be kept until the version moves."""
+        (SQLite's `total_changes`), every rolled-back transaction (which undoes rows without counting), every copy
+        into it, and for a file every commit of another connection (`PRAGMA data_version`, in the low 32 bits).
+        Equal versions mean equal contents, so what was read at one version may be kept until the version moves."""
+        own = self.db.total_changes + self._uncounted
         if self._in_memory:
-            return (self.db.total_changes + self._copies, 0)
-        return (self.db.total_changes + self._copies, self.db.execute("PRAGMA data_version").fetchone()[0])
+            return own
+        others = int(self.db.execute("PRAGMA data_version").fetchone()[0])
+        return own << 32 | others & 0xFFFFFFFF
 
     # ids -----------------------------------------------------------------------------------------------------
     def reseed(self, seed: int, stream: str = "") -> None:
@@ -142,7 +145,7 @@ class Store:
     def copy_from(self, other: Store) -> None:
         """Become a copy of `other`: every table of its main database and the position of its id stream."""
         other.db.backup(self.db)
-        self._copies += 1
+        self._uncounted += 1
         self._rng.setstate(other._rng.getstate())
 
     # the mock's bookkeeping ------------------------------------------------------------------------------------
@@ -174,59 +177,74 @@ class Store:
         try:
             yield
         except BaseException as exc:
+            self._uncounted += 1  # a ROLLBACK undoes rows without counting a change: the version must move anyway
             self.db.execute("COMMIT" if commit_on is not None and commit_on(exc) else "ROLLBACK")
             raise
         self.db.execute("COMMIT")
 
     # queries ---------------------------------------------------------------------------------------------------
-    def _cached(self, kind: str, sql: str, params: tuple[Any, ...]) -> tuple[Any, bool]:
-        """The answer kept for this query at the current version (and True), else (None, False)."""
+    def _reads_now(self) -> dict[tuple[Any, ...], Any]:
+        """The kept answers, emptied first when a row may have changed since they were read."""
         version = self.version
         if version != self._reads_version:
             self._reads.clear()
             self._reads_bytes = 0
             self._reads_version = version
-        try:
-            answer = self._reads.get((kind, sql, params), self._reads)
-        except TypeError:  # an unhashable parameter: not kept
-            return None, False
-        return (None, False) if answer is self._reads else (answer, True)
+        return self._reads
 
-    def _keep(self, kind: str, sql: str, params: tuple[Any, ...], answer: Any, rows: list[dict[str, Any]]) -> None:
+    def _keep(self, key: tuple[Any, ...], answer: Any, rows: list[dict[str, Any]], read_at: int) -> None:
+        """Keep an answer read when the cache was at version `read_at`; not if another caller (a thread) has moved
+        the cache to a newer version meanwhile, which the answer might not belong to."""
+        if read_at != self._reads_version:
+            return
         size = sum(len(v) for row in rows for v in row.values() if isinstance(v, (str, bytes)))
         if size > READ_CACHE_BYTES // 16:
             return
         if len(self._reads) >= READ_CACHE_ENTRIES or self._reads_bytes + size > READ_CACHE_BYTES:
             self._reads.clear()
             self._reads_bytes = 0
-        try:
-            self._reads[(kind, sql, params)] = answer
-        except TypeError:
-            return
+        self._reads[key] = answer
         self._reads_bytes += size
 
     def one(self, sql: str, params: tuple[Any, ...] = ()) -> dict[str, Any] | None:
-        kept, found = self._cached("one", sql, params)
-        if not found:
+        key: tuple[Any, ...] = ("one", sql, params)
+        try:
+            kept = self._reads_now().get(key, _MISSING)
+        except TypeError:  # an unhashable parameter: read, not kept
+            key, kept = (), _MISSING
+        if kept is _MISSING:
+            read_at = self._reads_version
             row = self.db.execute(sql, params).fetchone()
             kept = dict(row) if row else None
-            self._keep("one", sql, params, kept, [kept] if kept else [])
+            if key:
+                self._keep(key, kept, [kept] if kept else [], read_at)
         return dict(kept) if kept is not None else None
 
     def count(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         """The integer a `SELECT COUNT(*) ...` query answers."""
-        kept, found = self._cached("count", sql, params)
-        if not found:
+        key: tuple[Any, ...] = ("count", sql, params)
+        try:
+            kept = self._reads_now().get(key, _MISSING)
+        except TypeError:
+            key, kept = (), _MISSING
+        if kept is _MISSING:
+            read_at = self._reads_version
             kept = int(self.db.execute(sql, params).fetchone()[0])
-            self._keep("count", sql, params, kept, [])
+            if key:
+                self._keep(key, kept, [], read_at)
         return int(kept)
 
     def all(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-        kept, found = self._cached("all", sql, params)
-        if not found:
+        key: tuple[Any, ...] = ("all", sql, params)
+        try:
+            kept = self._reads_now().get(key, _MISSING)
+        except TypeError:
+            key, kept = (), _MISSING
+        if kept is _MISSING:
+            read_at = self._reads_version
             kept = [dict(r) for r in self.db.execute(sql, params).fetchall()]
-            if len(kept) <= READ_CACHE_ROWS:
-                self._keep("all", sql, params, kept, kept)
+            if key and len(kept) <= READ_CACHE_ROWS:
+                self._keep(key, kept, kept, read_at)
         return [dict(r) for r in kept]
 
     def run(self, sql: str, params: tuple[Any, ...] = ()) -> int:
