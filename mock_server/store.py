@@ -206,45 +206,49 @@ class Store:
         self._reads[key] = answer
         self._reads_bytes += size
 
-    def one(self, sql: str, params: tuple[Any, ...] = ()) -> dict[str, Any] | None:
-        key: tuple[Any, ...] = ("one", sql, params)
+    def _read(
+        self,
+        kind: str,
+        sql: str,
+        params: tuple[Any, ...],
+        fetch: Callable[[], Any],
+        rows: Callable[[Any], list[dict[str, Any]] | None],
+    ) -> Any:
+        """The kept answer of this query, else `fetch()`, kept unless `rows(answer)` is None (too long to keep)."""
+        key = (kind, sql, params)
         try:
             kept = self._reads_now().get(key, _MISSING)
         except TypeError:  # an unhashable parameter: read, not kept
-            key, kept = (), _MISSING
+            return fetch()
         if kept is _MISSING:
             read_at = self._reads_version
+            kept = fetch()
+            kept_rows = rows(kept)
+            if kept_rows is not None:
+                self._keep(key, kept, kept_rows, read_at)
+        return kept
+
+    def one(self, sql: str, params: tuple[Any, ...] = ()) -> dict[str, Any] | None:
+        def fetch() -> dict[str, Any] | None:
             row = self.db.execute(sql, params).fetchone()
-            kept = dict(row) if row else None
-            if key:
-                self._keep(key, kept, [kept] if kept else [], read_at)
+            return dict(row) if row else None
+
+        kept = self._read("one", sql, params, fetch, lambda row: [row] if row else [])
         return dict(kept) if kept is not None else None
 
     def count(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         """The integer a `SELECT COUNT(*) ...` query answers."""
-        key: tuple[Any, ...] = ("count", sql, params)
-        try:
-            kept = self._reads_now().get(key, _MISSING)
-        except TypeError:
-            key, kept = (), _MISSING
-        if kept is _MISSING:
-            read_at = self._reads_version
-            kept = int(self.db.execute(sql, params).fetchone()[0])
-            if key:
-                self._keep(key, kept, [], read_at)
-        return int(kept)
+
+        def fetch() -> int:
+            return int(self.db.execute(sql, params).fetchone()[0])
+
+        return int(self._read("count", sql, params, fetch, lambda _: []))
 
     def all(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-        key: tuple[Any, ...] = ("all", sql, params)
-        try:
-            kept = self._reads_now().get(key, _MISSING)
-        except TypeError:
-            key, kept = (), _MISSING
-        if kept is _MISSING:
-            read_at = self._reads_version
-            kept = [dict(r) for r in self.db.execute(sql, params).fetchall()]
-            if key and len(kept) <= READ_CACHE_ROWS:
-                self._keep(key, kept, kept, read_at)
+        def fetch() -> list[dict[str, Any]]:
+            return [dict(r) for r in self.db.execute(sql, params).fetchall()]
+
+        kept = self._read("all", sql, params, fetch, lambda rows: rows if len(rows) <= READ_CACHE_ROWS else None)
         return [dict(r) for r in kept]
 
     def run(self, sql: str, params: tuple[Any, ...] = ()) -> int:
