@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -57,6 +58,13 @@ class SpecRoute(Route):
     def __init__(self, path: str, endpoint: Any, methods: list[str], shadowed_by: Sequence[Route]) -> None:
         super().__init__(path, endpoint, methods=methods, name=path)
         self.shadowed_by = shadowed_by
+        self.app = self._serve
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The endpoint as plain ASGI. Starlette's own wrapper would add a second layer of exception handlers around
+        every request and every message sent; the app's ExceptionMiddleware applies the same handlers already."""
+        response = await self.endpoint(Request(scope, receive, send))
+        await response(scope, receive, send)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child = super().matches(scope)
@@ -145,17 +153,20 @@ class SpecRouter(Router):
 
     def __init__(self, routes: list[BaseRoute]) -> None:
         super().__init__(routes=routes)
-        self.exact = {r.path: r for r in routes if isinstance(r, Route) and "{" not in r.path}
+        self.exact = {
+            r.path: r
+            for r in routes
+            if isinstance(r, Route) and "{" not in r.path and not getattr(r, "shadowed_by", ())
+        }
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = self.exact.get(scope.get("path", "")) if scope["type"] == "http" else None
-        if route is not None:
-            match, child = route.matches(scope)
-            if match is Match.FULL:
-                scope.setdefault("router", self)
-                scope.update(child)
-                await route.handle(scope, receive, send)
-                return
+        if route is not None and route.methods and scope["method"] in route.methods and not scope.get("root_path"):
+            # What route.matches(scope) answers for its own literal path and one of its methods, without the regex.
+            scope.setdefault("router", self)
+            scope.update(endpoint=route.endpoint, path_params=dict(scope.get("path_params", {})))
+            await route.handle(scope, receive, send)
+            return
         await super().app(scope, receive, send)
 
 
@@ -188,10 +199,31 @@ class PublicCors:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and is_control_path(scope.get("path", "")):
-            await self.app(scope, receive, send)
-        else:
+        if scope["type"] != "http":
             await self.cors(scope, receive, send)
+        elif is_control_path(scope.get("path", "")):
+            await self.app(scope, receive, send)
+        elif any(name == b"origin" for name, _ in scope["headers"]):
+            await self.cors(scope, receive, send)
+        else:  # no Origin (curl, a server, a test client): all CORSMiddleware would do is add `Vary: Origin`
+            await self.app(scope, receive, _vary_origin(send))
+
+
+def _vary_origin(send: Send) -> Send:
+    """What CORSMiddleware sends for a request without an `Origin`: the response with `Origin` added to `Vary`,
+    without parsing the request's headers again and wrapping every message in its machinery."""
+
+    async def sender(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            raw = message.get("headers", [])
+            if any(name == b"vary" for name, _ in raw):
+                headers = MutableHeaders(scope=message)  # exactly CORSMiddleware.send's join
+                headers["Vary"] = ", ".join([*headers.getlist("Vary"), "Origin"])
+            else:
+                message["headers"] = [*raw, (b"vary", b"Origin")]
+        await send(message)
+
+    return sender
 
 
 def is_control_path(path: str) -> bool:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 
 class Clock:
@@ -56,9 +58,27 @@ def iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+_second: list[Any] = [None, ""]  # the whole second iso_at formatted last, and its text without the fraction
+
+
+def iso_at(timestamp: float) -> str:
+    """`iso(datetime.fromtimestamp(timestamp, UTC))`, for the journal's stamp on every request without building a
+    datetime: microseconds rounded half to even as `fromtimestamp` rounds them, the date and time of the second
+    formatted once per second."""
+    fraction, whole = math.modf(timestamp)
+    micros = round(fraction * 1e6)
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    elif micros < 0:
+        whole, micros = whole - 1, micros + 1_000_000
+    if _second[0] != whole:
+        _second[:] = [whole, datetime.fromtimestamp(whole, UTC).replace(tzinfo=None).isoformat()]
+    return f"{_second[1]}.{micros:06d}Z" if micros else f"{_second[1]}Z"
+
+
 def parse_instant(text: str) -> datetime:
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-__all__ = ["Clock", "iso", "parse_instant", "timedelta"]
+__all__ = ["Clock", "iso", "iso_at", "parse_instant", "timedelta"]

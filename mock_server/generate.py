@@ -10,12 +10,14 @@ import hashlib
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from faker import Faker
+if TYPE_CHECKING:
+    from faker import Faker
 
-Gen = Callable[[Faker], Any]
-DateGen = Callable[[Faker, datetime], str]
+Gen = Callable[["Faker"], Any]
+DateGen = Callable[["Faker", datetime], str]
 
 # Field-name rules, tried in order against the property name (the first matching pattern wins).
 NAME_RULES: list[tuple[str, Gen]] = [
@@ -65,8 +67,15 @@ class Generator:
     def __init__(self, seed: int, now: Callable[[], datetime]) -> None:
         self.seed = seed
         self.now = now
-        self.faker = Faker()
         self._name_rules = [(re.compile(p), g) for p, g in NAME_RULES]
+
+    @cached_property
+    def faker(self) -> Faker:
+        """Made on the first generated answer: importing Faker and loading its providers costs about a tenth of a
+        second, which a mock whose every read has a handler (the usual frontend session) never needs to pay."""
+        from faker import Faker
+
+        return Faker()
 
     def value(self, schema: dict[str, Any], *, key: str) -> Any:
         """A value for `schema`, the same for the same seed and key (e.g. operation id + request path)."""

@@ -20,11 +20,13 @@ import math
 import random
 import re
 from dataclasses import dataclass, field
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from mock_server.clock import Clock
 from mock_server.errors import ApiError
@@ -54,7 +56,7 @@ class Prefer:
     @classmethod
     def parse(cls, header: str | None) -> Prefer:
         if not header:
-            return cls()
+            return NO_PREFERENCES
         values: dict[str, str] = {}
         for part in header.replace(";", ",").split(","):
             key, _, value = part.strip().partition("=")
@@ -68,6 +70,9 @@ class Prefer:
             delay_ms=min(delay, MAX_DELAY_MS) if delay is not None else 0,
             warnings=tuple(warnings),
         )
+
+
+NO_PREFERENCES = Prefer()  # a request without `Prefer` (nearly all of them): one shared, immutable value
 
 
 def _number(values: dict[str, str], key: str, warnings: list[str]) -> int | None:
@@ -148,7 +153,8 @@ class Pipeline:
 
     async def __call__(self, op: Operation, request: Request) -> Response:
         request.scope["xentree.operation"] = op.operation_id
-        client = request.client.host if request.client else None
+        peer = request.scope.get("client")  # (host, port), as Request.client reads it, without building an Address
+        client = peer[0] if peer else None
         reply = await self._reply(op, request, client)
         if self.strict and not reply.injected:
             reply = self._enforce_contract(op, reply)
@@ -164,14 +170,17 @@ class Pipeline:
                     "too_many_failed_authentications",
                     "Too many failed authentication attempts from this address",
                 )
-            identity = self.auth[op.api].authenticate(op, request.headers, client)
+            headers = _headers_of(request.scope)
+            identity = self.auth[op.api].authenticate(op, headers, client)
             if identity is not None:
                 request.scope["xentree.identity"] = identity.username
-            rate_headers = self.limiter.hit(identity.rate_key if identity else f"ip:{client}")
+            if self.limiter.limit is not None:
+                rate_headers = self.limiter.hit(identity.rate_key if identity else f"ip:{client}")
             params = validate_parameters(op, request)
             body = await read_body(op, request)
-            prefer = Prefer.parse(request.headers.get("prefer"))
-            await self._apply_faults(op, prefer)
+            prefer = Prefer.parse(headers.get("prefer"))
+            if prefer.delay_ms or self.faults:
+                await self._apply_faults(op, prefer)
             call = Call(
                 params["path"],
                 params["query"],
@@ -185,7 +194,7 @@ class Pipeline:
                 seed=self.seed,
             )
             if "basic" in self.auth[op.api].accepted(op):
-                call.basic = basic_credentials(request.headers.get("authorization"))
+                call.basic = basic_credentials(headers.get("authorization"))
             reply = self._respond(op, call, prefer, request)
         except ApiError as exc:
             if exc.status == 401 and failure_key and self._presented_credentials(op, request):
@@ -317,12 +326,36 @@ def _echo_input(value: dict[str, Any], body: dict[str, Any], validator: Any) -> 
     return merged if validator.is_valid(merged) else value
 
 
+def _headers_of(scope: Scope) -> dict[str, str]:
+    """The request's headers by (lower-case) name, the first of a repeated one: what Starlette's `Headers.get`
+    answers, read once, where every lookup would otherwise scan the list again (and raise for a missing one)."""
+    found: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        key = name.decode("latin-1")
+        if key not in found:
+            found[key] = value.decode("latin-1")
+    return found
+
+
+# What `json.dumps(body, separators=(",", ":"), ensure_ascii=False)` runs, built once instead of at every call: the
+# same C encoder with the same options, minus the circular-reference bookkeeping (a body is a tree of JSON values).
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_C_ENCODER = (
+    c_make_encoder(None, _JSON.default, encode_basestring, None, ":", ",", False, False, True)
+    if c_make_encoder is not None
+    else None
+)
+
+
+def encode_json(body: Any) -> bytes:
+    chunks = _C_ENCODER(body, 0) if _C_ENCODER is not None else _JSON.iterencode(body)
+    return "".join(chunks).encode()
+
+
 def _render(reply: Reply) -> Response:
     if reply.body is None or reply.status == 204:
         return Response(status_code=reply.status, headers=reply.headers)
     # A body may carry its encoding already (a domain's kept reply): the same bytes, without encoding them again.
-    content = (
-        getattr(reply.body, "json_bytes", None)
-        or json.dumps(reply.body, separators=(",", ":"), ensure_ascii=False).encode()
-    )
-    return Response(content, status_code=reply.status, headers=reply.headers, media_type="application/json")
+    content = getattr(reply.body, "json_bytes", None) or encode_json(reply.body)
+    # None takes Starlette's path for no headers: the same raw headers, without the lists built to search them.
+    return Response(content, status_code=reply.status, headers=reply.headers or None, media_type="application/json")

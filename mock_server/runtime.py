@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mock_server import fixtures, worlds
-from mock_server.clock import Clock, iso, parse_instant
+from mock_server.clock import Clock, iso_at, parse_instant
 from mock_server.domains import load_domains
 from mock_server.errors import bad_request, not_found
 from mock_server.generate import Generator
@@ -208,7 +208,7 @@ class Mock:
 
     def record(self, **request: Any) -> None:
         """One request in the journal, stamped with the mock clock (the oldest dropped beyond `--journal-size`)."""
-        self.journal.append({"at": iso(self.clock.now()), **request})
+        self.journal.append({"at": iso_at(self.clock.timestamp()), **request})
 
     def journal_entries(self, limit: int) -> dict[str, Any]:
         entries = list(self.journal)[-limit:] if limit else []

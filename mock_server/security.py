@@ -21,6 +21,7 @@ import jwt
 
 from mock_server.clock import Clock, parse_instant
 from mock_server.errors import ApiError, forbidden, insufficient_scope, unauthorized
+from mock_server.resources import fixtures_dir
 from mock_server.spec import Operation
 from mock_server.store import Store
 
@@ -48,9 +49,35 @@ class Identity:
 
 
 # passwords and keys --------------------------------------------------------------------------------------------
+PRECOMPUTED_HASHES = "password-hashes.json"  # in fixtures/: see hash_password
+
+
 def hash_password(password: str, salt: bytes) -> str:
+    """The scrypt hash (N=2^14, r=8, p=1) of `password` with `salt`.
+
+    Three seeded users and the login's dummy hash cost about 0.2 s of every start, so the hashes of the default
+    world (the fixture sets' users at seed 0, whose salts come from the seeded id stream) are kept precomputed in
+    `fixtures/password-hashes.json`, looked up by a SHA-256 of salt and password. A found entry is the very string
+    this function computes (tests/test_password_hashes.py recomputes each one with scrypt); any other password or
+    salt, every registered account, is hashed here, with the same parameters."""
+    known = _precomputed_hashes().get(_precomputed_key(password, salt))
+    if known is not None:
+        return known
     digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
     return f"scrypt$16384$8$1${salt.hex()}${digest.hex()}"
+
+
+def _precomputed_key(password: str, salt: bytes) -> str:
+    return hashlib.sha256(salt + b"\0" + password.encode()).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def _precomputed_hashes() -> dict[str, str]:
+    try:
+        hashes = json.loads((fixtures_dir() / PRECOMPUTED_HASHES).read_text(encoding="utf-8"))["hashes"]
+    except (OSError, ValueError, KeyError, TypeError):  # no file (a trimmed install): every hash is computed
+        return {}
+    return {str(k): str(v) for k, v in hashes.items()}
 
 
 def verify_password(password: str, stored: str) -> bool:
@@ -84,6 +111,7 @@ def ip_allowed(client: str | None, allowed: list[str]) -> bool:
 ISSUER = "xentree-mock"
 # Every claim the mock relies on, with its type: a token missing one, or carrying the wrong type, is invalid.
 REQUIRED_CLAIMS: dict[str, type] = {"sub": str, "jti": str, "type": str, "iat": int, "exp": int, "iss": str, "gen": int}
+TOKEN_CACHE_SIZE = 4096  # tokens whose decoding (and verified bearer identity) is kept; a bound, whatever is sent
 
 
 class TokenRefused(Exception):
@@ -112,7 +140,8 @@ class Tokens:
     an integer (RFC 7519 makes it informative), so setting the clock back keeps earlier tokens working until their
     `exp`, as a frontend moving its clock expects. `gen` is the reset epoch: a token minted before `/__mock__/reset`
     is refused after it, even where the seed makes the new world's ids equal to the old one's.
-    Decoding is cached: the signature of a given token never changes.
+    Decoding and the format checks are cached by the token string (bounded): a token's signature and claims never
+    change. The time rules and the epoch are judged again at every use.
     """
 
     def __init__(self, secret: str, clock: Clock, store: Store) -> None:
@@ -120,7 +149,8 @@ class Tokens:
         self.clock = clock
         self.store = store
         self.epoch = int(store.meta("epoch") or 0)
-        self._decode = lru_cache(maxsize=4096)(self._decode_uncached)
+        self._decode = lru_cache(maxsize=TOKEN_CACHE_SIZE)(self._decode_uncached)
+        self._well_formed = lru_cache(maxsize=TOKEN_CACHE_SIZE)(self._well_formed_uncached)
 
     def new_epoch(self) -> None:
         """Called by a reset: every token issued so far stops working."""
@@ -186,11 +216,16 @@ class Tokens:
         except jwt.InvalidTokenError:
             return None
 
+    def _well_formed_uncached(self, token: str) -> dict[str, Any] | None:
+        """The claims of a token this mock signed with every claim it relies on, else None."""
+        claims = self._decode(token)
+        return claims if claims is not None and _well_formed(claims) and claims["iss"] == ISSUER else None
+
     def verified(self, token: str, kind: str) -> dict[str, Any]:
         """The claims of a token this mock signed, of the given kind, valid now by the mock clock; else
         `TokenRefused` saying why."""
-        claims = self._decode(token)
-        if claims is None or not _well_formed(claims) or claims["type"] != kind or claims["iss"] != ISSUER:
+        claims = self._well_formed(token)
+        if claims is None or claims["type"] != kind:
             raise TokenRefused("invalid_token", f"The {kind} token is malformed or its signature is invalid")
         if claims["gen"] != self.epoch:
             raise TokenRefused("invalid_token", f"The {kind} token was issued before the mock was reset")
@@ -255,6 +290,9 @@ class Authenticator:
         self.clock = clock
         self.kinds = {name: scheme_kind(s) for name, s in schemes.items()}
         self._accepted: dict[str, dict[str, str]] = {}  # operationId -> credential kind -> scheme name
+        # access token -> (store version, identity): the user row and revocation lookup of a bearer token, kept
+        # while no row of the store has changed since (Store.version); time rules and epoch are checked every use.
+        self._identities: dict[str, tuple[int, Identity]] = {}
         self.key_header = next((s["name"].lower() for s in schemes.values() if s.get("type") == "apiKey"), None)
 
     def authenticate(self, op: Operation, headers: Any, client: str | None) -> Identity | None:
@@ -296,11 +334,12 @@ class Authenticator:
 
     def _token(self, op: Operation, header: str, accepted: dict[str, str]) -> Identity:
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
             raise unauthorized("Malformed Authorization header: expected 'Bearer <token>'", "invalid_token")
-        if "oauth2" in accepted and ("bearer" not in accepted or self.tokens.kind(token.strip()) == "client"):
-            return self._client(op, token.strip(), accepted["oauth2"])
-        return self._bearer(token.strip())
+        if "oauth2" in accepted and ("bearer" not in accepted or self.tokens.kind(token) == "client"):
+            return self._client(op, token, accepted["oauth2"])
+        return self._bearer(token)
 
     def _client(self, op: Operation, token: str, scheme: str) -> Identity:
         """An OAuth2 client's token: valid now by the mock clock, and holding the operation's scopes (RFC 6750)."""
@@ -328,6 +367,18 @@ class Authenticator:
 
     def _bearer(self, token: str) -> Identity:
         claims = self.tokens.claims(token, "access")
+        version = self.store.version
+        kept = self._identities.get(token)
+        if kept is not None and kept[0] == version:
+            return kept[1]
+        identity = self._bearer_identity(claims)
+        if len(self._identities) >= TOKEN_CACHE_SIZE:
+            self._identities.clear()
+        self._identities[token] = (version, identity)
+        return identity
+
+    def _bearer_identity(self, claims: dict[str, Any]) -> Identity:
+        """The user of valid access-token claims, unless the user is gone or the token or its session revoked."""
         sid = claims.get("sid") if isinstance(claims.get("sid"), str) else ""
         user = self.store.one(
             "SELECT id, username, role, EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = ?)"

@@ -6,7 +6,6 @@ examples) comes from here, so nothing about an operation is written twice. Valid
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from dataclasses import dataclass, field
@@ -89,11 +88,11 @@ class Operation:
     required_role: str | None
     success_status: int
 
-    @property
+    @cached_property  # asked on every request: worked out once (the operation is immutable)
     def public(self) -> bool:
         return not self.security or any(not alt.schemes for alt in self.security)
 
-    @property
+    @cached_property
     def accepts(self) -> set[str]:
         return {scheme for alt in self.security for scheme in alt.schemes}
 
@@ -130,7 +129,11 @@ class Spec:
 
 
 def resolve_refs(document: dict[str, Any]) -> dict[str, Any]:
-    """Inline every local `$ref` (the specs have no recursive schemas), so validators need no registry."""
+    """Inline every local `$ref` (the specs have no recursive schemas), so validators need no registry.
+
+    A component used in many places is one shared object in the result, not a copy per use: the compiled spec is
+    read-only (validators, the generator and the pipeline only read schemas), and copying made a good part of the
+    startup."""
     cache: dict[str, Any] = {}
 
     def lookup(ref: str) -> Any:
@@ -148,7 +151,7 @@ def resolve_refs(document: dict[str, Any]) -> dict[str, Any]:
                 if ref not in cache:
                     cache[ref] = walk(lookup(ref), (*seen, ref))
                 siblings = {k: walk(v, seen) for k, v in node.items() if k != "$ref"}
-                return {**copy.deepcopy(cache[ref]), **siblings} if siblings else copy.deepcopy(cache[ref])
+                return {**cache[ref], **siblings} if siblings else cache[ref]
             return {k: walk(v, seen) for k, v in node.items()}
         if isinstance(node, list):
             return [walk(v, seen) for v in node]

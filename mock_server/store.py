@@ -4,6 +4,13 @@ The identity tables that security needs (users, tokens, organizations, membershi
 module declares its own tables beside its handlers (`domains.tables`). Ids come from a generator seeded by `--seed`,
 so the same seed and the same requests give the same ids. A state file reopened later gets a fresh id stream (seeded
 by the seed and a boot counter kept in the file), so ids never repeat across restarts, whatever was deleted.
+
+Reads (`one`, `all`, `count`) are answered from a small cache while no row has changed since they were run
+(`version`: SQLite's count of changed rows on the connection, plus rollbacks and copies into the store, plus, for a
+file, commits by other connections). A frontend reads far more than it writes, and the same few queries (the
+caller's user row, a list) run on every page; any write, rolled back or not, empties the cache. The cache holds only
+what the same query would read again, since the mock's SQL uses no clock or random function (the clock's instants
+are parameters). Callers get copies, so they may change what they got.
 """
 
 from __future__ import annotations
@@ -17,6 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from mock_server.ids import seeded_uuid
+
+READ_CACHE_ENTRIES = 512  # queries kept per store; the cache is emptied when full
+READ_CACHE_ROWS = 200  # longer answers are not kept (copying them would cost what reading them does)
+READ_CACHE_BYTES = 4 * 1024 * 1024  # text and blobs kept in all (an answer over a sixteenth of it is not kept)
+_MISSING = object()
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -93,6 +105,7 @@ CREATE TABLE IF NOT EXISTS api_keys (
 class Store:
     def __init__(self, path: str | Path | None = None, seed: int = 0, schemas: list[str] | None = None) -> None:
         self.path = str(path) if path else ":memory:"
+        self._in_memory = self.path == ":memory:"
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA foreign_keys = ON")
@@ -101,7 +114,23 @@ class Store:
             self.db.execute("PRAGMA synchronous = FULL")  # nothing acknowledged is lost on kill -9
         for ddl in [SCHEMA, *(schemas or [])]:
             self.db.executescript(ddl)
+        self._uncounted = 0  # copies into the store and rollbacks: they change rows without counting them as changes
+        self._reads: dict[tuple[Any, ...], Any] = {}  # (kind, sql, params) -> answer at `_reads_version`
+        self._reads_version = -1
+        self._reads_bytes = 0
         self.reseed(seed)
+
+    @property
+    def version(self) -> int:
+        """Moves whenever a row of this store may have changed: every INSERT, UPDATE and DELETE on this connection
+        (SQLite's `total_changes`), every rolled-back transaction (which undoes rows without counting), every copy
+        into it, and for a file every commit of another connection (`PRAGMA data_version`, in the low 32 bits).
+        Equal versions mean equal contents, so what was read at one version may be kept until the version moves."""
+        own = self.db.total_changes + self._uncounted
+        if self._in_memory:
+            return own
+        others = int(self.db.execute("PRAGMA data_version").fetchone()[0])
+        return own << 32 | others & 0xFFFFFFFF
 
     # ids -----------------------------------------------------------------------------------------------------
     def reseed(self, seed: int, stream: str = "") -> None:
@@ -117,6 +146,7 @@ class Store:
     def copy_from(self, other: Store) -> None:
         """Become a copy of `other`: every table of its main database and the position of its id stream."""
         other.db.backup(self.db)
+        self._uncounted += 1
         self._rng.setstate(other._rng.getstate())
 
     # the mock's bookkeeping ------------------------------------------------------------------------------------
@@ -148,21 +178,79 @@ class Store:
         try:
             yield
         except BaseException as exc:
+            self._uncounted += 1  # a ROLLBACK undoes rows without counting a change: the version must move anyway
             self.db.execute("COMMIT" if commit_on is not None and commit_on(exc) else "ROLLBACK")
             raise
         self.db.execute("COMMIT")
 
     # queries ---------------------------------------------------------------------------------------------------
+    def _reads_now(self) -> dict[tuple[Any, ...], Any]:
+        """The kept answers, emptied first when a row may have changed since they were read."""
+        version = self.version
+        if version != self._reads_version:
+            self._reads.clear()
+            self._reads_bytes = 0
+            self._reads_version = version
+        return self._reads
+
+    def _keep(self, key: tuple[Any, ...], answer: Any, rows: list[dict[str, Any]], read_at: int) -> None:
+        """Keep an answer read when the cache was at version `read_at`; not if another caller (a thread) has moved
+        the cache to a newer version meanwhile, which the answer might not belong to."""
+        if read_at != self._reads_version:
+            return
+        size = sum(len(v) for row in rows for v in row.values() if isinstance(v, (str, bytes)))
+        if size > READ_CACHE_BYTES // 16:
+            return
+        if len(self._reads) >= READ_CACHE_ENTRIES or self._reads_bytes + size > READ_CACHE_BYTES:
+            self._reads.clear()
+            self._reads_bytes = 0
+        self._reads[key] = answer
+        self._reads_bytes += size
+
+    def _read(
+        self,
+        kind: str,
+        sql: str,
+        params: tuple[Any, ...],
+        fetch: Callable[[], Any],
+        rows: Callable[[Any], list[dict[str, Any]] | None],
+    ) -> Any:
+        """The kept answer of this query, else `fetch()`, kept unless `rows(answer)` is None (too long to keep)."""
+        key = (kind, sql, params)
+        try:
+            kept = self._reads_now().get(key, _MISSING)
+        except TypeError:  # an unhashable parameter: read, not kept
+            return fetch()
+        if kept is _MISSING:
+            read_at = self._reads_version
+            kept = fetch()
+            kept_rows = rows(kept)
+            if kept_rows is not None:
+                self._keep(key, kept, kept_rows, read_at)
+        return kept
+
     def one(self, sql: str, params: tuple[Any, ...] = ()) -> dict[str, Any] | None:
-        row = self.db.execute(sql, params).fetchone()
-        return dict(row) if row else None
+        def fetch() -> dict[str, Any] | None:
+            row = self.db.execute(sql, params).fetchone()
+            return dict(row) if row else None
+
+        kept = self._read("one", sql, params, fetch, lambda row: [row] if row else [])
+        return dict(kept) if kept is not None else None
 
     def count(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         """The integer a `SELECT COUNT(*) ...` query answers."""
-        return int(self.db.execute(sql, params).fetchone()[0])
+
+        def fetch() -> int:
+            return int(self.db.execute(sql, params).fetchone()[0])
+
+        return int(self._read("count", sql, params, fetch, lambda _: []))
 
     def all(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.db.execute(sql, params).fetchall()]
+        def fetch() -> list[dict[str, Any]]:
+            return [dict(r) for r in self.db.execute(sql, params).fetchall()]
+
+        kept = self._read("all", sql, params, fetch, lambda rows: rows if len(rows) <= READ_CACHE_ROWS else None)
+        return [dict(r) for r in kept]
 
     def run(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         return self.db.execute(sql, params).rowcount
