@@ -232,7 +232,14 @@ class Client:
     ) -> Exchange:
         self.pacer.wait()
         url = self.base_url + path
-        kwargs: dict[str, Any] = {"headers": headers or {}, "params": params, "timeout": self.timeout}
+        # `verify` on every request: a session-level `verify=False` loses to REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in
+        # the environment (requests merges them over the session's; psf/requests#3829), as set on many CI machines.
+        kwargs: dict[str, Any] = {
+            "headers": headers or {},
+            "params": params,
+            "timeout": self.timeout,
+            "verify": self.session.verify,
+        }
         if files is not None:
             kwargs["files"] = files
             kwargs["data"] = form

@@ -33,14 +33,18 @@ def own_conversation(call: Call, conversation_id: Any) -> dict[str, Any]:
 
 
 def conversation_body(call: Call, row: dict[str, Any]) -> dict[str, Any]:
-    count = call.store.one("SELECT COUNT(*) AS n FROM messages WHERE conversation_id = ?", (row["id"],))
+    """`row` may carry its `message_count` already (the list reads every count in its one query)."""
+    count = row.get("message_count")
+    if count is None:
+        found = call.store.one("SELECT COUNT(*) AS n FROM messages WHERE conversation_id = ?", (row["id"],))
+        count = found["n"] if found else 0
     return {
         "id": row["id"],
         "title": row["title"],
         "provider": row["provider"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
-        "message_count": count["n"] if count else 0,
+        "message_count": count,
     }
 
 
@@ -137,7 +141,9 @@ def _store_turn(call: Call, conversation: dict[str, Any], message: str, reply: s
 @handles("listConversations")
 def list_conversations(call: Call) -> list[dict[str, Any]]:
     rows = call.store.all(
-        "SELECT * FROM conversations WHERE user_id = ? ORDER BY updated_ts DESC, seq DESC", (call.user_id,)
+        "SELECT c.*, (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) AS message_count"
+        " FROM conversations c WHERE c.user_id = ? ORDER BY c.updated_ts DESC, c.seq DESC",
+        (call.user_id,),
     )
     return [conversation_body(call, r) for r in rows]
 
