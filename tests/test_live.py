@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 from mock_server.app import Mock
 from mock_server.domains.live import month_slices, next_period, period_start, plans
 from mock_server.resources import spec_path
+from mock_server.spec import resolve_refs
 from tests.conftest import bearer, login, make_client, user_ids
 
 NOW = datetime(2026, 4, 16, 10, 0, tzinfo=UTC)  # mid-month: demo's seeded usage lies between Apr 1 and now
@@ -381,7 +382,7 @@ def test_bad_nicknames_are_400_naming_the_field(client: TestClient, alex: dict[s
 
 def test_the_nickname_pattern_admits_only_letters_and_digits_first() -> None:
     """The spec's pattern: every character of its letter class is a Unicode letter or digit."""
-    spec = yaml.safe_load(spec_path().read_text(encoding="utf-8"))
+    spec = resolve_refs(yaml.safe_load(spec_path().read_text(encoding="utf-8")))
     nickname = spec["paths"]["/api/live/nickname"]["put"]["requestBody"]["content"]["application/json"]["schema"]
     pattern = re.compile(nickname["properties"]["nickname"]["pattern"])
     first = [chr(c) for c in range(0x10000) if pattern.fullmatch(chr(c))]
