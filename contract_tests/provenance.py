@@ -114,12 +114,14 @@ def header_mark(spec: ApiSpec, op: OperationInfo | None, status: int | None, hea
 
 
 def _view(spec: ApiSpec, node: Any) -> dict[str, Any]:
-    """A schema node with its `$ref` chain followed; what is written beside a `$ref` (a mark) wins over the target."""
+    """A schema node with its `$ref` chain followed; what is written beside a `$ref` (a mark) wins over the target,
+    and the keywords both mark as ours (`x-inferred`) add up."""
     merged: dict[str, Any] = {}
     for _ in range(20):
         if not isinstance(node, dict):
             break
-        merged = {**node, **merged}
+        guessed = [*(merged.get("x-inferred") or []), *(node.get("x-inferred") or [])]
+        merged = {**node, **merged, **({"x-inferred": guessed} if guessed else {})}
         if "$ref" not in node:
             break
         node = _ref_target(spec, node["$ref"])

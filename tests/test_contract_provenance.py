@@ -5,6 +5,8 @@ marks issue 15 put on it."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -20,6 +22,7 @@ from contract_tests.provenance import DOCUMENTED, INFERRED, Violation
 from contract_tests.results import ERROR, WARNING, Finding, OperationResult, RunResult
 from contract_tests.spec import ApiSpec
 from mock_server.resources import spec_path
+from tests.test_contract_broken import contract, mock_app, problems, rewrite_response, serve  # noqa: F401
 
 THING = {
     "type": "object",
@@ -30,8 +33,10 @@ THING = {
         "last": {"type": "string", "format": "date", "x-inferred": ["nullable"]},  # its non-null type is our guess
         "guess": {"type": "integer", "x-provenance": "inferred"},  # a property the docs never name
         "tags": {"type": "array", "items": {"type": "string", "maxLength": 8, "x-inferred": ["maxLength"]}},
+        "code": {"$ref": "#/components/schemas/Code", "x-inferred": ["minLength"]},  # and the shared schema's guesses
     },
 }
+CODE = {"type": "string", "minLength": 2, "maxLength": 8, "pattern": "^[A-Z]+$", "x-inferred": ["maxLength"]}
 BODY = {
     "type": "object",
     "required": ["name"],
@@ -88,7 +93,7 @@ DOC: dict[str, Any] = {
         },
     },
     "components": {
-        "schemas": {"Thing": THING, "ThingBody": BODY},
+        "schemas": {"Thing": THING, "ThingBody": BODY, "Code": CODE},
         "parameters": {
             "ThingId": {
                 "name": "thing_id",
@@ -123,6 +128,9 @@ def test_a_response_value_breaking_an_inferred_keyword_of_a_documented_field_bre
     assert body_mark(spec, ["tags", 0], "maxLength") == INFERRED  # through array items
     assert body_mark(spec, ["tags", 0], "type") == DOCUMENTED
     assert body_mark(spec, ["count"], "minimum") == DOCUMENTED  # nothing guessed here
+    assert body_mark(spec, ["code"], "maxLength") == INFERRED  # guessed on the shared schema
+    assert body_mark(spec, ["code"], "minLength") == INFERRED  # guessed beside the $ref
+    assert body_mark(spec, ["code"], "pattern") == DOCUMENTED
     assert body_mark(spec, ["guess"], "type") == INFERRED  # the property itself is ours
     assert body_mark(spec, ["last"], "type", null=True) == INFERRED  # null where we guessed "never null"
     assert body_mark(spec, ["last"], "type") == DOCUMENTED  # a number where the docs say a date string
@@ -248,3 +256,46 @@ def test_the_xentree_spec_marks_rate_the_issue_15_guesses_as_warnings() -> None:
         INFERRED,
         "status 429",
     )
+
+
+def test_the_ledger_spec_marks_rate_its_guesses_as_warnings() -> None:
+    ledger = ApiSpec.load(spec_path("xp-ledger"))
+
+    def entry_mark(field: str, keyword: str, null: bool = False) -> str:
+        finding = Finding("response_schema_conformance", "t", "m", status=200, operation="listUserXpEntries")
+        path: list[Any] = ["entries", 0, field]
+        return provenance.finding_mark(ledger, finding, path, keywords=(keyword,), value_is_null=null)[0]
+
+    assert entry_mark("value", "type") == DOCUMENTED  # the XP page states a number
+    assert entry_mark("subject", "type", null=True) == INFERRED  # its nullability is ours
+    assert entry_mark("userId", "minLength") == INFERRED
+    entries = ledger.by_id["listUserXpEntries"]
+    assert provenance.request_mark(ledger, entries, Violation("query", "limit", (), ("maximum",)))[0] == DOCUMENTED
+    assert provenance.request_mark(ledger, entries, Violation("query", "limit", (), ("minimum",)))[0] == INFERRED
+    assert provenance.status_mark(ledger, ledger.by_id["sendCaliperEvents"], 429) == INFERRED
+    assert provenance.status_mark(ledger, ledger.by_id["issueAccessToken"], 429) == DOCUMENTED
+    scope = Finding("ledger_scope", "t", "m", status=200, operation="listUserXpEntries")
+    assert provenance.finding_mark(ledger, scope) == (DOCUMENTED, "scope events.readonly")
+
+
+def test_a_target_breaking_only_an_inferred_keyword_gets_a_warning(serve: Callable[[Any], str], tmp_path: Path) -> None:  # noqa: F811
+    """End to end: days_since_activity is a documented integer whose `minimum: 0` is our guess."""
+
+    def answering(value: Any) -> Callable[[int, dict[str, str], bytes], tuple[int, dict[str, str], bytes]]:
+        def change(status: int, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+            data = json.loads(body) if body else None
+            if status == 200 and isinstance(data, dict):
+                data["days_since_activity"] = value
+            return status, headers, json.dumps(data).encode()
+
+        return change
+
+    def streak(scope: Any) -> bool:
+        return bool(scope["path"] == "/api/xp/streak-status" and scope["method"] == "GET")
+
+    for value, expected, exit_code in ((-1, (INFERRED, WARNING), 0), ("soon", (DOCUMENTED, ERROR), 1)):
+        url = serve(rewrite_response(mock_app(), streak, answering(value)))
+        result = contract(url, tmp_path, operations=["getStreakStatus"], phases=["coverage"])
+        found = [f for f in result.findings if f.check == "response_schema_conformance"]
+        assert found and {(f.provenance, f.severity) for f in found} == {expected}, problems(result)
+        assert found[0].subject == "field /days_since_activity" and result.exit_code == exit_code, value
