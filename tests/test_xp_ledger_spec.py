@@ -297,6 +297,14 @@ def test_undocumented_ledger_properties_are_marked_inferred() -> None:
     assert marked >= 20  # eventTime, edApp, extensions and profile of six event types, the token's scope, ...
 
 
+def test_ledger_schema_names_of_ours_are_marked() -> None:
+    for name, schema in SPEC["components"]["schemas"].items():
+        ours = "inferred" in (schema.get("x-provenance"), schema.get("x-name-provenance"))
+        assert ours == (name not in FIELDS["schema_names"]), name
+        if name in FIELDS["schema_names"]:
+            assert "x-name-provenance" not in schema, name
+
+
 def test_ledger_parameters_are_marked_by_the_docs() -> None:
     for _path, _method, op in OPS:
         for param in map(resolve, op.get("parameters", [])):
