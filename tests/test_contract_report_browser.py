@@ -40,9 +40,10 @@ def test_the_html_report_renders_the_matrix_without_console_errors(
 ) -> None:
     from selenium.webdriver.common.by import By
 
-    broken = add_field("/api/xp/profile", "GET", "level", "seven")(mock_app())  # a documented field: an error
+    # a documented field: an error (issue 15 marked every XP profile field inferred; the streak's are documented)
+    broken = add_field("/api/xp/streak-status", "GET", "current_streak", "seven")(mock_app())
     result = contract(
-        serve(broken), tmp_path, operations=["getXpProfile", "getHealth", "listNotes"], phases=["coverage"]
+        serve(broken), tmp_path, operations=["getStreakStatus", "getHealth", "listNotes"], phases=["coverage"]
     )
     from contract_tests import report
 
@@ -61,7 +62,7 @@ def test_the_html_report_renders_the_matrix_without_console_errors(
             r.get_attribute("data-operation"): r.get_attribute("class")
             for r in driver.find_elements(By.CSS_SELECTOR, "#status-matrix g.row")
         }
-        assert set(rows) == {"getXpProfile", "getHealth", "listNotes"} and "error" in rows["getXpProfile"]
+        assert set(rows) == {"getStreakStatus", "getHealth", "listNotes"} and "error" in rows["getStreakStatus"]
         driver.save_screenshot(str(tmp_path / "report.png"))
         matrix.screenshot(str(tmp_path / "matrix.png"))
         errors = [entry for entry in driver.get_log("browser") if entry["level"] in ("SEVERE", "ERROR")]
