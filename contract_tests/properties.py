@@ -8,6 +8,7 @@ one `ScenarioResult` for the stateful sequences that follow the spec's links.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -43,6 +44,61 @@ PHASE_STATUS = {
     Status.INTERRUPTED: ERRORED,
 }
 STATEFUL = "stateful: sequences following the spec's links"
+REQUEST_CHECKS = frozenset({"negative_data_rejection", "positive_data_acceptance"})  # judged by what was sent
+# positive coverage cases at a boundary name it only in words: the keywords they stand on
+BOUNDARIES = {
+    "maximum value": ("maximum",),
+    "minimum value": ("minimum",),
+    "near-boundary number": ("minimum", "maximum"),
+    "maximum length string": ("maxLength",),
+    "minimum length string": ("minLength",),
+    "near-boundary length string": ("minLength", "maxLength"),
+    "maximum items array": ("maxItems",),
+    "near-boundary items array": ("minItems", "maxItems"),
+}
+BODY_BOUNDARY = re.compile(r"^Object with valid '([^']+)' value: (.+)$")
+
+
+def _place(location: Any) -> str:
+    return str(getattr(location, "value", location) or "")
+
+
+def _mutated(mutation: Any) -> provenance.Violation | None:
+    """A fuzzing mutation: parameters of one place are mutated as one object (`/properties/<name>/...`)."""
+    place, name = _place(mutation.parameter_location), mutation.parameter
+    pointer = tuple(p for p in str(mutation.schema_pointer or "").split("/") if p)
+    if place != "body" and len(pointer) >= 2 and pointer[0] == "properties":
+        name, pointer = pointer[1], pointer[2:]
+    return provenance.Violation(place, name, pointer, tuple(mutation.keywords)) if mutation.keywords else None
+
+
+def _covered(data: Any) -> provenance.Violation | None:
+    """A coverage case: its location is a schema pointer whose last step is the keyword (negative cases), or its
+    scenario / description names the boundary it stands on (positive ones)."""
+    place, name = _place(data.parameter_location), data.parameter
+    steps = tuple(p for p in str(data.location or "").split("/") if p)
+    if steps:
+        return provenance.Violation(place, name, steps[:-1], (steps[-1],))
+    if place != "body" and name and str(data.scenario) == "missing_parameter":
+        return provenance.Violation(place, name, (), ("required",))
+    body = BODY_BOUNDARY.match(str(data.description or "")) if place == "body" else None
+    words = body.group(2) if body else str(data.scenario).replace("_", " ").replace("near boundary", "near-boundary")
+    keywords = BOUNDARIES.get(words.lower())
+    if keywords is None:
+        return None
+    return provenance.Violation(place, None if body else name, ("properties", body.group(1)) if body else (), keywords)
+
+
+def violations(case: Any) -> list[provenance.Violation]:
+    """What a generated request broke (negative data) or kept to at a boundary (positive data), from Schemathesis'
+    case metadata; nothing when it does not say (random bytes, plain positive data)."""
+    data = getattr(getattr(getattr(case, "meta", None), "phase", None), "data", None)
+    if data is None:
+        return []
+    found = [v for v in (_mutated(m) for m in getattr(data, "mutations", ()) or ()) if v is not None]
+    if not found and hasattr(data, "scenario"):
+        found = [v for v in (_covered(data),) if v is not None]
+    return found
 
 
 class TargetDown(Exception):
@@ -235,6 +291,7 @@ class Collector:
                     status=status,
                     operation=result.operation_id,
                     curl=check.failure_info.code_sample,
+                    violations=violations(node.value) if check.name in REQUEST_CHECKS else (),
                 )
                 result.add_finding(finding)
                 if phase == "stateful":

@@ -218,6 +218,7 @@ def markdown_summary(result: RunResult) -> str:
             "</details>",
             "",
         ]
+    lines += _since_lines(result.operations)
     skipped = [u for u in result.units if u.status == SKIPPED]
     if skipped:
         reasons: dict[str, int] = {}
@@ -232,6 +233,26 @@ def markdown_summary(result: RunResult) -> str:
             "",
         ]
     return "\n".join(lines)
+
+
+def _since_lines(operations: list[OperationResult]) -> list[str]:
+    """Per operation, the docs version that first lists it (the spec's x-since), as in the HTML table: drift between
+    docs versions shows as new operations failing together."""
+    if not any(op.since for op in operations):
+        return []
+    rows = [
+        f"| `{op.label}` ({op.operation_id}) | {op.status} | {op.provenance} | {op.since or '-'} |" for op in operations
+    ]
+    return [
+        "<details><summary>Operations by docs version (x-since)</summary>",
+        "",
+        "| operation | result | provenance | since |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+        "</details>",
+        "",
+    ]
 
 
 def _md(text: str) -> str:

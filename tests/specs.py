@@ -19,6 +19,23 @@ from referencing.jsonschema import DRAFT202012
 ROOT = Path(__file__).resolve().parent.parent
 METHODS = {"get", "post", "put", "patch", "delete"}
 Example = tuple[str, dict[str, Any], Any]  # where, schema, value
+# the keywords field-level provenance speaks of: a documented field lists the inferred ones in `x-inferred`
+CONSTRAINTS = (
+    "format",
+    "enum",
+    "const",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "default",
+)
 
 
 def walk(node: Any, path: str = "#") -> Iterator[tuple[str, dict[str, Any]]]:
@@ -49,6 +66,58 @@ class SpecDoc:
                 target = target[part]
             node = target
         return node
+
+    def constraints(self, node: dict[str, Any]) -> set[str]:
+        """The constraint keywords a (property or parameter) schema states; a `null` in its type counts as
+        `nullable`, and a shared schema it refers to (or a shared enum it takes) brings its keywords along."""
+        kinds = node.get("type")
+        branches = [self.resolve(b) for b in node.get("anyOf", [])]
+        nullable = isinstance(kinds, list) and "null" in kinds or {"type": "null"} in branches
+        shared = [self.resolve(node)] if "$ref" in node else [b for b in branches if b != {"type": "null"}]
+        own = {k for k in CONSTRAINTS if k in node} | ({"nullable"} if nullable else set())
+        return own | {k for target in shared for k in CONSTRAINTS if k in target}
+
+    def guessed(self, node: dict[str, Any]) -> set[str]:
+        """The keywords a property marks as ours: its own `x-inferred` and that of the shared schema it refers to."""
+        targets = [node, *([self.resolve(node)] if "$ref" in node else [])]
+        return {k for target in targets for k in target.get("x-inferred", [])}
+
+    def documented_field_problems(self, fields: dict[str, dict[str, list[str]]]) -> tuple[list[str], int]:
+        """Held against reference data (schema -> documented property -> the keywords the docs state): a documented
+        property is not marked inferred (nor its schema), every other keyword it has is marked ours, and every stated
+        one is there and not marked ours. Returns the problems and how many properties were checked."""
+        problems: list[str] = []
+        checked = 0
+        for name, props in fields.items():
+            schema = self.doc["components"]["schemas"][name]
+            if schema.get("x-provenance") == "inferred":
+                problems.append(f"{name}: a schema with documented fields is marked inferred")
+            for prop, stated in props.items():
+                node = schema["properties"][prop]
+                kinds, ours = self.constraints(node), self.guessed(node)
+                if node.get("x-provenance") == "inferred":
+                    problems.append(f"{name}.{prop} is documented")
+                if not kinds - set(stated) <= ours:
+                    problems.append(f"{name}.{prop}: {sorted(kinds - set(stated) - ours)} not marked")
+                if not set(stated) <= kinds or set(stated) & ours:
+                    problems.append(f"{name}.{prop}: documented {stated} missing or marked as ours")
+                checked += 1
+        return problems, checked
+
+    def undocumented_field_problems(self, fields: dict[str, dict[str, list[str]]]) -> tuple[list[str], int]:
+        """The other way round: every property the reference data does not list is marked inferred, on itself or on
+        its schema. Returns the problems and how many properties carry their own mark."""
+        problems: list[str] = []
+        marked = 0
+        for name, schema in self.doc["components"]["schemas"].items():
+            if schema.get("x-provenance") == "inferred":
+                continue  # the mark covers every property
+            for prop, node in schema.get("properties", {}).items():
+                if prop not in fields.get(name, {}):
+                    marked += 1
+                    if node.get("x-provenance") != "inferred":
+                        problems.append(f"{name}.{prop} is not in the docs")
+        return problems, marked
 
     def validator(self, schema: dict[str, Any]) -> Draft202012Validator:
         resource = Resource.from_contents(self.doc, default_specification=DRAFT202012)

@@ -386,8 +386,7 @@ def test_a_break_of_an_inferred_field_is_a_warning(serve: Callable[[Any], str], 
 
 
 def test_a_break_of_a_documented_field_is_an_error(serve: Callable[[Any], str], tmp_path: Path) -> None:  # noqa: F811
-    """getStreakStatus's `current_streak` is stated by the docs (XPProfileResponse.level, used here before issue 15,
-    turned out to be our inference)."""
+    # (issue 15 marked every XP profile field inferred, `level` too: the streak's current_streak is documented)
     url = serve(add_field("/api/xp/streak-status", "GET", "current_streak", "seven")(mock_app()))
     result = contract(url, tmp_path, operations=["getStreakStatus"], phases=["examples", "coverage"])
     found = [f for f in result.findings if f.check == "response_schema_conformance"]

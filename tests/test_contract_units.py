@@ -510,3 +510,16 @@ def test_reports_show_errors_warnings_and_the_matrix(tmp_path: Path) -> None:
     data = json.loads(Path(paths["json"]).read_text())
     assert data["findings"] == {"errors": 1, "warnings": 1}
     assert data["operations"][0]["findings"][0]["severity"] == "warning"
+
+
+def test_the_markdown_summary_shows_each_operations_docs_version() -> None:
+    result = sample_result()
+    summary = report.markdown_summary(result)
+    assert "Operations by docs version (x-since)" in summary
+    assert (
+        "| `GET /api/xp/public-profile/{username}` (getPublicXpProfile) | failed | documented | 2026-04-23 |" in summary
+    )
+    assert "| `GET /api/health` (getHealth) | passed | inferred | - |" in summary  # no x-since: said so, not hidden
+    for op in result.operations:
+        op.since = ""
+    assert "x-since" not in report.markdown_summary(result)  # a spec without versions gets no empty table

@@ -236,7 +236,10 @@ def test_xp_entry_accepts_both_documented_shapes() -> None:
     entry = SPEC["components"]["schemas"]["XpEntry"]
     assert set(fact["entry_fields"]) <= set(entry["properties"])
     assert {"sourceEvent", "curriculumItemId"} <= set(entry["properties"])  # the platform.timeback.com shape
-    assert entry["x-provenance"] == "inferred"
+    # field-level marks: every field is named by one docs version, so the schema is not inferred as a whole; the
+    # Partner fields' guessed nullability is listed in x-inferred
+    assert "x-provenance" not in entry
+    assert entry["properties"]["subject"]["x-inferred"] == ["nullable"]
     assert SPEC["components"]["schemas"]["XpEntryPage"]["required"] == fact["page_fields"]
     examples = resolve(BY_ID["listUserXpEntries"][2]["responses"]["200"])["content"]["application/json"]["examples"]
     page = _component("XpEntryPage")
@@ -267,12 +270,71 @@ def test_conventions() -> None:
     for where, node in walk(SPEC):
         assert node.get("additionalProperties") is not False, where
         assert "nullable" not in node or not isinstance(node["nullable"], bool), f"{where}: use type [x, 'null']"
-    inferred = {"EventAcknowledgement", "XpEntry", "CaliperScore", "GradeAttempt", "ScoreType", "CaliperEntity"}
+    inferred = {"EventAcknowledgement", "CaliperScore", "GradeAttempt", "ScoreType", "CaliperEntity"}
     assert all(SPEC["components"]["schemas"][n]["x-provenance"] == "inferred" for n in inferred)
     for name in ("InvalidTokenRequest", "InvalidEvent", "Unauthorized", "Forbidden"):
         assert SPEC["components"]["responses"][name]["x-provenance"] == "inferred", name
     entry = SPEC["components"]["schemas"]["XpEntry"]["properties"]
     assert entry["subject"]["type"] == ["string", "null"] and entry["curriculumItemId"]["type"] == ["string", "null"]
+
+
+# --- provenance at field level, both ways, against fixtures/xp-ledger-documented-fields.json ------------------------
+FIELDS = json.loads((ROOT / "fixtures" / "xp-ledger-documented-fields.json").read_text())
+
+
+def test_documented_ledger_properties_are_not_marked_and_their_inferred_keywords_are_listed() -> None:
+    problems, checked = DOC.documented_field_problems(FIELDS["schemas"])
+    assert problems == []
+    assert checked >= 60
+    schemas = SPEC["components"]["schemas"]
+    for name, stated in FIELDS["shared_schemas"].items():  # the shared strings events refer to
+        assert DOC.constraints(schemas[name]) - set(stated) == set(schemas[name].get("x-inferred", [])), name
+
+
+def test_undocumented_ledger_properties_are_marked_inferred() -> None:
+    problems, marked = DOC.undocumented_field_problems(FIELDS["schemas"])
+    assert problems == []
+    assert marked >= 20  # eventTime, edApp, extensions and profile of six event types, the token's scope, ...
+
+
+def test_ledger_schema_names_of_ours_are_marked() -> None:
+    for name, schema in SPEC["components"]["schemas"].items():
+        ours = "inferred" in (schema.get("x-provenance"), schema.get("x-name-provenance"))
+        assert ours == (name not in FIELDS["schema_names"]), name
+        if name in FIELDS["schema_names"]:
+            assert "x-name-provenance" not in schema, name
+
+
+def test_ledger_parameters_are_marked_by_the_docs() -> None:
+    for _path, _method, op in OPS:
+        for param in map(resolve, op.get("parameters", [])):
+            name, schema = param["name"], param["schema"]
+            assert param.get("x-provenance") != "inferred" and name in FIELDS["parameters"], name
+            unstated = DOC.constraints(schema) - set(FIELDS["parameters"][name])
+            assert unstated == set(schema.get("x-inferred", [])), f"{name}: {sorted(unstated)}"
+
+
+def _marks(node: dict[str, Any]) -> list[str | None]:
+    return [node.get("x-provenance"), resolve(node).get("x-provenance")]
+
+
+def test_ledger_statuses_are_marked_by_the_docs() -> None:
+    for fact in DOCUMENTED:
+        op = BY_ROUTE[(fact["method"], fact["path"])]
+        documented = {*fact["success"], *fact["documented_errors"]}
+        for code, response in op["responses"].items():
+            inferred = "inferred" in _marks(response)
+            assert inferred == (code not in documented), f"{op['operationId']} {code}"
+
+
+def test_ledger_scopes_and_headers_are_marked_by_the_docs() -> None:
+    for _path, _method, op in OPS:
+        scopes = [s for alt in op["security"] for s in alt.get("oauth2", [])]
+        documented = FIELDS["scopes"].get(op["operationId"])
+        assert scopes == ([documented] if documented else []), op["operationId"]
+        assert "x-scope-provenance" not in op, op["operationId"]  # both scopes are the docs'
+    for name, header in SPEC["components"]["headers"].items():
+        assert (header.get("x-provenance") == "inferred") == (name not in FIELDS["headers"]), name
 
 
 # --- links and servers ----------------------------------------------------------------------------------------------
