@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from starlette.applications import Starlette
@@ -83,11 +84,24 @@ def operation_routes(mock: Mock) -> list[BaseRoute]:
     by_path: dict[str, dict[str, Operation]] = {}
     for op in (op for spec in mock.specs.values() for op in spec.operations):
         by_path.setdefault(op.path, {})[op.method] = op
+    order = _route_plan(tuple(by_path))
     routes: list[SpecRoute] = []
-    for path, ops in sorted(by_path.items(), key=lambda item: route_order(item[0])):
-        shadows = [r for r in routes if _overlap(r.path, path)]
+    for path, shadow_indexes in order:
+        ops = by_path[path]
+        shadows = [routes[i] for i in shadow_indexes]
         routes.append(SpecRoute(path, _endpoint(mock.pipeline, ops), list(ops), shadows))
     return list(routes)
+
+
+@lru_cache(maxsize=8)
+def _route_plan(paths: tuple[str, ...]) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """The paths in matching order, each with the earlier ones that can match the same URL: the same for every
+    mock of a spec set, so computed once per process (a test suite builds hundreds of mocks)."""
+    ordered = sorted(paths, key=route_order)
+    return tuple(
+        (path, tuple(i for i, earlier in enumerate(ordered[:n]) if _overlap(earlier, path)))
+        for n, path in enumerate(ordered)
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

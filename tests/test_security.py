@@ -118,3 +118,19 @@ def test_rate_limit_can_be_switched_off() -> None:
         headers = bearer(login(client))
         response = client.get("/api/auth/me", headers=headers)
         assert "ratelimit-limit" not in response.headers
+
+
+def test_a_remembered_password_check_still_refuses_every_other_password_and_hash() -> None:
+    """verify_password remembers successes only: after the right password, a wrong one and the right one against
+    another stored hash (a changed password, another user) are still checked with scrypt and refused."""
+    from mock_server import security
+
+    stored = security.hash_password("correct horse", b"salt-one-16bytes")
+    other = security.hash_password("another secret", b"salt-two-16bytes")
+    assert security.verify_password("correct horse", stored)
+    assert security.verify_password("correct horse", stored)  # remembered: the same answer
+    assert not security.verify_password("correct horsf", stored)
+    assert not security.verify_password("correct horse", other)
+    assert not security.verify_password("", stored)
+    tampered = stored[:-1] + ("0" if stored[-1] != "0" else "1")
+    assert not security.verify_password("correct horse", tampered)
