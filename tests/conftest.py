@@ -33,6 +33,7 @@ LONGEST_FIRST = (
     "test_generated_clients.py",
     "test_proxy.py",
     "test_proxy_broken.py",
+    "test_proxy_lifecycle.py",
     "test_contract_cli.py",
     "test_contract_plugin.py",
     "test_security_model.py::test_x_forwarded_for",
