@@ -68,7 +68,7 @@ def start_proxy(upstream: str, reports: Path, *extra: str) -> tuple[subprocess.P
             return proc, url
         except httpx.HTTPError:
             if proc.poll() is not None:
-                raise AssertionError(proc.communicate())
+                raise AssertionError(proc.communicate()) from None
             time.sleep(0.1)
     proc.kill()
     raise AssertionError("the proxy did not start")
