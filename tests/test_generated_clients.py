@@ -314,8 +314,9 @@ def test_tsc_rejects_a_frontend_file_that_misuses_the_generated_types(tmp_path: 
 
 def test_generated_clients_pass_mypy(generated: dict[str, str]) -> None:
     """Both generated packages type-check (issue 15: no `body: Any` from object unions, no untyped inline objects).
-    Every import is checked (python-dateutil's stubs are a test dependency). `misc` off: for a union body (the ledger's event-or-envelope) 0.27.1's template annotates a subscript
-    (`_kwargs["json"]: dict[str, Any]`), which mypy rejects whatever the spec says."""
+    Every import is checked (python-dateutil's stubs are a test dependency). `misc` off: for a union body (the
+    ledger's event-or-envelope) 0.27.1's template annotates a subscript (`_kwargs["json"]: dict[str, Any]`), which
+    mypy rejects whatever the spec says."""
     dirs = [Path(client_module(package).__path__[0]) for package in PACKAGES.values()]
     done = subprocess.run(
         [str(BIN / "mypy"), "--disable-error-code", "misc", *map(str, dirs)],
