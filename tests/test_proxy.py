@@ -9,12 +9,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
 import random
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +28,7 @@ from contract_tests.resources import spec_path
 from contract_tests.results import PASSED, SKIPPED, RunResult
 from contract_tests.spec import ApiSpec
 from mock_server.app import Settings, create_app
-from tests.conftest import ROOT
+from tests.test_proxy_lifecycle import start_proxy
 
 BIG = random.Random(17).randbytes(5 * 1024 * 1024)
 
@@ -247,22 +243,9 @@ def test_the_error_body_follows_each_specs_error_schema() -> None:
 
 # the real process -----------------------------------------------------------------------------------------------
 def test_the_proxy_process_writes_the_reports_and_the_har_on_sigint(mock_url: str, tmp_path: Path) -> None:
-    port = free_port()
     reports, har = tmp_path / "reports", tmp_path / "traffic.har"
-    cmd = [sys.executable, "-m", "contract_tests", "proxy", "--upstream", mock_url, "--port", str(port)]
-    cmd += ["--report-dir", str(reports), "--har", str(har)]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc, url = start_proxy(mock_url, reports, "--har", str(har))
     try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(url + "/api/health", timeout=1)
-                break
-            except httpx.HTTPError:
-                assert proc.poll() is None, proc.communicate()
-                time.sleep(0.1)
         frontend_session(url)
         httpx.get(url + "/api/not-a-route", timeout=10)
         proc.send_signal(signal.SIGINT)
