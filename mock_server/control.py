@@ -37,7 +37,8 @@ from starlette.routing import BaseRoute, Route
 from mock_server.clock import parse_instant
 from mock_server.errors import ApiError, bad_request, forbidden
 from mock_server.pipeline import Fault
-from mock_server.runtime import LOOPBACK_HOSTS, ClockRangeError, Mock
+from mock_server.runtime import ClockRangeError, Mock
+from mock_server.security import LOOPBACK_HOSTS
 from mock_server.spec import compile_schema
 from mock_server.validation import check, coerce, parse_json, read_limited
 

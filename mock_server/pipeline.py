@@ -33,14 +33,13 @@ from mock_server.errors import ApiError
 from mock_server.generate import Generator
 from mock_server.limits import RateLimiter
 from mock_server.registry import Call, Registry, Result
-from mock_server.security import Authenticator, Tokens, basic_credentials
+from mock_server.security import LOOPBACK_HOSTS, Authenticator, Tokens, basic_credentials
 from mock_server.spec import Operation, Spec
 from mock_server.store import Store
 from mock_server.validation import read_body, response_violations, validate_parameters
 
 MAX_DELAY_MS = 30_000
 _ASCII_NUMBER = re.compile(r"[0-9]{1,9}")  # str.isdigit() would take '²' or '٣', which int() then refuses
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
 @dataclass(frozen=True)
@@ -162,7 +161,7 @@ class Pipeline:
 
     async def _reply(self, op: Operation, request: Request, client: str | None) -> Reply:
         rate_headers: dict[str, str] = {}
-        failure_key = f"auth-failures:{client}" if client not in LOOPBACK else None
+        failure_key = f"auth-failures:{client}" if client not in LOOPBACK_HOSTS else None
         try:
             if failure_key:
                 self.auth_failures.check(

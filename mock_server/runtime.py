@@ -26,11 +26,10 @@ from mock_server.limits import RateLimit, RateLimiter
 from mock_server.pipeline import Fault, Pipeline
 from mock_server.registry import Call, Knob, Registry
 from mock_server.resources import spec_path
-from mock_server.security import Tokens
+from mock_server.security import LOOPBACK_HOSTS, Tokens
 from mock_server.spec import Spec, load_spec
 from mock_server.store import Store
 
-LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
 CLOCK_MIN, CLOCK_MAX = 0.0, parse_instant("9000-01-01T00:00:00Z").timestamp()
 CLOCK_RANGE_TEXT = "1970-01-01T00:00:00Z and 9000-01-01T00:00:00Z"
 

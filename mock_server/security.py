@@ -31,6 +31,11 @@ REFRESH_TTL_SECONDS = 30 * 24 * 3600
 API_KEY_PREFIX = "xntr-"
 
 
+# Loopback names: the default (seed-derived) signing secret, the exempt address of the failed-auth throttle, and
+# where /__mock__ answers without a token all read this one set.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
 @dataclass(frozen=True)
 class Identity:
     user_id: str
@@ -38,7 +43,6 @@ class Identity:
     role: str  # platform role: user | admin; `application` for OAuth2 clients
     via: str  # bearer | api_key | oauth2
     scopes: tuple[str, ...] | None = None  # API keys and OAuth2 clients
-    api_key_id: str | None = None
     organization_id: str | None = None  # API keys are bound to one organization
     token_jti: str | None = None
     session_id: str | None = None  # the login session (token family) of a bearer token
@@ -429,6 +433,5 @@ class Authenticator:
             row["role"],
             "api_key",
             scopes=tuple(json.loads(row["scopes"])),
-            api_key_id=row["id"],
             organization_id=row["organization_id"],
         )
