@@ -111,6 +111,9 @@ class Spec:
     by_id: dict[str, Operation] = field(default_factory=dict)
     yaml_text: str = ""
     json_text: str = ""
+    # Read once at load, from the $ref-resolved document (the Error schema may name its parts): every error response
+    # of this API renders through it.
+    error_shape: ErrorShape = field(default_factory=lambda: ErrorShape.of({}))
 
     @property
     def title(self) -> str:
@@ -120,12 +123,6 @@ class Spec:
     def schemes(self) -> dict[str, dict[str, Any]]:
         schemes: dict[str, dict[str, Any]] = self.raw.get("components", {}).get("securitySchemes", {})
         return schemes
-
-    @cached_property
-    def error_shape(self) -> ErrorShape:
-        """Read once, from the $ref-resolved spec (the Error schema may name its parts): every error response of
-        this API renders through it."""
-        return ErrorShape.of(resolve_refs(self.raw))
 
 
 def resolve_refs(document: dict[str, Any]) -> dict[str, Any]:
@@ -246,7 +243,14 @@ def _load_spec(path: Path, mtime_ns: int, size: int) -> Spec:
         for method, op in item.items()
         if method in HTTP_METHODS
     ]
-    spec = Spec(name=path.stem, raw=raw, operations=operations, yaml_text=text, json_text=json.dumps(raw))
+    spec = Spec(
+        name=path.stem,
+        raw=raw,
+        operations=operations,
+        yaml_text=text,
+        json_text=json.dumps(raw),
+        error_shape=ErrorShape.of(resolved),
+    )
     spec.by_id = {op.operation_id: op for op in operations}
     return spec
 
