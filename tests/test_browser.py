@@ -141,6 +141,8 @@ def test_bearer_authorize_and_try_it_out_reach_the_mock(browser: WebDriver, mock
     assert status == "200"
     assert json.loads(block.find_element(By.CSS_SELECTOR, ".response-col_description pre").text)["username"] == "demo"
     assert block.find_element(By.CSS_SELECTOR, ".request-url pre").text.strip() == f"{mock.url}/api/auth/me"
+    # the operation's x-since, as the docs page shows it (issue 15)
+    assert "In the docs since 2026-04-23" in block.find_element(By.CSS_SELECTOR, ".opblock-description-wrapper").text
     assert severe(browser) == []
 
 
