@@ -148,6 +148,16 @@ class OperationInfo:
         return str(status) in keys or f"{str(status)[0]}XX" in keys or "DEFAULT" in keys
 
 
+# libyaml's safe loader when PyYAML was built with it (it is in the wheels): the same document, ~10x faster than the
+# pure-Python loader, which took 1.7 s of every run's start on the Xentree spec.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML safely (no Python objects), in C when available."""
+    return yaml.load(text, Loader=_LOADER)
+
+
 @dataclass
 class ApiSpec:
     path: Path
@@ -157,7 +167,7 @@ class ApiSpec:
 
     @classmethod
     def load(cls, path: Path) -> ApiSpec:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = load_yaml(path.read_text(encoding="utf-8"))
         global_security = document.get("security", [])
         schemes = document.get("components", {}).get("securitySchemes", {})
         bearer = frozenset(

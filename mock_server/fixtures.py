@@ -21,7 +21,7 @@ from mock_server.clock import iso
 from mock_server.domains.accounts import create_user
 from mock_server.domains.api_keys import issue_key
 from mock_server.registry import Call, Seeder, World
-from mock_server.resources import fixtures_dir, spec_path
+from mock_server.resources import fixtures_dir, load_yaml, spec_path
 from mock_server.spec import load_spec
 
 
@@ -73,7 +73,7 @@ def read(name: str) -> dict[str, Any]:
             f"{'/'.join(YAML_SUFFIXES)} file)"
         )
     try:
-        world = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        world = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise FixtureError(f"{path.name}: not a readable YAML file in UTF-8 ({type(exc).__name__})") from None
     world = {} if world is None else world

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+
+from mock_server.resources import load_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 METHODS = {"get", "post", "put", "patch", "delete"}
@@ -54,7 +55,7 @@ class SpecDoc:
     doc: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.doc = yaml.safe_load(self.path.read_text())
+        self.doc = load_yaml(self.path.read_text())
 
     def operations(self) -> list[tuple[str, str, dict[str, Any]]]:
         return [(p, m, op) for p, item in self.doc["paths"].items() for m, op in item.items() if m in METHODS]

@@ -8,13 +8,12 @@ import sys
 from datetime import UTC, datetime
 
 import pytest
-import yaml
 from starlette.testclient import TestClient
 
 from mock_server.app import Settings, create_app
 from mock_server.errors import ApiError
 from mock_server.pipeline import Fault
-from mock_server.resources import fixtures_dir
+from mock_server.resources import fixtures_dir, load_yaml
 from mock_server.runtime import ClockRangeError, build_mock
 from tests.conftest import LOCAL, bearer, login
 
@@ -46,7 +45,7 @@ def test_fixtures_list_and_load(client: TestClient) -> None:
 
 def test_state_inspection(client: TestClient) -> None:
     tables = client.get("/__mock__/state").json()["tables"]
-    world = yaml.safe_load((fixtures_dir() / "demo.yaml").read_text())
+    world = load_yaml((fixtures_dir() / "demo.yaml").read_text())
     assert tables["users"] == len(world["users"]) == 3
     assert tables["api_keys"] == len(world["api_keys"]) and tables["organizations"] == len(world["organizations"])
     rows = client.get("/__mock__/state/users").json()["rows"]

@@ -21,7 +21,7 @@ import yaml
 from starlette.testclient import TestClient
 
 from mock_server import runtime
-from mock_server.resources import spec_path
+from mock_server.resources import load_yaml, spec_path
 from tests.conftest import Server, bearer, login, make_client
 
 NOTES = "/api/core/notes"
@@ -199,7 +199,7 @@ def test_a_simulated_status_without_declared_headers_gets_none(client: TestClien
 @pytest.fixture
 def extended_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     """The Xentree spec with two more headers on the shared 404: one with an example, one with only a schema."""
-    doc = yaml.safe_load(spec_path("xentree").read_text())
+    doc = load_yaml(spec_path("xentree").read_text())
     doc["components"]["responses"]["NotFound"]["headers"] = {
         "X-Request-Id": {"schema": {"type": "string"}, "example": "req-7f3a"},
         "X-Shard": {"schema": {"type": "integer", "minimum": 1, "maximum": 9}},

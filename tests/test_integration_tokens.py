@@ -11,12 +11,12 @@ from typing import Any
 
 import jwt
 import pytest
-import yaml
 from cryptography.hazmat.primitives import serialization
 from starlette.testclient import TestClient
 
 from mock_server.app import Mock
 from mock_server.clock import iso
+from mock_server.resources import load_yaml
 from mock_server.security import hash_api_key, make_api_key
 from tests.conftest import ROOT, bearer, login, make_client
 
@@ -234,7 +234,7 @@ def test_fingerprint_is_sha256_of_the_der_public_key(client: TestClient, demo: d
 
 
 def test_each_tenant_has_its_own_key_and_the_pool_cycles(client: TestClient, mock: Mock) -> None:
-    pool = len(yaml.safe_load((ROOT / "fixtures/catalog/integration-keys.yaml").read_text())["keys"])
+    pool = len(load_yaml((ROOT / "fixtures/catalog/integration-keys.yaml").read_text())["keys"])
     orgs = [add_org(mock, f"org-{i}") for i in range(pool + 1)]  # consecutive tenants
     prints = [client.get("/api/integration/fingerprint", params={"tenantId": o}).json() for o in orgs]
     assert len({p["fingerprint"] for p in prints[:pool]}) == pool  # the first `pool` tenants all differ
@@ -245,7 +245,7 @@ def test_each_tenant_has_its_own_key_and_the_pool_cycles(client: TestClient, moc
 def test_key_pool_is_labelled_mock_only() -> None:
     text = (ROOT / "fixtures/catalog/integration-keys.yaml").read_text()
     assert "MOCK-ONLY TEST KEYS" in text.splitlines()[0]
-    for pem in yaml.safe_load(text)["keys"]:
+    for pem in load_yaml(text)["keys"]:
         key = serialization.load_pem_private_key(pem.encode(), password=None)
         assert key.key_size == 2048  # type: ignore[union-attr]
 

@@ -9,7 +9,6 @@ from itertools import pairwise
 from typing import Any
 
 import pytest
-import yaml
 from starlette.testclient import TestClient
 
 from mock_server.app import Mock
@@ -22,7 +21,7 @@ from mock_server.domains.knowledge import (
     query_terms,
     windows,
 )
-from mock_server.resources import spec_path
+from mock_server.resources import load_yaml, spec_path
 from tests.conftest import bearer, login, make_client
 
 NOW = datetime(2026, 4, 16, 10, 0, tzinfo=UTC)
@@ -169,7 +168,7 @@ def test_other_types_are_415(client: TestClient, demo: dict[str, str], name: str
 
 
 def test_the_spec_documents_415_and_413_for_uploads() -> None:
-    spec = yaml.safe_load(spec_path().read_text(encoding="utf-8"))
+    spec = load_yaml(spec_path().read_text(encoding="utf-8"))
     assert {"413", "415", "400"} <= set(spec["paths"][DOCS]["post"]["responses"])
 
 

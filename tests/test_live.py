@@ -11,12 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import yaml
 from starlette.testclient import TestClient
 
 from mock_server.app import Mock
 from mock_server.domains.live import month_slices, next_period, period_start, plans
-from mock_server.resources import spec_path
+from mock_server.resources import load_yaml, spec_path
 from mock_server.spec import resolve_refs
 from tests.conftest import bearer, login, make_client, user_ids
 
@@ -91,7 +90,7 @@ def assert_quota_error(response: Any, now: datetime, resets_at: datetime, limit:
 
 # plans, periods and the quota ------------------------------------------------------------------------------------
 def test_plans_cover_the_spec_enum_and_the_demo_users() -> None:
-    spec = yaml.safe_load(spec_path().read_text(encoding="utf-8"))
+    spec = load_yaml(spec_path().read_text(encoding="utf-8"))
     enum = spec["components"]["schemas"]["LiveQuotaResponse"]["properties"]["plan"]["enum"]
     assert sorted(plans()) == sorted(enum)
     assert {p: plans()[p].monthly_live_seconds for p in enum} == {"free": 3600, "pro": 18000, "team": 72000}
@@ -291,7 +290,7 @@ def test_quota_exhaustion_answers_the_documented_429(client: TestClient, alex: d
 
 
 def test_the_payload_matches_the_spec_example() -> None:
-    spec = yaml.safe_load(spec_path().read_text(encoding="utf-8"))
+    spec = load_yaml(spec_path().read_text(encoding="utf-8"))
     example = spec["components"]["responses"]["LiveQuotaExceeded"]["content"]["application/json"]["examples"]
     assert example["live_quota_exceeded"]["value"] == QUOTA_BODY
     for op in ("/api/live/session/start", "/api/live/session/heartbeat"):
@@ -382,7 +381,7 @@ def test_bad_nicknames_are_400_naming_the_field(client: TestClient, alex: dict[s
 
 def test_the_nickname_pattern_admits_only_letters_and_digits_first() -> None:
     """The spec's pattern: every character of its letter class is a Unicode letter or digit."""
-    spec = resolve_refs(yaml.safe_load(spec_path().read_text(encoding="utf-8")))
+    spec = resolve_refs(load_yaml(spec_path().read_text(encoding="utf-8")))
     nickname = spec["paths"]["/api/live/nickname"]["put"]["requestBody"]["content"]["application/json"]["schema"]
     pattern = re.compile(nickname["properties"]["nickname"]["pattern"])
     first = [chr(c) for c in range(0x10000) if pattern.fullmatch(chr(c))]

@@ -28,8 +28,7 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
 
-import yaml
-
+from mock_server.catalogs import load_catalog, require
 from mock_server.clock import iso, parse_instant
 from mock_server.domains import Call, tables
 from mock_server.domains.xp_aggregates import (  # re-exported: the XP views and the writers import them from here
@@ -50,7 +49,6 @@ from mock_server.domains.xp_aggregates import (  # re-exported: the XP views and
     zone,
 )
 from mock_server.errors import conflict
-from mock_server.resources import fixtures_dir
 
 # The `source` values of XP transactions (XPProfileResponse.recent_transactions[].source).
 SOURCES = (
@@ -148,11 +146,11 @@ QUEST_METRICS: dict[str, Callable[[Day], int]] = {
 
 @cache
 def quest_catalog() -> tuple[Quest, ...]:
-    text = (fixtures_dir() / "catalog" / "quests.yaml").read_text(encoding="utf-8")
-    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # safe, in C when available
-    quests = tuple(Quest(**q) for q in data["quests"])
+    """The quests of fixtures/catalog/quests.yaml; a type no metric counts is refused at load (not with `assert`,
+    which `python -O` strips)."""
+    quests = tuple(Quest(**q) for q in load_catalog("quests.yaml")["quests"])
     unknown = {q.type for q in quests} - set(QUEST_METRICS)
-    assert not unknown, f"quests.yaml: unknown quest types {unknown}"
+    require(not unknown, "quests.yaml", f"unknown quest types {sorted(unknown)}")
     return quests
 
 
