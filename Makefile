@@ -18,7 +18,11 @@ PORT ?= 4010
 serve: $(VENV)/.installed
 	$(BIN)/xentree-mock serve --host $(HOST) --port $(PORT)
 
+# The suite starts ~100 Python processes from the checkout (servers, CLIs, proxies). The sources are compiled once
+# first, as pip does for an installed wheel: where PYTHONDONTWRITEBYTECODE is set (as on CI), each process would
+# otherwise compile them again.
 test: $(VENV)/.installed-test .tools/.redocly check
+	$(BIN)/python -m compileall -q mock_server contract_tests tests bench
 	$(BIN)/python -m pytest -n auto --durations=15
 
 # The gate, first in `make test`: formatting, lint and strict types (configured in pyproject.toml).
