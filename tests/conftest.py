@@ -43,7 +43,7 @@ LONGEST_FIRST = (
     "test_contract_resilience.py",
     "test_security_model.py::test_rotating",
     "test_clock_tokens.py",
-    "test_profile_analytics.py::test_all_views_agree",
+    "test_profile_analytics_history.py::test_all_views_agree",
     "test_contract_broken.py",
 )
 

@@ -13,7 +13,7 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from tests.conftest import bearer, login
-from tests.test_profile_analytics import PRIVATE_VIEWS, assert_views_agree
+from tests.profile_analytics_helpers import PRIVATE_VIEWS, assert_views_agree
 
 MORNING = datetime(2026, 3, 4, 14, 0, tzinfo=UTC)  # 09:00 on a Wednesday in New York (UTC-5)
 FROZEN_AT = MORNING  # read by the conftest `client` fixture
