@@ -223,7 +223,7 @@ def test_a_processing_delay_within_settle_seconds_passes(serve: Callable[[Any], 
     case = scenario(result, "ledger idempotency: the same XP event sent twice creates one entry")
     assert case.status == PASSED, problems(result)
     assert result.exit_code == 0, problems(result)
-    assert case.seconds >= 0.6, case.seconds  # it waited for the entry (>= 0.3 s), then as long for the repeat
+    assert case.seconds >= 0.3, case.seconds  # it polled until the entry showed (0.3 s after the first event)
 
 
 # broken targets ----------------------------------------------------------------------------------------------------
