@@ -8,15 +8,18 @@ one `ScenarioResult` for the stateful sequences that follow the spec's links.
 
 from __future__ import annotations
 
+import pickle
 import re
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, StopReason, events, from_schema
+from schemathesis.openapi.loaders import detect_content_type, load_content
 
 from contract_tests import checks, outage, provenance
 from contract_tests.auth import LOGOUT, Principal
@@ -353,6 +356,30 @@ def only(schema: Any, spec: ApiSpec, tested: list[OperationInfo]) -> Any:
     return schema.exclude(operation_id=[op.operation_id for op in spec.operations if op.operation_id not in keep])
 
 
+_DOCUMENTS: dict[tuple[str, int, int], bytes] = {}  # spec file version -> the document as Schemathesis parses it
+_DOCUMENTS_LOCK = threading.Lock()
+
+
+def load_schema(path: Path, config: SchemathesisConfig) -> Any:
+    """`schemathesis.openapi.from_path`, parsing each version of the file once per process: the YAML is most of a
+    load (0.1-0.2 s for the Xentree spec), and a process may run the suite many times (the pytest plugin's
+    `xentree_contract`, a run resumed after an outage). Every load gets a fresh copy of the document to own."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    with _DOCUMENTS_LOCK:
+        cached = _DOCUMENTS.get(key)
+    if cached is None:
+        text = path.read_text(encoding="utf-8")
+        cached = pickle.dumps(load_content(text, detect_content_type(headers=None, path=str(path))))
+        with _DOCUMENTS_LOCK:
+            if len(_DOCUMENTS) >= 8:  # a file rewritten over and over: keep only recent versions
+                _DOCUMENTS.clear()
+            _DOCUMENTS[key] = cached
+    schema = schemathesis.openapi.from_dict(pickle.loads(cached), config=config)
+    schema.location = path.absolute().as_uri()  # as from_path sets it
+    return schema
+
+
 def _engine(
     spec: ApiSpec,
     options: RunOptions,
@@ -362,7 +389,7 @@ def _engine(
     collector: Collector,
     fresh_token: Callable[[], str | None],
 ) -> None:
-    schema = schemathesis.openapi.from_path(str(spec.path), config=config_for(options, spec, phases))
+    schema = load_schema(Path(spec.path), config_for(options, spec, phases))
     schema.config.checks.update(included_check_names=["all"])
     _install_auth(schema, spec, principal, fresh_token)
     schema = only(schema, spec, tested)

@@ -8,6 +8,8 @@ the headers the spec declares on 401 and 429 responses.
 from __future__ import annotations
 
 import copy
+import pickle
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -158,6 +160,26 @@ def load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_LOADER)
 
 
+_DOCUMENTS: dict[tuple[str, int, int], bytes] = {}  # spec file version -> its parsed document, pickled
+_DOCUMENTS_LOCK = threading.Lock()
+
+
+def load_document(path: Path) -> Any:
+    """`load_yaml` of a spec file, parsed once per version of the file in a process (the pytest plugin and the tests
+    run the suite many times; the Xentree spec takes 0.06-0.1 s to parse): each call gets a fresh copy to own."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    with _DOCUMENTS_LOCK:
+        cached = _DOCUMENTS.get(key)
+    if cached is None:
+        cached = pickle.dumps(load_yaml(path.read_text(encoding="utf-8")))
+        with _DOCUMENTS_LOCK:
+            if len(_DOCUMENTS) >= 8:  # a file rewritten over and over: keep only recent versions
+                _DOCUMENTS.clear()
+            _DOCUMENTS[key] = cached
+    return pickle.loads(cached)
+
+
 @dataclass
 class ApiSpec:
     path: Path
@@ -167,7 +189,7 @@ class ApiSpec:
 
     @classmethod
     def load(cls, path: Path) -> ApiSpec:
-        document = load_yaml(path.read_text(encoding="utf-8"))
+        document = load_document(path)
         global_security = document.get("security", [])
         schemes = document.get("components", {}).get("securitySchemes", {})
         bearer = frozenset(

@@ -2,14 +2,14 @@
 secrets, and findings ranked by the provenance of the rule they break.
 
 The dying targets are REAL processes (the strict mock app behind a wrapper that kills the process with `os._exit`
-on its N-th request, before answering: the connection is reset like a crashed server's), started by this module's
-`__main__` (`python -m tests.test_contract_resilience serve ...`); the others are the mock behind a small ASGI
-wrapper in a uvicorn thread (tests/test_contract_broken.py). The suite talks HTTP to them like to any target.
+on its N-th request, before answering: the connection is reset like a crashed server's), started as
+`python -m tests.dying_mock serve ...` (a light module that imports only the mock and uvicorn); the others are the
+mock behind a small ASGI wrapper in a uvicorn thread (tests/test_contract_broken.py). The suite talks HTTP to them
+like to any target.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -28,50 +28,9 @@ from tests.conftest import ROOT, free_port
 from tests.test_contract_broken import Scope, contract, mock_app, problems, rewrite_response, serve  # noqa: F401
 
 OUTAGE_CHECK = "target_unresponsive"
-SET_UP = ("/api/auth/", "/openapi")  # requests a dying target does not count
 
 
-# the dying target (a real process) ---------------------------------------------------------------------------------
-def dying_app(die_after: int, record: Path, state: Path | None) -> Any:
-    """The strict mock; its `die_after`-th HTTP request to the API proper (account set-up under /api/auth and the
-    spec documents do not count, so the run always gets past its start) is written to `record` and the process
-    exits unanswered."""
-    from mock_server.app import Settings, create_app
-
-    app = create_app(Settings(seed=0, strict=True, access_log=False, rate_limit="off", state=state))
-    seen = {"count": 0}
-
-    async def wrapper(scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"] != "/" and not scope["path"].startswith(SET_UP):
-            seen["count"] += 1
-            if 0 < die_after <= seen["count"]:
-                record.write_text(json.dumps({"method": scope["method"], "path": scope["path"]}))
-                os._exit(3)
-        await app(scope, receive, send)
-
-    return wrapper
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=["serve"])
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--die-after", type=int, default=0, help="0: never")
-    parser.add_argument("--record", type=Path, required=True)
-    parser.add_argument("--state", type=Path)
-    args = parser.parse_args()
-    import uvicorn
-
-    uvicorn.run(
-        dying_app(args.die_after, args.record, args.state),
-        host="127.0.0.1",
-        port=args.port,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-    )
-
-
+# the dying target (a real process, tests/dying_mock.py) -----------------------------------------------------------
 class DyingTarget:
     """The dying mock as a child process; `revive_after` seconds after it died, the same port serves it again (same
     state file, never dying), like a supervisor restarting a crashed service."""
@@ -91,7 +50,7 @@ class DyingTarget:
         cmd = [
             sys.executable,
             "-m",
-            "tests.test_contract_resilience",
+            "tests.dying_mock",
             "serve",
             "--port",
             str(self.port),
@@ -202,7 +161,7 @@ def dying_run(tmp_path: Path) -> Callable[..., Outage]:
 
 
 def test_a_target_that_dies_mid_run_keeps_every_result_and_names_the_request(dying_run: Callable[..., Outage]) -> None:
-    run = dying_run(60, *SELECTION, "--outage-wait", "1")
+    run = dying_run(60, *SELECTION, "--outage-wait", "0.5")
     done, killer, reports = run.done, run.killer, run.reports
     assert done.returncode == 1, done.stdout + done.stderr  # broke during the run: 1, never 2
     assert {p.name for p in reports.iterdir()} >= {"junit.xml", "report.json", "report.html", "summary.md"}
@@ -219,7 +178,7 @@ def test_a_target_that_dies_mid_run_keeps_every_result_and_names_the_request(dyi
     assert by_id[outage["operation"]]["status"] == FAILED
     tested = [op for op in by_id.values() if op["cases"]]
     assert tested, "the results from before the outage are kept"
-    assert any("did not answer again within 1 s" in e for e in report["errors"]), report["errors"]
+    assert any("did not answer again within 0.5 s" in e for e in report["errors"]), report["errors"]
     assert any(s["skip_reason"] == "the target stopped responding" for s in report["scenarios"])
     junit = (reports / "junit.xml").read_text()
     assert "XC503" in junit and "<failure" in junit
@@ -392,7 +351,3 @@ def test_a_break_of_a_documented_field_is_an_error(serve: Callable[[Any], str], 
     found = [f for f in result.findings if f.check == "response_schema_conformance"]
     assert found and found[0].provenance == "documented" and found[0].severity == "error", problems(result)
     assert "current_streak" in found[0].subject and result.exit_code == 1
-
-
-if __name__ == "__main__":
-    main()

@@ -216,11 +216,14 @@ def test_refused_client_credentials_exit_2(ledger_server: Server) -> None:
 
 def test_a_processing_delay_within_settle_seconds_passes(serve: Callable[[Any], str]) -> None:
     app = ledger_app()
-    xp_ledger.set_processing_delay(app.state.mock.store, 1.0)
-    result = contract(serve(app), app, operations=["sendCaliperEvents"], phases=["scenarios"], settle_seconds=4.0)
+    # entries show 0.3 s after an event: later than the first read (the case has to poll, then wait as long again
+    # for the repeated event), well within --settle-seconds
+    xp_ledger.set_processing_delay(app.state.mock.store, 0.3)
+    result = contract(serve(app), app, operations=["sendCaliperEvents"], phases=["scenarios"], settle_seconds=2.0)
     case = scenario(result, "ledger idempotency: the same XP event sent twice creates one entry")
     assert case.status == PASSED, problems(result)
     assert result.exit_code == 0, problems(result)
+    assert case.seconds >= 0.3, case.seconds  # it polled until the entry showed (0.3 s after the first event)
 
 
 # broken targets ----------------------------------------------------------------------------------------------------

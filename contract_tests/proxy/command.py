@@ -8,8 +8,8 @@ from pathlib import Path
 
 from contract_tests import report
 from contract_tests.options import DEFAULT_REPORT_DIR, env_default
+from contract_tests.proxy import APIS
 from contract_tests.proxy.capture import MAX_VALIDATED_BODY
-from contract_tests.proxy.server import APIS, ProxyOptions, exit_code, run
 from contract_tests.results import EXIT_USAGE
 
 DESCRIPTION = (
@@ -55,6 +55,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def main(args: argparse.Namespace) -> int:
+    from contract_tests.proxy.server import ProxyOptions, exit_code, run  # not on every CLI start (`run` needs none)
+
     if not str(args.upstream).startswith(("http://", "https://")):
         print(f"xentree-contract: error: --upstream must be an http(s) URL, got {args.upstream!r}", file=sys.stderr)
         return EXIT_USAGE

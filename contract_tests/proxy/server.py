@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 import uvicorn
 
+from contract_tests.proxy import APIS
 from contract_tests.proxy.capture import MAX_VALIDATED_BODY
 from contract_tests.proxy.forwarding import ProxyApp
 from contract_tests.proxy.observe import SpecObserver
@@ -27,8 +28,6 @@ from contract_tests.proxy.record import Recorder
 from contract_tests.resources import spec_path
 from contract_tests.results import EXIT_OK, RunResult
 from contract_tests.spec import ApiSpec
-
-APIS = {"xentree": ("xentree",), "xp-ledger": ("xp-ledger",), "both": ("xentree", "xp-ledger")}
 
 
 @dataclass
