@@ -8,7 +8,6 @@ one `ScenarioResult` for the stateful sequences that follow the spec's links.
 
 from __future__ import annotations
 
-import pickle
 import re
 import threading
 from collections import Counter, defaultdict
@@ -34,7 +33,7 @@ from contract_tests.results import (
     OperationResult,
     ScenarioResult,
 )
-from contract_tests.spec import ApiSpec, OperationInfo
+from contract_tests.spec import ApiSpec, OperationInfo, parsed_once
 
 # 413 is how the platform refuses an oversized body: a rejection like 400 (the project's schemathesis.toml agrees).
 NEGATIVE_DATA_REJECTION = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx"]
@@ -356,28 +355,18 @@ def only(schema: Any, spec: ApiSpec, tested: list[OperationInfo]) -> Any:
     return schema.exclude(operation_id=[op.operation_id for op in spec.operations if op.operation_id not in keep])
 
 
-_DOCUMENTS: dict[tuple[str, int, int], bytes] = {}  # spec file version -> the document as Schemathesis parses it
-_DOCUMENTS_LOCK = threading.Lock()
-
-
 def load_schema(path: Path, config: SchemathesisConfig) -> Any:
-    """`schemathesis.openapi.from_path`, parsing each version of the file once per process: the YAML is most of a
-    load (0.1-0.2 s for the Xentree spec), and a process may run the suite many times (the pytest plugin's
-    `xentree_contract`, a run resumed after an outage). Every load gets a fresh copy of the document to own."""
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-    with _DOCUMENTS_LOCK:
-        cached = _DOCUMENTS.get(key)
-    if cached is None:
-        text = path.read_text(encoding="utf-8")
-        cached = pickle.dumps(load_content(text, detect_content_type(headers=None, path=str(path))))
-        with _DOCUMENTS_LOCK:
-            if len(_DOCUMENTS) >= 8:  # a file rewritten over and over: keep only recent versions
-                _DOCUMENTS.clear()
-            _DOCUMENTS[key] = cached
-    schema = schemathesis.openapi.from_dict(pickle.loads(cached), config=config)
+    """`schemathesis.openapi.from_path`, with the file parsed (by Schemathesis' own loader) once per version in a
+    process: the YAML is most of a load, and a process may run the suite many times (the pytest plugin's
+    `xentree_contract`, a run resumed after an outage)."""
+    document = parsed_once(path, _schemathesis_document)
+    schema = schemathesis.openapi.from_dict(document, config=config)
     schema.location = path.absolute().as_uri()  # as from_path sets it
     return schema
+
+
+def _schemathesis_document(path: Path) -> Any:
+    return load_content(path.read_text(encoding="utf-8"), detect_content_type(headers=None, path=str(path)))
 
 
 def _engine(
