@@ -31,10 +31,9 @@ check: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# The venv's own pip, not upgraded: Python 3.11's bundled pip installs pyproject projects editable (PEP 660), and the
-# upgrade cost ~4 s of every fresh clone's first command.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
