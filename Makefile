@@ -31,15 +31,22 @@ check: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# pip upgraded first: a current pip installs the project in 20 s on a fresh clone, Python 3.11's bundled 23.2 in 32 s.
+# uv installs the project and its dependencies, bytecode compiled as pip compiles it, in ~8 s where pip takes ~20 s on
+# a fresh clone (most of `make test`'s set-up). pip installs uv, pinned, and does the whole install itself (upgraded
+# first: Python 3.11's bundled pip takes 32 s) wherever uv cannot.
+UV_VERSION := 0.13.9
+install = $(BIN)/python -m pip install --quiet uv==$(UV_VERSION) \
+	&& $(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode $(1) \
+	|| { echo "uv failed: installing with pip"; $(BIN)/python -m pip install --quiet --upgrade pip \
+	&& $(BIN)/python -m pip install --quiet $(1); }
+
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(call install,-e .)
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(call install,-e '.[test]')
 	touch $@
 
 # The independent spec linter (Redocly CLI, pinned). Skipped, with a note, where npm is missing.
