@@ -1,7 +1,7 @@
 """Acceptance: upstream Schemathesis, all checks and all four phases, against the real mock process, zero failures.
 
 `logoutUser` is left out of the run because it revokes the very token the run authenticates with (every later
-request would be a 401); logout is covered by tests/test_accounts.py. Example counts are bounded to keep CI fast (5
+request would be a 401); logout is covered by tests/test_accounts.py. Example counts are bounded to keep CI fast (3
 per operation in the fuzzing and stateful phases; the coverage phase does not depend on it): the large run is
 `bench/bench_fuzz.py`. The run is judged by its exit code, its JUnit report and the mock's journal, never by its text.
 """
@@ -17,7 +17,7 @@ import httpx
 
 from tests.conftest import ROOT, Server
 
-MAX_EXAMPLES = "5"
+MAX_EXAMPLES = "3"
 
 
 def test_upstream_schemathesis_finds_zero_failures(server_factory: type[Server], tmp_path: Path) -> None:
