@@ -1,10 +1,10 @@
-"""`pip install` of the wheel gives a working tool anywhere: it ships every spec and every fixture as package data,
+"""Installing the wheel gives a working tool anywhere: it ships every spec and every fixture as package data,
 declares every third-party package the code imports, and an installed mock serves both APIs from an unrelated
 directory.
 
 The wheel is built once per module (`python -m build`). The install test uses a fresh venv without system site
-packages and without pip of its own (this venv's pip installs into it with `--python`, which saves bootstrapping pip);
-the wheel's dependencies are resolved from the package index like any user's install.
+packages and without pip of its own (this venv's installer, uv or pip, installs into it with `--python`, which saves
+bootstrapping pip); the wheel's dependencies are resolved from the package index like any user's install.
 """
 
 from __future__ import annotations
@@ -140,23 +140,22 @@ def installed_server(venv: Path, cwd: Path, *args: str) -> ProcessServer:
     )
 
 
+def install_command(python: Path, wheel: Path) -> list[str]:
+    """The installer `make` used for this venv, without compiling: uv where it is there (it resolves the wheel's
+    dependencies from the index in ~2 s, pip in ~10 s), else pip; both read the same wheel metadata."""
+    uv = Path(sys.executable).parent / "uv"
+    if uv.exists():
+        return [str(uv), "pip", "install", "--quiet", "--python", str(python), str(wheel)]
+    pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--disable-pip-version-check"]
+    return [*pip, "--no-compile", str(wheel)]
+
+
 def test_a_fresh_venv_with_the_wheel_serves_both_apis_from_outside_the_checkout(wheel: Path, tmp_path: Path) -> None:
     venv, elsewhere = tmp_path / "venv", tmp_path / "elsewhere"
     elsewhere.mkdir()
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     install = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(venv / "bin" / "python"),
-            "install",
-            "--quiet",
-            "--no-compile",
-            "--disable-pip-version-check",
-            str(wheel),
-        ],
+        install_command(venv / "bin" / "python", wheel),
         capture_output=True,
         text=True,
         timeout=600,
