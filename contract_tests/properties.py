@@ -378,7 +378,7 @@ def _engine(
     collector: Collector,
     fresh_token: Callable[[], str | None],
 ) -> None:
-    schema = load_schema(Path(spec.path), config_for(options, spec, phases))
+    schema = load_schema(spec.path, config_for(options, spec, phases))
     schema.config.checks.update(included_check_names=["all"])
     _install_auth(schema, spec, principal, fresh_token)
     schema = only(schema, spec, tested)

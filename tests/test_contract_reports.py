@@ -18,11 +18,7 @@ from contract_tests.results import (
     RunResult,
     ScenarioResult,
 )
-from contract_tests.spec import ApiSpec
 from mock_server.resources import spec_path
-
-SPEC = ApiSpec.load(spec_path())
-ERROR = b'{"detail":{"error":"not_authenticated","message":"Authentication is missing or invalid"}}'
 
 
 # reports -----------------------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from mock_server.domains import Call
 from mock_server.domains.xp import SOURCES, award_xp, record_session
 from tests import xp_oracle
 from tests.conftest import ROOT, Server, bearer, make_client, user_ids
+from tests.profile_analytics_helpers import PRIVATE_VIEWS
 
 FROZEN_AT = datetime(2026, 1, 14, 10, 0, tzinfo=UTC)
 ZONES = ("Europe/Berlin", "America/New_York", "Asia/Kathmandu", "Pacific/Chatham", "Australia/Lord_Howe", "UTC")
@@ -43,14 +44,6 @@ PIVOTS = (
     datetime(2026, 1, 31, 23, 0, tzinfo=UTC),
     datetime(2026, 2, 28, 18, 15, tzinfo=UTC),
     datetime(2026, 12, 31, 23, 59, tzinfo=UTC),
-)
-VIEWS = (
-    "/api/xp/profile",
-    "/api/xp/streak-status",
-    "/api/xp/weekly-activity",
-    "/api/xp/learning-pulse",
-    "/api/xp/quests",
-    "/api/analytics/learning-time",
 )
 _names = itertools.count()
 
@@ -88,7 +81,7 @@ def assert_views_match(client: TestClient, user_id: str, time_range: tuple[date 
     expected = xp_oracle.views(call_of(mock), user_id, time_range)
     headers = headers_for(mock, user_id)
     username = next(name for name, id_ in user_ids(client).items() if id_ == user_id)
-    for path in (*VIEWS, f"/api/xp/public-profile/{username}"):
+    for path in (*PRIVATE_VIEWS, f"/api/xp/public-profile/{username}"):
         params = (
             {k: v.isoformat() for k, v in zip(("from", "to"), time_range, strict=True) if v}
             if path == "/api/analytics/learning-time"
