@@ -102,6 +102,22 @@ CREATE TABLE IF NOT EXISTS api_keys (
 """
 
 
+_empty_databases: dict[tuple[str, ...], sqlite3.Connection] = {}
+
+
+def _empty_database(scripts: tuple[str, ...]) -> sqlite3.Connection:
+    """An in-memory database holding only the tables of `scripts`, built once per process. A new in-memory store
+    starts as a copy of its main schema (the backup API copies no temp schema: the search indexes are created after),
+    which halves what a store costs to open; the suite opens about a thousand."""
+    empty = _empty_databases.get(scripts)
+    if empty is None:
+        empty = sqlite3.connect(":memory:", check_same_thread=False)
+        for ddl in scripts:
+            empty.executescript(ddl)
+        _empty_databases[scripts] = empty
+    return empty
+
+
 class Store:
     def __init__(self, path: str | Path | None = None, seed: int = 0, schemas: list[str] | None = None) -> None:
         self.path = str(path) if path else ":memory:"
@@ -112,7 +128,10 @@ class Store:
         if self.path != ":memory:":
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = FULL")  # nothing acknowledged is lost on kill -9
-        for ddl in [SCHEMA, *(schemas or [])]:
+        scripts = (SCHEMA, *(schemas or []))
+        if self._in_memory:
+            _empty_database(scripts).backup(self.db)
+        for ddl in scripts:  # every statement is IF NOT EXISTS: what is there stays, the temp schema is created
             self.db.executescript(ddl)
         self._uncounted = 0  # copies into the store and rollbacks: they change rows without counting them as changes
         self._reads: dict[tuple[Any, ...], Any] = {}  # (kind, sql, params) -> answer at `_reads_version`

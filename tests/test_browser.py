@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -38,6 +37,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests import web
 from tests.conftest import Server, free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -147,7 +147,7 @@ def response_body(block: WebElement) -> str:
 
 
 def test_docs_render_every_operation_without_console_errors(browser: WebDriver, mock: Server) -> None:
-    expected = operation_count(httpx.get(f"{mock.url}/openapi.json").json())
+    expected = operation_count(web.get(f"{mock.url}/openapi.json").json())
     assert expected == 81
     assert open_docs(browser, f"{mock.url}/docs") == expected
     browser.save_screenshot(str(SHOTS / "docs.png"))
@@ -155,7 +155,7 @@ def test_docs_render_every_operation_without_console_errors(browser: WebDriver, 
 
 
 def test_bearer_authorize_and_try_it_out_reach_the_mock(browser: WebDriver, mock: Server) -> None:
-    login = httpx.post(f"{mock.url}/api/auth/login", data={"username": "demo", "password": "demo-password"})
+    login = web.post(f"{mock.url}/api/auth/login", data={"username": "demo", "password": "demo-password"})
     open_docs(browser, f"{mock.url}/docs")
     authorize(browser, "bearerAuth", login.json()["access_token"])
     status, block = try_it_out(browser, "Authentication", "getCurrentUser")
@@ -169,7 +169,7 @@ def test_bearer_authorize_and_try_it_out_reach_the_mock(browser: WebDriver, mock
 
 
 def test_api_key_authorize_and_try_it_out_reach_the_mock(browser: WebDriver, mock: Server) -> None:
-    keys = {k["name"]: k["key"] for k in httpx.get(f"{mock.url}/__mock__/credentials").json()["api_keys"]}
+    keys = {k["name"]: k["key"] for k in web.get(f"{mock.url}/__mock__/credentials").json()["api_keys"]}
     open_docs(browser, f"{mock.url}/docs")
     authorize(browser, "apiKeyAuth", keys["alex-northwind"])
     status, block = try_it_out(browser, "Organizations", "listOrganizations")
@@ -181,7 +181,7 @@ def test_api_key_authorize_and_try_it_out_reach_the_mock(browser: WebDriver, moc
 
 
 def test_the_xp_ledger_docs_render_its_operations(browser: WebDriver, mock: Server) -> None:
-    expected = operation_count(httpx.get(f"{mock.url}/xp-ledger/openapi.json").json())
+    expected = operation_count(web.get(f"{mock.url}/xp-ledger/openapi.json").json())
     assert expected == 3
     assert open_docs(browser, f"{mock.url}/xp-ledger/docs") == expected
     browser.save_screenshot(str(SHOTS / "xp-ledger-docs.png"))
@@ -255,7 +255,7 @@ def test_a_page_on_another_origin_uses_the_api(browser: WebDriver, mock: Server,
 
 
 def test_oauth2_client_credentials_authorize_and_try_it_out_on_the_xp_ledger(browser: WebDriver, mock: Server) -> None:
-    app = httpx.get(f"{mock.url}/__mock__/credentials").json()["applications"][0]
+    app = web.get(f"{mock.url}/__mock__/credentials").json()["applications"][0]
     open_docs(browser, f"{mock.url}/xp-ledger/docs")
     wait = waiter(browser)
     wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, ".scheme-container .btn.authorize"))).click()

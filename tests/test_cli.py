@@ -12,6 +12,7 @@ import time
 import httpx
 import pytest
 
+from tests import web
 from tests.conftest import ROOT, free_port
 
 MOCK = [sys.executable, "-m", "mock_server"]
@@ -90,7 +91,7 @@ def _wait(url: str, proc: subprocess.Popen[str]) -> None:
     for _ in range(300):
         assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
         try:
-            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
+            if web.get(f"{url}/api/health", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             time.sleep(0.1)
@@ -111,7 +112,7 @@ def test_environment_variables_configure_serve_and_the_banner_follows_the_bind()
     )
     try:
         _wait(f"http://127.0.0.1:{port}", proc)
-        index = httpx.get(f"http://127.0.0.1:{port}/__mock__").json()
+        index = web.get(f"http://127.0.0.1:{port}/__mock__").json()
         assert index["seed"] == 7
     finally:
         proc.terminate()
@@ -136,7 +137,7 @@ def test_make_serve_takes_host_and_port() -> None:
     )
     try:
         _wait(f"http://127.0.0.1:{port}", proc)
-        assert httpx.get(f"http://127.0.0.1:{port}/openapi.json").status_code == 200
+        assert web.get(f"http://127.0.0.1:{port}/openapi.json").status_code == 200
     finally:
         os.killpg(proc.pid, 15)
         proc.communicate(timeout=10)

@@ -16,23 +16,24 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
+from tests import web
 from tests.conftest import ROOT, Server, bearer, login, make_client
 
 AVA = "22222222-2222-2222-2222-222222222222"  # an XP ledger student with seeded history
 
 
 def _login(url: str, username: str = "demo") -> str:
-    response = httpx.post(f"{url}/api/auth/login", data={"username": username, "password": f"{username}-password"})
+    response = web.post(f"{url}/api/auth/login", data={"username": username, "password": f"{username}-password"})
     assert response.status_code == 200, response.text
     return str(response.json()["access_token"])
 
 
 def _me(url: str, token: str) -> httpx.Response:
-    return httpx.get(f"{url}/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+    return web.get(f"{url}/api/auth/me", headers={"Authorization": f"Bearer {token}"})
 
 
 def _control(url: str, path: str, body: dict[str, object]) -> dict[str, object]:
-    response = httpx.post(f"{url}/__mock__{path}", json=body)
+    response = web.post(f"{url}/__mock__{path}", json=body)
     assert response.status_code == 200, response.text
     return dict(response.json())
 
@@ -103,7 +104,7 @@ def test_setting_the_clock_back_keeps_a_token_until_its_exp_by_the_mock_clock(se
 def test_reset_puts_the_clock_back_to_where_the_mock_started(server: Server) -> None:
     _control(server.url, "/clock/freeze", {"at": "2035-01-01T00:00:00Z"})
     state = _control(server.url, "/reset", {})
-    clock = httpx.get(f"{server.url}/__mock__/clock").json()
+    clock = web.get(f"{server.url}/__mock__/clock").json()
     assert state["reset"] is True
     assert clock["frozen"] is False
     now = datetime.fromisoformat(clock["now"].replace("Z", "+00:00"))
@@ -116,13 +117,13 @@ def test_freeze_at_in_the_future_or_the_past_keeps_logins_working(freeze_at: str
     try:
         token = _login(server.url)
         assert _me(server.url, token).status_code == 200
-        clock = httpx.get(f"{server.url}/__mock__/clock").json()
+        clock = web.get(f"{server.url}/__mock__/clock").json()
         assert clock == {"now": freeze_at, "frozen": True}
         _control(server.url, "/clock/advance", {"hours": 2})
         assert _me(server.url, token).json()["detail"]["error"] == "token_expired"
         # a reset goes back to the --freeze-at instant, and a new login works there
         _control(server.url, "/reset", {})
-        assert httpx.get(f"{server.url}/__mock__/clock").json() == {"now": freeze_at, "frozen": True}
+        assert web.get(f"{server.url}/__mock__/clock").json() == {"now": freeze_at, "frozen": True}
         assert _me(server.url, _login(server.url)).status_code == 200
     finally:
         server.stop()

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-import httpx
 import pytest
 
 from contract_tests import checks, cli, runner
@@ -31,6 +30,7 @@ from contract_tests.spec import ApiSpec
 from mock_server.app import Settings, create_app
 from mock_server.domains import REGISTRY, xp_ledger
 from mock_server.resources import spec_path
+from tests import web
 from tests.conftest import ROOT, Server
 from tests.test_contract_broken import (
     Scope,
@@ -109,7 +109,7 @@ def findings(result: RunResult, check: str) -> list[Finding]:
 
 # a conformant target -----------------------------------------------------------------------------------------------
 def test_the_full_ledger_run_finds_zero_failures_in_the_mock(ledger_server: Server, tmp_path: Path) -> None:
-    client = full_client(httpx.get(f"{ledger_server.url}/__mock__/credentials").json()["applications"])
+    client = full_client(web.get(f"{ledger_server.url}/__mock__/credentials").json()["applications"])
     env = {"XENTREE_CLIENT_ID": client["client_id"], "XENTREE_CLIENT_SECRET": client["client_secret"]}
     cmd = [
         sys.executable,
@@ -173,7 +173,7 @@ def _env() -> dict[str, str]:
 
 
 def test_refused_client_credentials_exit_2(ledger_server: Server) -> None:
-    client = full_client(httpx.get(f"{ledger_server.url}/__mock__/credentials").json()["applications"])
+    client = full_client(web.get(f"{ledger_server.url}/__mock__/credentials").json()["applications"])
     cmd = [
         sys.executable,
         "-m",
@@ -298,7 +298,7 @@ def test_an_ignored_read_scope_is_detected(serve: Callable[[Any], str]) -> None:
         return headers
 
     url = serve(with_request_headers(app, any_token_reads))
-    answer = httpx.post(
+    answer = web.post(
         f"{url}/auth/1.0/token",
         data={"grant_type": "client_credentials"},
         auth=(client["client_id"], client["client_secret"]),

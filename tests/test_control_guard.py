@@ -9,6 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from mock_server.app import Settings, create_app
+from tests import web
 from tests.conftest import LOCAL, Server
 
 REGISTER = {"username": "guarded", "email": "guarded@example.com", "password": "password1"}
@@ -138,7 +139,7 @@ def test_the_guard_holds_on_a_real_server(server_factory: type[Server]) -> None:
     server = server_factory("--quiet").start()
     base = server.url
     port = server.port
-    with httpx.Client(base_url=base, timeout=10) as http:
+    with web.client(base_url=base, timeout=10) as http:
         assert http.get("/__mock__/clock").status_code == 200
         assert http.get("/__mock__/clock", headers={"Host": f"localhost:{port}"}).status_code == 200
         assert http.get("/__mock__/clock", headers={"Origin": base}).status_code == 200

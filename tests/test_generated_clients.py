@@ -27,9 +27,9 @@ from types import ModuleType
 from typing import Any
 from uuid import UUID
 
-import httpx
 import pytest
 
+from tests import web
 from tests.conftest import ROOT, Server
 
 BIN = Path(sys.executable).parent
@@ -114,7 +114,7 @@ def shared_server() -> Iterator[Server]:
 @pytest.fixture
 def server(shared_server: Server) -> Server:
     """One process for the module, reset to its seeded world (and its frozen clock) before each test."""
-    assert httpx.post(f"{shared_server.url}/__mock__/reset", json={}).status_code == 200
+    assert web.post(f"{shared_server.url}/__mock__/reset", json={}).status_code == 200
     return shared_server
 
 
@@ -179,7 +179,7 @@ def test_xentree_client_logs_in_reads_creates_and_gets_the_live_quota_429(
     )
     assert isinstance(session, models.LiveSessionResponse), session
     assert session.remaining_seconds == session.monthly_quota_seconds == 3600
-    assert httpx.post(f"{server.url}/__mock__/clock/advance", json={"seconds": 3601}).status_code == 200
+    assert web.post(f"{server.url}/__mock__/clock/advance", json={"seconds": 3601}).status_code == 200
     alex = api.AuthenticatedClient(base_url=server.url, token=login().access_token)  # the old token lived 1 h
 
     wait = int((datetime(2026, 5, 1, tzinfo=UTC) - datetime(2026, 4, 16, 11, 0, 1, tzinfo=UTC)).total_seconds())

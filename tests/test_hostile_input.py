@@ -22,6 +22,7 @@ from starlette.testclient import TestClient
 
 from mock_server import runtime
 from mock_server.resources import load_yaml, spec_path
+from tests import web
 from tests.conftest import Server, bearer, login, make_client
 
 NOTES = "/api/core/notes"
@@ -397,7 +398,7 @@ def test_chunked_floods_do_not_grow_the_servers_memory(server_factory: type[Serv
     from 174 MB to 689 MB). Now each is refused at 1 MiB, so three 64 MiB bodies leave the RSS within a few MB."""
     server = server_factory("--quiet").start()
     assert server.proc is not None
-    httpx.post(f"{server.url}{LOGIN}", data={"username": "demo", "password": "wrong"})  # warm the code paths
+    web.post(f"{server.url}{LOGIN}", data={"username": "demo", "password": "wrong"})  # warm the code paths
     idle = _rss_mib(server.proc.pid)
     for path, content_type in [
         (LOGIN, "application/x-www-form-urlencoded"),
@@ -407,7 +408,7 @@ def test_chunked_floods_do_not_grow_the_servers_memory(server_factory: type[Serv
         status = send_chunked(server.port, path, 64 * MIB, content_type)
         assert status.startswith(b"HTTP/1.1 413"), status
     assert _rss_mib(server.proc.pid) - idle < 32  # three bodies of 64 MiB each: no trace of them
-    assert httpx.get(f"{server.url}/api/health").status_code == 200
+    assert web.get(f"{server.url}/api/health").status_code == 200
 
 
 @pytest.mark.parametrize("value", [1e308, 365 * 86400 + 1, -1, True, "5", None])

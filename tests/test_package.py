@@ -19,10 +19,10 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-import httpx
 import pytest
 
 from contract_tests.plugin import ProcessServer
+from tests import web
 from tests.conftest import ROOT
 
 SOURCES = ("mock_server", "contract_tests")
@@ -176,12 +176,12 @@ def test_a_fresh_venv_with_the_wheel_serves_both_apis_from_outside_the_checkout(
     server = installed_server(venv, elsewhere, "--api", "xentree,xp-ledger", "--strict", "--quiet")
     try:
         server.start(timeout=30)
-        health = httpx.get(f"{server.url}/api/health")
+        health = web.get(f"{server.url}/api/health")
         assert health.status_code == 200 and health.json()["status"] == "ok", health.text
-        ledger_spec = httpx.get(f"{server.url}/xp-ledger/openapi.json")
+        ledger_spec = web.get(f"{server.url}/xp-ledger/openapi.json")
         assert ledger_spec.status_code == 200 and ledger_spec.json()["info"]["title"] == "Timeback XP ledger API"
         basic = base64.b64encode(":".join(LEDGER_CLIENT).encode()).decode()
-        token = httpx.post(
+        token = web.post(
             f"{server.url}/auth/1.0/token",
             data={"grant_type": "client_credentials"},
             headers={"Authorization": f"Basic {basic}"},
@@ -189,7 +189,7 @@ def test_a_fresh_venv_with_the_wheel_serves_both_apis_from_outside_the_checkout(
         assert token.status_code == 200, token.text
         assert token.json()["token_type"] == "Bearer" and token.json()["scope"] == "events.readonly events.write"
         nobody = base64.b64encode(b"nobody:nothing").decode()
-        wrong = httpx.post(
+        wrong = web.post(
             f"{server.url}/auth/1.0/token",
             data={"grant_type": "client_credentials"},
             headers={"Authorization": f"Basic {nobody}"},

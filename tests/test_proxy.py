@@ -28,6 +28,7 @@ from contract_tests.resources import spec_path
 from contract_tests.results import PASSED, SKIPPED, RunResult
 from contract_tests.spec import ApiSpec
 from mock_server.app import Settings, create_app
+from tests import web
 from tests.test_proxy_lifecycle import start_proxy
 
 BIG = random.Random(17).randbytes(5 * 1024 * 1024)
@@ -48,7 +49,7 @@ def operation(result: RunResult, operation_id: str) -> Any:
 def frontend_session(url: str) -> dict[str, int]:
     """What a web app does on a visit: log in, read the user and the XP views, write and list notes, a 401."""
     statuses: dict[str, int] = {}
-    with httpx.Client(base_url=url, timeout=30) as http:
+    with web.client(base_url=url, timeout=30) as http:
         login = http.post("/api/auth/login", data={"username": "demo", "password": "demo-password"})
         statuses["login"] = login.status_code
         auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
@@ -140,7 +141,7 @@ def compare(direct: httpx.Response, proxied: httpx.Response) -> None:
 def test_json_exchanges_pass_through_byte_for_byte(echo_url: str) -> None:
     target = "/api/a%2Fb/%7Bx%7D;p=1?q=a%20b&r=%C3%A9+x&empty=&flag&list=1&list=2&status=207"
     headers = [("X-Trace", "one"), ("X-Trace", "two"), ("Accept", "application/json"), ("X-Mixed-Case", "Keep")]
-    with WatchedProxy(echo_url) as proxy, httpx.Client(timeout=30) as http:
+    with WatchedProxy(echo_url) as proxy, web.client(timeout=30) as http:
         proxied = http.send(httpx.Request("GET", httpx.URL(proxy.url + target), headers=headers))
         direct = http.send(httpx.Request("GET", httpx.URL(echo_url + target), headers=headers))
         (result,) = proxy.results()
@@ -162,7 +163,7 @@ def test_hop_by_hop_headers_stop_at_the_proxy(echo_url: str) -> None:
         "X-End": "1",
     }
     with WatchedProxy(echo_url) as proxy:
-        seen = httpx.get(proxy.url + "/hop", headers=headers, timeout=30).json()
+        seen = web.get(proxy.url + "/hop", headers=headers, timeout=30).json()
     names = [name for name, _ in seen["headers"]]
     assert "x-end" in names and "x-hop" not in names and "keep-alive" not in names
     assert dict(seen["headers"])["host"] == echo_url.removeprefix("http://")  # Host names the upstream
@@ -175,7 +176,7 @@ def test_a_multipart_upload_reaches_the_upstream_unchanged(echo_url: str) -> Non
     body = request.read()
     with WatchedProxy(echo_url) as proxy:
         url = proxy.url + "/api/knowledge/upload"
-        seen = httpx.post(url, content=body, headers={"Content-Type": request.headers["content-type"]}, timeout=30)
+        seen = web.post(url, content=body, headers={"Content-Type": request.headers["content-type"]}, timeout=30)
     assert seen.status_code == 200
     echoed = seen.json()
     assert echoed["sha256"] == hashlib.sha256(body).hexdigest() and echoed["size"] == len(body) > 1_500_000
@@ -184,7 +185,7 @@ def test_a_multipart_upload_reaches_the_upstream_unchanged(echo_url: str) -> Non
 
 
 def test_a_5_mb_answer_streams_through_unchanged(echo_url: str) -> None:
-    with WatchedProxy(echo_url) as proxy, httpx.Client(timeout=60) as http:
+    with WatchedProxy(echo_url) as proxy, web.client(timeout=60) as http:
         proxied = http.get(proxy.url + "/big")
         direct = http.get(echo_url + "/big")
         (result,) = proxy.results()
@@ -194,7 +195,7 @@ def test_a_5_mb_answer_streams_through_unchanged(echo_url: str) -> None:
 
 
 def test_a_compressed_answer_is_forwarded_compressed_and_checked_decoded(echo_url: str) -> None:
-    with WatchedProxy(echo_url) as proxy, httpx.Client(timeout=30) as http:
+    with WatchedProxy(echo_url) as proxy, web.client(timeout=30) as http:
         with http.stream("GET", proxy.url + "/gz") as proxied:
             raw = b"".join(proxied.iter_raw())
     assert proxied.headers["content-encoding"] == "gzip" and raw == gzip.compress(b'{"status": "ok"}', mtime=0)
@@ -209,7 +210,7 @@ def test_a_body_over_the_bound_is_forwarded_and_reported_as_not_validated(tmp_pa
 
     with ThreadServer(Starlette(routes=[Route("/api/core/notes", list_notes)])) as upstream:
         with WatchedProxy(upstream.url) as proxy:
-            answer = httpx.get(proxy.url + "/api/core/notes", headers={"Authorization": "Bearer t"}, timeout=30)
+            answer = web.get(proxy.url + "/api/core/notes", headers={"Authorization": "Bearer t"}, timeout=30)
             (result,) = proxy.results()
     assert answer.content == payload
     assert result.warnings == ["GET /api/core/notes: response body not validated: too large (1 exchange)"]
@@ -222,7 +223,7 @@ def test_an_upstream_that_is_down_gives_502_in_the_error_shape_and_a_report_entr
     down = f"http://127.0.0.1:{free_port()}"
     spec = ApiSpec.load(spec_path("xentree"))
     with WatchedProxy(down, request_timeout=5) as proxy:
-        answer = httpx.get(proxy.url + "/api/auth/me", headers={"Authorization": "Bearer t"}, timeout=30)
+        answer = web.get(proxy.url + "/api/auth/me", headers={"Authorization": "Bearer t"}, timeout=30)
         (result,) = proxy.results()
     assert answer.status_code == 502 and answer.headers["content-type"] == "application/json"
     body = answer.json()
@@ -247,7 +248,7 @@ def test_the_proxy_process_writes_the_reports_and_the_har_on_sigint(mock_url: st
     proc, url = start_proxy(mock_url, reports, "--har", str(har))
     try:
         frontend_session(url)
-        httpx.get(url + "/api/not-a-route", timeout=10)
+        web.get(url + "/api/not-a-route", timeout=10)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     finally:
@@ -271,14 +272,14 @@ def test_the_proxy_process_writes_the_reports_and_the_har_on_sigint(mock_url: st
 def test_both_apis_are_watched_at_once_each_in_its_own_report(tmp_path: Path) -> None:
     app = create_app(Settings(api="xentree,xp-ledger", seed=0, strict=True, access_log=False, rate_limit="off"))
     with ThreadServer(app) as upstream, WatchedProxy(upstream.url, api="both") as proxy:
-        token = httpx.post(
+        token = web.post(
             proxy.url + "/auth/1.0/token",
             data={"grant_type": "client_credentials"},
             auth=("7nq4k2m9x5c8v1b3z6w0p4r2t8", "example-client-secret-not-real"),
             timeout=30,
         )
-        unauthorized = httpx.get(proxy.url + "/xp/1.0/users/00000000-0000-4000-8000-000000000000/entries", timeout=30)
-        health = httpx.get(proxy.url + "/api/health", timeout=30)
+        unauthorized = web.get(proxy.url + "/xp/1.0/users/00000000-0000-4000-8000-000000000000/entries", timeout=30)
+        health = web.get(proxy.url + "/api/health", timeout=30)
         written = proxy.write_reports(tmp_path)
         results = {r.api: r for r in proxy.results()}
     assert token.status_code == 200 and unauthorized.status_code == 401 and health.status_code == 200

@@ -18,6 +18,7 @@ from contract_tests.plugin import ThreadServer, WatchedProxy
 from contract_tests.resources import spec_path
 from contract_tests.results import FAILED, PASSED, RunResult
 from contract_tests.spec import ApiSpec
+from tests import web
 from tests.test_contract_broken import mock_app, rewrite_response
 
 Change = Callable[[int, dict[str, str], bytes], tuple[int, dict[str, str], bytes]]
@@ -78,7 +79,7 @@ def upstream() -> Iterator[str]:
 
 
 def visit(url: str) -> dict[str, httpx.Response]:
-    with httpx.Client(base_url=url, timeout=30) as http:
+    with web.client(base_url=url, timeout=30) as http:
         login = http.post("/api/auth/login", data={"username": "demo", "password": "demo-password"})
         auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
         return {"login": login, **{path: http.request(method, path, headers=auth) for method, path in BREAKS}}
@@ -147,7 +148,7 @@ def test_enforce_answers_a_violation_with_502_in_the_error_shape(upstream: str) 
 
 
 def test_enforce_passes_conforming_answers_unchanged(upstream: str) -> None:
-    with WatchedProxy(upstream, enforce=True) as proxy, httpx.Client(timeout=30) as http:
+    with WatchedProxy(upstream, enforce=True) as proxy, web.client(timeout=30) as http:
         proxied = http.get(proxy.url + "/api/health/detailed")
         direct = http.get(upstream + "/api/health/detailed")
     assert proxied.status_code == direct.status_code == 200
@@ -165,14 +166,14 @@ def test_a_request_breaking_the_spec_is_a_warning_when_refused_and_an_error_when
     bad = {"title": 5, "content": "Mitochondria"}
     with WatchedProxy(upstream) as proxy:
         token = visit(proxy.url)["login"].json()["access_token"]
-        refused = httpx.post(proxy.url + "/api/core/notes", json=bad, headers={"Authorization": f"Bearer {token}"})
+        refused = web.post(proxy.url + "/api/core/notes", json=bad, headers={"Authorization": f"Bearer {token}"})
         (result,) = proxy.results()
     assert refused.status_code == 400
     (warned,) = [f for f in result.findings if f.check == "request_conformance"]
     assert warned.operation == "createNote" and warned.severity == "warning" and warned.code == "XC460"
     assert "body/title: 5 is not of type 'string'" in warned.message and "(refused with 400)" in warned.message
     with ThreadServer(accept_anything) as lenient, WatchedProxy(lenient.url) as proxy:
-        httpx.put(proxy.url + "/api/core/notes/n1", json=bad, headers={"Authorization": "Bearer t"})
+        web.put(proxy.url + "/api/core/notes/n1", json=bad, headers={"Authorization": "Bearer t"})
         (result,) = proxy.results()
     (accepted,) = [f for f in result.findings if f.check == "request_conformance"]
     assert accepted.operation == "updateNote" and "the upstream accepted it (200)" in accepted.message

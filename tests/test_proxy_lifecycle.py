@@ -23,6 +23,7 @@ from starlette.routing import Route
 from contract_tests.plugin import ThreadServer, WatchedProxy, free_port
 from contract_tests.resources import spec_path
 from contract_tests.spec import ApiSpec
+from tests import web
 from tests.conftest import ROOT
 
 REPORTS = {"junit.xml", "report.json", "report.html", "summary.md"}
@@ -43,7 +44,7 @@ def test_an_upstream_that_answers_too_late_gives_502_in_the_error_shape_and_a_re
     spec = ApiSpec.load(spec_path("xentree"))
     with WatchedProxy(slow_url, request_timeout=1) as proxy:
         started = time.monotonic()
-        answer = httpx.get(proxy.url + "/api/health?sleep=5", timeout=30)
+        answer = web.get(proxy.url + "/api/health?sleep=5", timeout=30)
         waited = time.monotonic() - started
         (result,) = proxy.results()
     assert answer.status_code == 502 and waited < 5  # the proxy gave up; it did not wait for the upstream
@@ -64,7 +65,7 @@ def start_proxy(upstream: str, reports: Path, *extra: str) -> tuple[subprocess.P
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            httpx.get(url + "/api/health", timeout=1)
+            web.get(url + "/api/health", timeout=1)
             return proc, url
         except httpx.HTTPError:
             if proc.poll() is not None:
@@ -83,7 +84,7 @@ def test_sigterm_writes_the_reports(slow_url: str, tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     proc, url = start_proxy(slow_url, reports)
     try:
-        assert httpx.get(url + "/api/health", timeout=10).status_code == 200
+        assert web.get(url + "/api/health", timeout=10).status_code == 200
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     finally:
@@ -98,7 +99,7 @@ def test_duration_stops_the_proxy_by_itself_and_writes_the_reports(slow_url: str
     reports = tmp_path / "reports"
     proc, url = start_proxy(slow_url, reports, "--duration", "4")
     try:
-        assert httpx.get(url + "/api/health", timeout=10).status_code == 200
+        assert web.get(url + "/api/health", timeout=10).status_code == 200
         out, err = proc.communicate(timeout=60)  # no signal: it ends on its own
     finally:
         if proc.poll() is None:

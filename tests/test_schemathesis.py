@@ -13,8 +13,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import httpx
-
+from tests import web
 from tests.conftest import ROOT, Server
 
 MAX_EXAMPLES = "3"
@@ -22,7 +21,7 @@ MAX_EXAMPLES = "3"
 
 def test_upstream_schemathesis_finds_zero_failures(server_factory: type[Server], tmp_path: Path) -> None:
     server = server_factory("--strict", "--quiet", "--rate-limit", "off", "--seed", "3").start()
-    login = httpx.post(f"{server.url}/api/auth/login", data={"username": "admin", "password": "admin-password"})
+    login = web.post(f"{server.url}/api/auth/login", data={"username": "admin", "password": "admin-password"})
     token = login.json()["access_token"]
     cmd = [
         sys.executable,
@@ -60,6 +59,6 @@ def test_upstream_schemathesis_finds_zero_failures(server_factory: type[Server],
     broken = [c.get("name") for c in cases if c.find("failure") is not None or c.find("error") is not None]
     assert not broken, result.stdout[-6000:]
     # The run really exercised the mock: the journal saw every tag's operations.
-    journal = httpx.get(f"{server.url}/__mock__/journal", params={"limit": 500}).json()
+    journal = web.get(f"{server.url}/__mock__/journal", params={"limit": 500}).json()
     assert journal["total"] >= 400
     assert len({e["operation_id"] for e in journal["entries"]}) > 20

@@ -19,6 +19,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from mock_server.app import Settings, build_mock, create_app
+from tests import web
 from tests.conftest import Server, bearer, login, make_client
 
 REMOTE = ("198.51.100.7", 40000)  # a documentation address: not loopback, so not trusted
@@ -30,7 +31,7 @@ def _error(response: httpx.Response) -> str:
 
 
 def _credentials(url: str) -> dict[str, Any]:
-    return dict(httpx.get(f"{url}/__mock__/credentials").json())
+    return dict(web.get(f"{url}/__mock__/credentials").json())
 
 
 # client address ------------------------------------------------------------------------------------------------
@@ -38,13 +39,13 @@ def test_x_forwarded_for_is_not_trusted_unless_a_proxy_is_named(server_factory: 
     server = server_factory("--quiet").start()
     key = next(k["key"] for k in _credentials(server.url)["api_keys"] if k["name"] == "demo-office-only")
     headers = {"X-API-Key": key}
-    assert httpx.get(f"{server.url}/api/organizations", headers=headers).status_code == 403
-    spoofed = httpx.get(f"{server.url}/api/organizations", headers={**headers, "X-Forwarded-For": "203.0.113.5"})
+    assert web.get(f"{server.url}/api/organizations", headers=headers).status_code == 403
+    spoofed = web.get(f"{server.url}/api/organizations", headers={**headers, "X-Forwarded-For": "203.0.113.5"})
     assert spoofed.status_code == 403 and _error(spoofed) == "ip_not_allowed"
 
     proxied = server_factory("--quiet", "--forwarded-allow-ips", "127.0.0.1").start()
     key = next(k["key"] for k in _credentials(proxied.url)["api_keys"] if k["name"] == "demo-office-only")
-    behind_proxy = httpx.get(
+    behind_proxy = web.get(
         f"{proxied.url}/api/organizations", headers={"X-API-Key": key, "X-Forwarded-For": "203.0.113.5"}
     )
     assert behind_proxy.status_code == 200  # a named proxy's header is believed
@@ -53,8 +54,7 @@ def test_x_forwarded_for_is_not_trusted_unless_a_proxy_is_named(server_factory: 
 def test_rotating_x_forwarded_for_does_not_dodge_the_per_address_limit(server_factory: type[Server]) -> None:
     server = server_factory("--quiet", "--rate-limit", "3/60").start()
     statuses = [
-        httpx.get(f"{server.url}/api/health", headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code
-        for i in range(5)
+        web.get(f"{server.url}/api/health", headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code for i in range(5)
     ]
     assert statuses == [200, 200, 200, 429, 429]
 
@@ -282,9 +282,7 @@ def test_an_unknown_username_costs_a_password_hash_like_a_known_one(
 # state files ---------------------------------------------------------------------------------------------------
 def _demo_logins(url: str) -> None:
     for user in _credentials(url)["users"]:
-        response = httpx.post(
-            f"{url}/api/auth/login", data={"username": user["username"], "password": user["password"]}
-        )
+        response = web.post(f"{url}/api/auth/login", data={"username": user["username"], "password": user["password"]})
         assert response.status_code == 200, response.text
 
 
@@ -297,13 +295,13 @@ def test_ids_never_repeat_across_restarts_whatever_was_deleted(server_factory: t
         assert credentials["users"] and credentials["api_keys"]  # still listed after a restart
         _demo_logins(server.url)
         demo = {"username": "demo", "password": "demo-password"}
-        headers = bearer(httpx.post(f"{server.url}/api/auth/login", data=demo).json()["access_token"])
+        headers = bearer(web.post(f"{server.url}/api/auth/login", data=demo).json()["access_token"])
         for n in range(3):
-            note = httpx.post(f"{server.url}/api/core/notes", json={"title": f"n{n}", "content": "x"}, headers=headers)
+            note = web.post(f"{server.url}/api/core/notes", json={"title": f"n{n}", "content": "x"}, headers=headers)
             assert note.status_code == 201, note.text
             assert note.json()["id"] not in seen
             seen.add(note.json()["id"])
-            assert httpx.delete(f"{server.url}/api/core/notes/{note.json()['id']}", headers=headers).status_code in (
+            assert web.delete(f"{server.url}/api/core/notes/{note.json()['id']}", headers=headers).status_code in (
                 200,
                 204,
             )
@@ -315,14 +313,14 @@ def test_kill_9_under_concurrent_writers_keeps_every_acknowledged_write(
 ) -> None:
     state = tmp_path / "state.sqlite"
     server = server_factory("--quiet", "--state", str(state), "--rate-limit", "off").start()
-    token = httpx.post(f"{server.url}/api/auth/login", data={"username": "demo", "password": "demo-password"})
+    token = web.post(f"{server.url}/api/auth/login", data={"username": "demo", "password": "demo-password"})
     headers = bearer(token.json()["access_token"])
     acknowledged: list[str] = []
     lock = threading.Lock()
     stop = threading.Event()
 
     def writer(n: int) -> None:
-        with httpx.Client(base_url=server.url, headers=headers, timeout=5) as http:
+        with web.client(base_url=server.url, headers=headers, timeout=5) as http:
             i = 0
             while not stop.is_set():
                 try:
@@ -350,8 +348,8 @@ def test_kill_9_under_concurrent_writers_keeps_every_acknowledged_write(
     with sqlite3.connect(state) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     again = server_factory("--quiet", "--state", str(state)).start()
-    login_again = httpx.post(f"{again.url}/api/auth/login", data={"username": "demo", "password": "demo-password"})
-    notes = httpx.get(f"{again.url}/api/core/notes", headers=bearer(login_again.json()["access_token"])).json()
+    login_again = web.post(f"{again.url}/api/auth/login", data={"username": "demo", "password": "demo-password"})
+    notes = web.get(f"{again.url}/api/core/notes", headers=bearer(login_again.json()["access_token"])).json()
     kept = {n["id"] for n in notes}
     missing = [note_id for note_id in acknowledged if note_id not in kept]
     assert not missing, f"{len(missing)} of {len(acknowledged)} acknowledged writes lost"

@@ -18,7 +18,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -27,7 +26,7 @@ from starlette.testclient import TestClient
 from mock_server.app import Mock
 from mock_server.domains import Call
 from mock_server.domains.xp import SOURCES, award_xp, record_session
-from tests import xp_oracle
+from tests import web, xp_oracle
 from tests.conftest import ROOT, Server, bearer, make_client, user_ids
 from tests.profile_analytics_helpers import PRIVATE_VIEWS
 
@@ -340,9 +339,9 @@ def test_cli_serves_a_fixture_file_and_refuses_a_broken_one(tmp_path: Path, heav
     assert "Traceback" not in result.stderr
     server = Server("--fixture", str(heavy_file), "--quiet").start()
     try:
-        login = httpx.post(f"{server.url}/api/auth/login", data={"username": "veteran", "password": "veteran-password"})
+        login = web.post(f"{server.url}/api/auth/login", data={"username": "veteran", "password": "veteran-password"})
         assert login.status_code == 200, login.text
-        profile = httpx.get(f"{server.url}/api/xp/profile", headers=bearer(login.json()["access_token"]))
+        profile = web.get(f"{server.url}/api/xp/profile", headers=bearer(login.json()["access_token"]))
         assert profile.status_code == 200 and profile.json()["total_xp"] > 50_000
     finally:
         server.stop()
