@@ -18,14 +18,24 @@ PORT ?= 4010
 serve: $(VENV)/.installed
 	$(BIN)/xentree-mock serve --host $(HOST) --port $(PORT)
 
-# The suite starts ~100 Python processes from the checkout (servers, CLIs, proxies). The sources are compiled once
-# first, as pip does for an installed wheel: where PYTHONDONTWRITEBYTECODE is set (as on CI), each process would
-# otherwise compile them again.
-test: $(VENV)/.installed-test .tools/.redocly check
-	$(BIN)/python -m compileall -q mock_server contract_tests tests bench
+# The set-up runs two jobs at a time (`make test-ready`): the npm tools and Chromium beside the Python install, then the
+# gate beside the warm-up below; each needs one core. Then the tests, on every core.
+test:
+	@$(MAKE) --no-print-directory --jobs=2 test-ready
 	$(BIN)/python -m pytest -n auto --durations=15
 
-# The gate, first in `make test`: formatting, lint and strict types (configured in pyproject.toml).
+.PHONY: test-ready warm-up
+test-ready: $(VENV)/.installed-test .tools/.redocly check warm-up
+
+# The suite starts ~100 Python processes from the checkout (servers, CLIs, proxies). The sources are compiled once
+# first, as pip does for an installed wheel: where PYTHONDONTWRITEBYTECODE is set (as on CI), each process would
+# otherwise compile them again. For the same reason pytest would rewrite the asserts of every test module in each
+# xdist worker (~5 s of CPU each): one collection that may write bytecode leaves the rewritten modules in __pycache__.
+warm-up: $(VENV)/.installed-test
+	$(BIN)/python -m compileall -q mock_server contract_tests tests bench
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest --collect-only -q -p no:cacheprovider >/dev/null
+
+# The gate, in `make test` before the tests: formatting, lint and strict types (configured in pyproject.toml).
 check: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
@@ -45,9 +55,11 @@ $(VENV)/.installed: pyproject.toml
 	$(call install,-e .)
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed
+# One install of the project with its test extras (one resolution, not two); it stamps the plain install too.
+$(VENV)/.installed-test: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(call install,-e '.[test]')
-	touch $@
+	touch $(VENV)/.installed $@
 
 # The independent spec linter (Redocly CLI, pinned). Skipped, with a note, where npm is missing.
 .tools/.redocly:
@@ -57,8 +69,9 @@ $(VENV)/.installed-test: $(VENV)/.installed
 
 # The generated TypeScript types are compiled by the tests (openapi-typescript and tsc, pinned; the stamp names the
 # versions so a bump reinstalls). Skipped, with a note, where npm is missing.
-test: .tools/.openapi-typescript-$(OPENAPI_TS_VERSION)-typescript-$(TYPESCRIPT_VERSION)
-.tools/.openapi-typescript-$(OPENAPI_TS_VERSION)-typescript-$(TYPESCRIPT_VERSION):
+test-ready: .tools/.openapi-typescript-$(OPENAPI_TS_VERSION)-typescript-$(TYPESCRIPT_VERSION)
+# After Redocly: two npm installs into one prefix must not run at once.
+.tools/.openapi-typescript-$(OPENAPI_TS_VERSION)-typescript-$(TYPESCRIPT_VERSION): .tools/.redocly
 	@if command -v npm >/dev/null 2>&1; then \
 		npm install --silent --no-audit --no-fund --save-exact --prefix .tools \
 			openapi-typescript@$(OPENAPI_TS_VERSION) typescript@$(TYPESCRIPT_VERSION) && touch $@; \
@@ -67,7 +80,7 @@ test: .tools/.openapi-typescript-$(OPENAPI_TS_VERSION)-typescript-$(TYPESCRIPT_V
 # Debian's Chromium and its matching chromedriver for the real-browser tests (browser downloads are not reachable):
 # installed with apt when either is missing and we are root (as on CI); otherwise a note. Checked on every run.
 .PHONY: chromium
-test: chromium
+test-ready: chromium
 chromium:
 	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; \
