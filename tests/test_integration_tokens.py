@@ -6,7 +6,6 @@ import base64
 import hashlib
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import jwt
@@ -15,14 +14,21 @@ from cryptography.hazmat.primitives import serialization
 from starlette.testclient import TestClient
 
 from mock_server.app import Mock
-from mock_server.clock import iso
 from mock_server.resources import load_yaml
-from mock_server.security import hash_api_key, make_api_key
 from tests.conftest import ROOT, bearer, login, make_client
-
-FROZEN = datetime(2026, 4, 16, 10, 0, tzinfo=UTC)
-GRANT = {"mode": "api", "origin": "https://partner.example.com", "scopes": ["profile:read", "quota:read"]}
-UNKNOWN = "3f2c8a1e-5b7d-4e9a-9c3f-1a2b3c4d5e6f"
+from tests.integration_helpers import (
+    FROZEN,
+    GRANT,
+    UNKNOWN,
+    add_key,
+    add_org,
+    error,
+    first_org,
+    grant,
+    mock_of,
+    user_id_of,
+    verify,
+)
 
 
 @pytest.fixture
@@ -31,83 +37,9 @@ def frozen() -> Iterator[TestClient]:
         yield c
 
 
-def _mock(client: TestClient) -> Mock:
-    return client.app.state.mock  # type: ignore[attr-defined]
-
-
-def _user_id(mock: Mock, username: str) -> str:
-    return mock.store.one("SELECT id FROM users WHERE username = ?", (username,))["id"]  # type: ignore[index]
-
-
-def first_org(mock: Mock, username: str) -> str:
-    row = mock.store.one(
-        "SELECT organization_id FROM memberships WHERE user_id = ? ORDER BY joined_at, rowid",
-        (_user_id(mock, username),),
-    )
-    assert row is not None
-    return row["organization_id"]
-
-
-def add_org(mock: Mock, slug: str, members: dict[str, str] | None = None) -> str:
-    org_id = mock.store.new_id()
-    now = iso(mock.clock.now())
-    mock.store.insert(
-        "organizations",
-        {"id": org_id, "name": slug, "slug": slug, "description": None, "created_at": now, "updated_at": now},
-    )
-    for username, role in (members or {}).items():
-        mock.store.insert(
-            "memberships",
-            {
-                "organization_id": org_id,
-                "user_id": _user_id(mock, username),
-                "role": role,
-                "team": None,
-                "joined_at": now,
-            },
-        )
-    return org_id
-
-
-def add_key(mock: Mock, owner: str, org_id: str, scopes: list[str]) -> dict[str, str]:
-    key = make_api_key(mock.store.token(64))
-    mock.store.insert(
-        "api_keys",
-        {
-            "id": mock.store.new_id(),
-            "name": f"test-{len(scopes)}",
-            "prefix": key[:12],
-            "key_hash": hash_api_key(key),
-            "user_id": _user_id(mock, owner),
-            "organization_id": org_id,
-            "scopes": scopes,
-            "allowed_ips": [],
-            "created_at": iso(mock.clock.now()),
-        },
-    )
-    return {"X-API-Key": key}
-
-
-def grant(client: TestClient, headers: dict[str, str], **extra: Any) -> dict[str, Any]:
-    response = client.post("/api/integration/grant", headers=headers, json={**GRANT, **extra})
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def verify(client: TestClient, headers: dict[str, str], token: str, tenant: str, **extra: Any) -> dict[str, Any]:
-    body = {"token": token, "tenantId": tenant, **extra}
-    response = client.post("/api/integration/verify", headers=headers, json=body)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def error(response: Any) -> str:
-    return response.json()["detail"]["error"]
-
-
 # grant ---------------------------------------------------------------------------------------------------------
 def test_grant_issues_rs256_jwt_with_the_documented_claims(frozen: TestClient) -> None:
-    mock = _mock(frozen)
+    mock = mock_of(frozen)
     demo = bearer(login(frozen))
     issued = grant(frozen, demo, ttlSeconds=90)
     tenant = first_org(mock, "demo")
@@ -120,7 +52,7 @@ def test_grant_issues_rs256_jwt_with_the_documented_claims(frozen: TestClient) -
     now = int(FROZEN.timestamp())
     assert claims == {
         "iss": "https://my.xentree.com",
-        "sub": _user_id(mock, "demo"),
+        "sub": user_id_of(mock, "demo"),
         "aud": GRANT["origin"],
         "iat": now,
         "exp": now + 90,
@@ -183,7 +115,7 @@ def test_api_keys_grant_for_their_own_organization_only(client: TestClient, mock
     writer = add_key(mock, "demo", home, ["integrations:write", "integrations:read"])
     issued = grant(client, writer)
     assert issued["tenantId"] == home  # the key's organization, not the user's first one
-    assert jwt.decode(issued["token"], options={"verify_signature": False})["sub"] == _user_id(mock, "demo")
+    assert jwt.decode(issued["token"], options={"verify_signature": False})["sub"] == user_id_of(mock, "demo")
     # The key's owner belongs to the default tenant, but the key is bound to `home`.
     elsewhere = {**GRANT, "tenantId": first_org(mock, "demo")}
     response = client.post("/api/integration/grant", headers=writer, json=elsewhere)
@@ -270,9 +202,9 @@ def test_verify_accepts_a_fresh_token(client: TestClient, demo: dict[str, str]) 
 def test_verify_checks_expiry_against_the_mock_clock(frozen: TestClient) -> None:
     demo = bearer(login(frozen))
     issued = grant(frozen, demo, ttlSeconds=60)
-    _mock(frozen).clock.advance(59)
+    mock_of(frozen).clock.advance(59)
     assert verify(frozen, demo, issued["token"], issued["tenantId"])["valid"] is True
-    _mock(frozen).clock.advance(1)
+    mock_of(frozen).clock.advance(1)
     assert verify(frozen, demo, issued["token"], issued["tenantId"]) == {
         "valid": False,
         "claims": None,
@@ -349,7 +281,7 @@ def test_revoke_by_token_invalidates_it_at_once_and_is_idempotent(frozen: TestCl
         "reason": "security-incident",
     }
     assert verify(frozen, demo, issued["token"], issued["tenantId"])["reason"] == "revoked"
-    _mock(frozen).clock.advance(30)
+    mock_of(frozen).clock.advance(30)
     again = frozen.post("/api/integration/revoke", headers=demo, json={**body, "reason": "other"})
     assert again.status_code == 200 and again.json() == first.json()  # first time and reason stay
 
@@ -373,7 +305,7 @@ def test_revoke_by_jti_is_persisted(client: TestClient, mock: Mock, demo: dict[s
 def test_revoke_can_be_done_for_expired_tokens(frozen: TestClient) -> None:
     demo = bearer(login(frozen))
     issued = grant(frozen, demo, ttlSeconds=30)
-    _mock(frozen).clock.advance(120)  # within the access token's hour
+    mock_of(frozen).clock.advance(120)  # within the access token's hour
     response = frozen.post("/api/integration/revoke", headers=demo, json={"integrationToken": issued["token"]})
     assert response.status_code == 200
     assert verify(frozen, demo, issued["token"], issued["tenantId"])["reason"] == "expired"
@@ -453,7 +385,7 @@ def test_rotate_is_all_or_nothing_and_checks_the_previous_token(client: TestClie
 
 # admin revocation list -----------------------------------------------------------------------------------------
 def test_revocations_list_is_admin_only_newest_first(frozen: TestClient) -> None:
-    mock = _mock(frozen)
+    mock = mock_of(frozen)
     demo, admin = bearer(login(frozen)), bearer(login(frozen, "admin"))
     first, second = grant(frozen, demo), grant(frozen, demo)
     frozen.post("/api/integration/revoke", headers=demo, json={"integrationToken": first["token"], "reason": "leak"})
@@ -476,7 +408,7 @@ def test_revocations_list_is_admin_only_newest_first(frozen: TestClient) -> None
             "tenantId": first["tenantId"],
             "reason": "leak",
             "revokedAt": "2026-04-16T10:00:00Z",
-            "revokedBy": _user_id(mock, "demo"),
+            "revokedBy": user_id_of(mock, "demo"),
             "expiresAt": first["expiresAt"],
         },
     ]

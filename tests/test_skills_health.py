@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 import mock_server
 from mock_server.app import Mock
 from tests.conftest import bearer, login, make_client
-from tests.test_integration_tokens import add_key, first_org
+from tests.integration_helpers import add_key, first_org
 
 FROZEN = datetime(2026, 4, 16, 10, 0, tzinfo=UTC)
 START = "/api/integrations/google-calendar/oauth/start"
