@@ -89,8 +89,13 @@ class Mock:
 
     # --- the world: fixtures and reset ---
 
+    def internal_call(self) -> Call:
+        """A call outside any request, for the mock's own writes (fixtures, seeding): domain functions that take a
+        Call work the same from here as from a handler."""
+        return Call({}, {}, {}, None, None, self.store, self.clock, self.tokens, seed=self.settings.seed)
+
     def load_fixture(self, name: str) -> None:
-        call = Call({}, {}, {}, None, None, self.store, self.clock, self.tokens, seed=self.settings.seed)
+        call = self.internal_call()
         with self.store.transaction():
             self.credentials = fixtures.load(call, name, self.settings.seed, self.registry.seeders)
             # Kept with the state, so a restarted mock still lists (and a --state file still knows) its demo logins.

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from mock_server.app import Mock
 from mock_server.clock import iso
-from mock_server.security import hash_api_key, make_api_key
+from mock_server.domains.api_keys import issue_key
 
 FROZEN = datetime(2026, 4, 16, 10, 0, tzinfo=UTC)
 GRANT = {"mode": "api", "origin": "https://partner.example.com", "scopes": ["profile:read", "quota:read"]}
@@ -56,21 +56,7 @@ def add_org(mock: Mock, slug: str, members: dict[str, str] | None = None) -> str
 
 
 def add_key(mock: Mock, owner: str, org_id: str, scopes: list[str]) -> dict[str, str]:
-    key = make_api_key(mock.store.token(64))
-    mock.store.insert(
-        "api_keys",
-        {
-            "id": mock.store.new_id(),
-            "name": f"test-{len(scopes)}",
-            "prefix": key[:12],
-            "key_hash": hash_api_key(key),
-            "user_id": user_id_of(mock, owner),
-            "organization_id": org_id,
-            "scopes": scopes,
-            "allowed_ips": [],
-            "created_at": iso(mock.clock.now()),
-        },
-    )
+    key, _ = issue_key(mock.internal_call(), f"test-{len(scopes)}", user_id_of(mock, owner), org_id, scopes)
     return {"X-API-Key": key}
 
 

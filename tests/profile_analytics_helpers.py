@@ -56,7 +56,7 @@ class Learner:
 
     @property
     def call(self) -> Call:
-        return Call({}, {}, {}, None, None, self.mock.store, self.mock.clock, self.mock.tokens)
+        return self.mock.internal_call()
 
     def award(self, amount: int, source: str = "task_submission", when: datetime | None = None) -> dict[str, Any]:
         with self.mock.store.transaction():

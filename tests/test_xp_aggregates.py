@@ -53,7 +53,7 @@ def mock_of(client: TestClient) -> Mock:
 
 
 def call_of(mock: Mock) -> Call:
-    return Call({}, {}, {}, None, None, mock.store, mock.clock, mock.tokens)
+    return mock.internal_call()
 
 
 def headers_for(mock: Mock, user_id: str) -> dict[str, str]:
