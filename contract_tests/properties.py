@@ -19,7 +19,6 @@ from typing import Any
 import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, StopReason, events, from_schema
-from schemathesis.openapi.loaders import detect_content_type, load_content
 
 from contract_tests import checks, outage, provenance
 from contract_tests.auth import LOGOUT, Principal
@@ -34,7 +33,7 @@ from contract_tests.results import (
     OperationResult,
     ScenarioResult,
 )
-from contract_tests.spec import ApiSpec, OperationInfo, parsed_once
+from contract_tests.spec import ApiSpec, OperationInfo, parsed_once, read_spec
 
 # 413 is how the platform refuses an oversized body: a rejection like 400 (the project's schemathesis.toml agrees).
 NEGATIVE_DATA_REJECTION = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx"]
@@ -362,14 +361,10 @@ def load_schema(path: Path, config: SchemathesisConfig) -> Any:
     """`schemathesis.openapi.from_path`, with the file parsed (by Schemathesis' own loader) once per version in a
     process: the YAML is most of a load, and a process may run the suite many times (the pytest plugin's
     `xentree_contract`, a run resumed after an outage)."""
-    document = parsed_once(path, _schemathesis_document)
+    document = parsed_once(path, read_spec)
     schema = schemathesis.openapi.from_dict(document, config=config)
     schema.location = path.absolute().as_uri()  # as from_path sets it
     return schema
-
-
-def _schemathesis_document(path: Path) -> Any:
-    return load_content(path.read_text(encoding="utf-8"), detect_content_type(headers=None, path=str(path)))
 
 
 def _engine(
