@@ -18,17 +18,19 @@ PORT ?= 4010
 serve: $(VENV)/.installed
 	$(BIN)/xentree-mock serve --host $(HOST) --port $(PORT)
 
-# The set-up runs two jobs at a time (`make test-ready`): the npm tools and Chromium beside the Python install, then the
-# gate beside the warm-up below; each needs one core. Then the tests, one worker more than there are cores: about a
-# tenth of a worker's time goes waiting on a browser, a server or a timer (on 2 cores, 36 of 340 core-seconds idle
-# with 2 workers, 10 with 3: 170 -> 158 s).
+# The set-up (`make test-ready`) runs three jobs at a time, the longest first: Debian's Chromium (on a fresh machine
+# ~30 s of apt, mostly download and unpacking) beside the Python install and the npm tools, then the gate beside the
+# warm-up below (each needs one core). Then the tests, one worker more than there are cores: about a tenth of a
+# worker's time goes waiting on a browser, a server or a timer (on 2 cores, 36 of 340 core-seconds idle with 2
+# workers, 10 with 3).
 WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 test:
-	@$(MAKE) --no-print-directory --jobs=2 test-ready
+	@$(MAKE) --no-print-directory --jobs=3 test-ready
 	$(BIN)/python -m pytest -n $(WORKERS) --durations=15
 
-.PHONY: test-ready warm-up
-test-ready: $(VENV)/.installed-test .tools/.redocly check warm-up
+OPENAPI_TS := .tools/.openapi-typescript-$(OPENAPI_TS_VERSION)-typescript-$(TYPESCRIPT_VERSION)
+.PHONY: test-ready warm-up chromium
+test-ready: chromium $(VENV)/.installed-test .tools/.redocly $(OPENAPI_TS) check warm-up
 
 # The suite starts ~100 Python processes from the checkout (servers, CLIs, proxies). The sources are compiled once
 # first, as pip does for an installed wheel: where PYTHONDONTWRITEBYTECODE is set (as on CI), each process would
@@ -71,10 +73,9 @@ $(VENV)/.installed-test: pyproject.toml
 	else echo "npm not found: the Redocly lint test will be skipped"; fi
 
 # The generated TypeScript types are compiled by the tests (openapi-typescript and tsc, pinned; the stamp names the
-# versions so a bump reinstalls). Skipped, with a note, where npm is missing.
-test-ready: .tools/.openapi-typescript-$(OPENAPI_TS_VERSION)-typescript-$(TYPESCRIPT_VERSION)
-# After Redocly: two npm installs into one prefix must not run at once.
-.tools/.openapi-typescript-$(OPENAPI_TS_VERSION)-typescript-$(TYPESCRIPT_VERSION): .tools/.redocly
+# versions so a bump reinstalls). Skipped, with a note, where npm is missing. After Redocly: two npm installs into
+# one prefix must not run at once.
+$(OPENAPI_TS): .tools/.redocly
 	@if command -v npm >/dev/null 2>&1; then \
 		npm install --silent --no-audit --no-fund --save-exact --prefix .tools \
 			openapi-typescript@$(OPENAPI_TS_VERSION) typescript@$(TYPESCRIPT_VERSION) && touch $@; \
@@ -82,8 +83,6 @@ test-ready: .tools/.openapi-typescript-$(OPENAPI_TS_VERSION)-typescript-$(TYPESC
 
 # Debian's Chromium and its matching chromedriver for the real-browser tests (browser downloads are not reachable):
 # installed with apt when either is missing and we are root (as on CI); otherwise a note. Checked on every run.
-.PHONY: chromium
-test-ready: chromium
 chromium:
 	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; \
