@@ -22,6 +22,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http import HTTPStatus
+from itertools import chain
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -318,14 +319,14 @@ def test_tsc_rejects_a_frontend_file_that_misuses_the_generated_types(typescript
 
 
 def test_generated_clients_pass_mypy(generated: dict[str, str]) -> None:
-    """Both generated packages type-check (issue 15: no `body: Any` from object unions, no untyped inline objects).
-    Every import is checked (python-dateutil's stubs are a test dependency). `misc` off: for a union body (the
-    ledger's event-or-envelope) 0.27.1's template annotates a subscript (`_kwargs["json"]: dict[str, Any]`), which
-    mypy rejects whatever the spec says."""
+    """Both generated packages type-check strictly (issue 15: no `body: Any` from object unions, no untyped inline
+    objects). Every import is checked (python-dateutil's stubs are a test dependency). The project's own mypy
+    configuration (strict; `misc` off for these packages, see pyproject.toml) and the gate's cache: with the gate's
+    options, the standard library and shared dependencies are read from the cache (4.6 -> 2.2 s of CPU)."""
     dirs = [Path(client_module(package).__path__[0]) for package in PACKAGES.values()]
+    config = ["--config-file", str(ROOT / "pyproject.toml"), "--cache-dir", str(ROOT / ".mypy_cache")]
     done = subprocess.run(
-        # no incremental cache: nothing reads it again, and writing it cost ~0.5 s of CPU
-        [str(BIN / "mypy"), "--disable-error-code", "misc", "--cache-dir", os.devnull, *map(str, dirs)],
+        [str(BIN / "mypy"), *config, *map(str, dirs)],
         capture_output=True,
         text=True,
         timeout=600,
@@ -333,6 +334,9 @@ def test_generated_clients_pass_mypy(generated: dict[str, str]) -> None:
         cwd=dirs[0].parent,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert f"no issues found in {len(list(chain.from_iterable(d.rglob('*.py') for d in dirs)))} source files" in (
+        done.stdout
+    ), done.stdout
 
 
 def test_generated_models_are_named_by_the_spec(generated: dict[str, str]) -> None:
