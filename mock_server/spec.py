@@ -16,7 +16,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 
 from mock_server.errors import ErrorShape
-from mock_server.resources import load_yaml
+from mock_server.resources import load_yaml_once
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 FORMATS = FormatChecker()
@@ -235,7 +235,7 @@ def load_spec(path: Path) -> Spec:
 @lru_cache(maxsize=16)
 def _load_spec(path: Path, mtime_ns: int, size: int) -> Spec:
     text = path.read_text(encoding="utf-8")
-    raw = load_yaml(text)
+    raw = load_yaml_once(text)
     resolved = resolve_refs(raw)
     operations = [
         _operation(path.stem, p, method, op, item, resolved)
