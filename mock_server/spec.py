@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 
 from mock_server.errors import ErrorShape
 from mock_server.resources import load_yaml_once
@@ -22,8 +23,39 @@ HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "tra
 FORMATS = FormatChecker()
 
 
+_ONE_OF: Callable[..., Iterator[ValidationError] | None] = Draft202012Validator.VALIDATORS["oneOf"]
+
+
+def _discriminated_one_of(validator: Any, branches: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    """`oneOf`, checked against the one branch an OpenAPI `discriminator` names when every branch fixes the property
+    to values of its own (a `const` or an `enum`): the others cannot match, so the answer is `oneOf`'s, without
+    building every error of every other branch (5 of a Caliper event's 6, most of its validation). Otherwise, and
+    for a value no branch names, plain `oneOf`."""
+    prop = (schema.get("discriminator") or {}).get("propertyName")
+    if isinstance(prop, str) and isinstance(instance, dict) and prop in instance:
+        fixed = [_fixed_values(branch, prop) for branch in branches]
+        named = [i for i, values in enumerate(fixed) if instance[prop] in values]
+        if len(named) == 1 and all(fixed):
+            yield from validator.descend(instance, branches[named[0]], schema_path=named[0])
+            return
+    yield from _ONE_OF(validator, branches, instance, schema) or ()
+
+
+def _fixed_values(branch: Any, prop: str) -> list[Any]:
+    allowed = branch.get("properties", {}).get(prop) if isinstance(branch, dict) else None
+    if not isinstance(allowed, dict):
+        return []
+    return [allowed["const"]] if "const" in allowed else list(allowed.get("enum", []))
+
+
+# jsonschema's `extend` is untyped; the class it returns is a Draft202012Validator with one keyword replaced.
+SpecValidator: type[Draft202012Validator] = validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator, {"oneOf": _discriminated_one_of}
+)
+
+
 def compile_schema(schema: dict[str, Any]) -> Draft202012Validator:
-    return Draft202012Validator(schema, format_checker=FORMATS)
+    return SpecValidator(schema, format_checker=FORMATS)
 
 
 @dataclass(frozen=True)
