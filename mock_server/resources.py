@@ -35,11 +35,16 @@ def load_yaml(text: str) -> Any:
 
 def cache_dir() -> Path | None:
     """$XENTREE_MOCK_CACHE_DIR, else $XDG_CACHE_HOME/xentree-mock, else ~/.cache/xentree-mock; None when the
-    variable is set empty."""
+    variable is set empty or there is no home directory."""
     chosen = os.environ.get(CACHE_DIR_ENV)
     if chosen is not None:
         return Path(chosen) if chosen else None
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no home directory to be found (a bare service account): keep nothing
+            return None
     return Path(base) / "xentree-mock"
 
 

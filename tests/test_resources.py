@@ -110,3 +110,13 @@ def test_an_empty_variable_keeps_nothing(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert load_yaml_once(SMALL) == load_yaml(SMALL)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_no_home_directory_keeps_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def homeless() -> Path:
+        raise RuntimeError("Could not determine home directory")
+
+    monkeypatch.delenv(CACHE_DIR_ENV, raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(Path, "home", staticmethod(homeless))
+    assert load_yaml_once(SMALL) == load_yaml(SMALL)
