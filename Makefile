@@ -55,14 +55,16 @@ install = $(BIN)/python -m pip install --quiet uv==$(UV_VERSION) \
 	|| { echo "uv failed: installing with pip"; $(BIN)/python -m pip install --quiet --upgrade pip \
 	&& $(BIN)/python -m pip install --quiet $(1); }
 
-$(VENV)/.installed: pyproject.toml
+# The venv is made once, by this rule alone (order-only below: a new venv's time does not make the installs stale).
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(call install,-e .)
 	touch $@
 
 # One install of the project with its test extras (one resolution, not two); it stamps the plain install too.
-$(VENV)/.installed-test: pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(call install,-e '.[test]')
 	touch $(VENV)/.installed $@
 
