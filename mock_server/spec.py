@@ -33,7 +33,7 @@ def _discriminated_one_of(validator: Any, branches: Any, instance: Any, schema: 
     for a value no branch names, plain `oneOf`."""
     prop = (schema.get("discriminator") or {}).get("propertyName")
     if isinstance(prop, str) and isinstance(instance, dict) and prop in instance:
-        fixed = [_fixed_values(branch, prop) for branch in branches]
+        fixed = [discriminator_values(branch, prop) for branch in branches]
         named = [i for i, values in enumerate(fixed) if instance[prop] in values]
         if len(named) == 1 and all(fixed):
             yield from validator.descend(instance, branches[named[0]], schema_path=named[0])
@@ -41,7 +41,8 @@ def _discriminated_one_of(validator: Any, branches: Any, instance: Any, schema: 
     yield from _ONE_OF(validator, branches, instance, schema) or ()
 
 
-def _fixed_values(branch: Any, prop: str) -> list[Any]:
+def discriminator_values(branch: Any, prop: str) -> list[Any]:
+    """The values a `oneOf`/`anyOf` branch allows its discriminator property: its `const`, or its `enum`."""
     allowed = branch.get("properties", {}).get(prop) if isinstance(branch, dict) else None
     if not isinstance(allowed, dict):
         return []

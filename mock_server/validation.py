@@ -25,7 +25,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
 from mock_server.errors import VALIDATION_ERROR, ApiError, Issue, bad_request
-from mock_server.spec import DeclaredResponse, Operation
+from mock_server.spec import DeclaredResponse, Operation, discriminator_values
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 64
@@ -113,8 +113,7 @@ def _discriminated(error: ValidationError, branches: dict[int, list[ValidationEr
         return None
     value, accepted = error.instance[prop], []
     for i, branch in enumerate(error.schema[str(error.validator)]):  # type: ignore[index]  # a dict, checked above
-        allowed = branch.get("properties", {}).get(prop, {})
-        values = [allowed["const"]] if "const" in allowed else list(allowed.get("enum", []))
+        values = discriminator_values(branch, prop)
         if value in values:
             return branches.get(i, [])
         accepted += values

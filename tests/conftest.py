@@ -96,9 +96,14 @@ def client(request: pytest.FixtureRequest) -> Iterator[TestClient]:
         yield c
 
 
+def mock_of(client: TestClient) -> Mock:
+    """The running mock behind an in-process client (its store, clock and tokens, for tests that reach past HTTP)."""
+    return client.app.state.mock  # type: ignore[attr-defined]
+
+
 @pytest.fixture
 def mock(client: TestClient) -> Mock:
-    return client.app.state.mock  # type: ignore[attr-defined]
+    return mock_of(client)
 
 
 def login(client: TestClient, username: str = "demo", password: str | None = None) -> str:
@@ -163,4 +168,4 @@ def server_factory() -> Iterator[type[Server]]:
         s.stop()
 
 
-__all__ = ["build_mock", "make_client", "login", "bearer", "user_ids", "Server", "free_port"]
+__all__ = ["build_mock", "make_client", "mock_of", "login", "bearer", "user_ids", "Server", "free_port"]

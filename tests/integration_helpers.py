@@ -17,10 +17,6 @@ GRANT = {"mode": "api", "origin": "https://partner.example.com", "scopes": ["pro
 UNKNOWN = "3f2c8a1e-5b7d-4e9a-9c3f-1a2b3c4d5e6f"
 
 
-def mock_of(client: TestClient) -> Mock:
-    return client.app.state.mock  # type: ignore[attr-defined]
-
-
 def user_id_of(mock: Mock, username: str) -> str:
     return mock.store.one("SELECT id FROM users WHERE username = ?", (username,))["id"]  # type: ignore[index]
 

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 
 from mock_server.app import Mock
 from mock_server.resources import load_yaml
-from tests.conftest import ROOT, bearer, login, make_client
+from tests.conftest import ROOT, bearer, login, make_client, mock_of
 from tests.integration_helpers import (
     FROZEN,
     GRANT,
@@ -25,7 +25,6 @@ from tests.integration_helpers import (
     error,
     first_org,
     grant,
-    mock_of,
     user_id_of,
     verify,
 )

@@ -27,7 +27,7 @@ from mock_server.app import Mock
 from mock_server.domains import Call
 from mock_server.domains.xp import SOURCES, award_xp, record_session
 from tests import web, xp_oracle
-from tests.conftest import ROOT, Server, bearer, make_client, user_ids
+from tests.conftest import ROOT, Server, bearer, make_client, mock_of, user_ids
 from tests.profile_analytics_helpers import PRIVATE_VIEWS
 
 FROZEN_AT = datetime(2026, 1, 14, 10, 0, tzinfo=UTC)
@@ -48,10 +48,6 @@ _names = itertools.count()
 
 
 # helpers -----------------------------------------------------------------------------------------------------------
-def mock_of(client: TestClient) -> Mock:
-    return client.app.state.mock  # type: ignore[attr-defined]
-
-
 def call_of(mock: Mock) -> Call:
     return mock.internal_call()
 
