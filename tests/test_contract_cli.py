@@ -118,3 +118,27 @@ def test_python_dash_m_runs_the_same_cli(mock_url: str) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "conformant (exit 0)" in done.stdout
+
+
+LOADED = (
+    "import sys\n"
+    "from contract_tests.__main__ import main\n"
+    "sys.argv = ['xentree-contract', '--help']\n"
+    "try:\n    main()\nexcept SystemExit:\n    pass\n"
+    "import hypothesis  # as a run imports it\n"
+    "print('hypothesis' in sys.modules, 'trio' in sys.modules)\n"
+)
+
+
+@pytest.mark.parametrize(("setting", "plugins_run"), [(None, False), ("", True)])
+def test_the_command_leaves_hypothesis_plugins_out_unless_the_environment_says(
+    setting: str | None, plugins_run: bool
+) -> None:
+    """Selenium brings trio, whose Hypothesis plugin imports trio and pytest into every run; the command sets
+    HYPOTHESIS_NO_PLUGINS only where the environment has not set it."""
+    env = {k: v for k, v in os.environ.items() if k != "HYPOTHESIS_NO_PLUGINS"}
+    if setting is not None:
+        env["HYPOTHESIS_NO_PLUGINS"] = setting
+    done = subprocess.run([sys.executable, "-c", LOADED], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1].split() == ["True", str(plugins_run)]  # after the help text

@@ -4,6 +4,7 @@ and selection (reports: tests/test_contract_reports.py)."""
 from __future__ import annotations
 
 import copy
+import gc
 import json
 from pathlib import Path
 from typing import Any
@@ -388,3 +389,16 @@ def test_secrets_rule_reads_what_may_carry_tokens_from_the_spec() -> None:
     assert checks.secret_problems(SPEC, me, 200, {"kty": "RSA", "n": "x", "e": "AQAB", "d": "s", "qi": "t"})
     assert checks.secret_problems(SPEC, me, 200, {"pem": "-----BEGIN EC PRIVATE KEY-----\nMHc..."})
     assert checks.secret_problems(SPEC, me, 200, {"kty": "RSA", "n": "x", "e": "AQAB"}) == []  # a public JWK
+
+
+def test_the_engine_runs_with_the_heap_frozen_and_hands_it_back_even_when_it_fails() -> None:
+    """Objects alive when a run starts are out of the collector's reach during it; afterwards (a pytest process
+    runs the suite and goes on) the collector sees them again, whatever ended the run."""
+    assert gc.get_freeze_count() == 0
+    alive = [[] for _ in range(100)]  # lists: objects the collector tracks
+    with properties.long_lived_objects_frozen():
+        assert gc.get_freeze_count() >= len(alive)
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(RuntimeError), properties.long_lived_objects_frozen():
+        raise RuntimeError("the target died")
+    assert gc.get_freeze_count() == 0

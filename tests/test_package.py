@@ -29,13 +29,17 @@ SOURCES = ("mock_server", "contract_tests")
 RESOURCES = "mock_server/_resources"
 LEDGER_CLIENT = ("7nq4k2m9x5c8v1b3z6w0p4r2t8", "example-client-secret-not-real")
 CLEAN_PATH = "/usr/bin:/bin"  # nothing of this checkout or its venv on PATH
+UV = Path(sys.executable).parent / "uv"
+# The installer `make` used for this venv: uv, whose venv has no pip, or pip where uv failed. `build` uses it too, for
+# its isolated build environment (with pip it would bootstrap pip into that environment when this venv has none).
+INSTALLER = "uv" if UV.exists() else "pip"
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     dist = tmp_path_factory.mktemp("dist")
     subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT)],
+        [sys.executable, "-m", "build", "--wheel", "--installer", INSTALLER, "--outdir", str(dist), str(ROOT)],
         check=True,
         capture_output=True,
         timeout=600,
@@ -57,7 +61,7 @@ def test_wheel_ships_every_spec_every_fixture_and_the_console_scripts(wheel: Pat
     assert not [f for f in fixtures if f"{RESOURCES}/{f}" not in names]
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert "xentree-mock = mock_server.cli:main" in text and "xentree-contract = contract_tests.cli:main" in text
+    assert "xentree-mock = mock_server.cli:main" in text and "xentree-contract = contract_tests.__main__:main" in text
     assert "xentree = contract_tests.plugin" in text  # the pytest plugin
 
 
@@ -143,9 +147,8 @@ def installed_server(venv: Path, cwd: Path, *args: str) -> ProcessServer:
 def install_command(python: Path, wheel: Path) -> list[str]:
     """The installer `make` used for this venv, without compiling: uv where it is there (it resolves the wheel's
     dependencies from the index in ~2 s, pip in ~10 s), else pip; both read the same wheel metadata."""
-    uv = Path(sys.executable).parent / "uv"
-    if uv.exists():
-        return [str(uv), "pip", "install", "--quiet", "--python", str(python), str(wheel)]
+    if INSTALLER == "uv":
+        return [str(UV), "pip", "install", "--quiet", "--python", str(python), str(wheel)]
     pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--disable-pip-version-check"]
     return [*pip, "--no-compile", str(wheel)]
 
