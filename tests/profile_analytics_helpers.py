@@ -14,7 +14,7 @@ from mock_server.app import Mock
 from mock_server.domains import Call
 from mock_server.domains.profile import intensity, level_start
 from mock_server.domains.xp import award_xp, record_session
-from tests.conftest import bearer, login, user_ids
+from tests.conftest import bearer, login, mock_of, user_ids
 
 WINTER = datetime(2026, 1, 14, 10, 0, tzinfo=UTC)  # a Wednesday; Berlin is UTC+1
 PRIVATE_VIEWS = (
@@ -50,7 +50,7 @@ class Learner:
                 "timezone": timezone,
             }
             assert client.post("/api/auth/register", json=body).status_code == 201
-        self.mock: Mock = client.app.state.mock  # type: ignore[attr-defined]
+        self.mock: Mock = mock_of(client)
         self.id = user_ids(client)[username]
         self._token: tuple[float, str] | None = None
 

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from mock_server.app import Mock
 from mock_server.errors import ApiError, ErrorShape
-from tests.conftest import bearer, login, make_client
+from tests.conftest import bearer, login, make_client, mock_of
 
 ENTRIES = "/xp/1.0/users/5f0c6b0e-8d5f-4a47-9d6c-2f3b1a7e9c11/entries"
 
@@ -22,13 +22,13 @@ def both() -> Iterator[TestClient]:
 
 
 def client_token(client: TestClient, *scopes: str) -> dict[str, str]:
-    mock: Mock = client.app.state.mock  # type: ignore[attr-defined]
+    mock: Mock = mock_of(client)
     return bearer(mock.tokens.issue_client("test-client", "Test client", list(scopes)))
 
 
 def test_error_shape_is_read_from_each_spec() -> None:
     with make_client(api="xentree,xp-ledger") as client:
-        mock: Mock = client.app.state.mock  # type: ignore[attr-defined]
+        mock: Mock = mock_of(client)
         assert mock.specs["xentree"].error_shape == ErrorShape("detail", "errors", False)
         where = frozenset({"body", "query", "path", "header"})  # the `in` enum of the ledger's issue objects
         assert mock.specs["xp-ledger"].error_shape == ErrorShape(None, "issues", True, "invalid_request", where)
@@ -68,7 +68,7 @@ def test_client_tokens_need_the_operation_scope(both: TestClient) -> None:
 
 def test_expired_client_token_is_refused(both: TestClient) -> None:
     headers = client_token(both, "events.readonly")
-    mock: Mock = both.app.state.mock  # type: ignore[attr-defined]
+    mock: Mock = mock_of(both)
     mock.clock.freeze(mock.clock.now() + timedelta(seconds=3601))
     response = both.get(ENTRIES, headers=headers)
     assert response.status_code == 401 and response.json()["error"] == "invalid_token"

@@ -17,7 +17,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests import web
-from tests.conftest import ROOT, Server, bearer, login, make_client
+from tests.conftest import ROOT, Server, bearer, login, make_client, mock_of
 
 AVA = "22222222-2222-2222-2222-222222222222"  # an XP ledger student with seeded history
 
@@ -131,7 +131,7 @@ def test_freeze_at_in_the_future_or_the_past_keeps_logins_working(freeze_at: str
 
 def test_ledger_client_tokens_follow_the_mock_clock() -> None:
     with make_client(api="xentree,xp-ledger") as client:
-        app = client.app.state.mock.credentials.applications[0]  # type: ignore[attr-defined]
+        app = mock_of(client).credentials.applications[0]
         client.post("/__mock__/clock/set", json={"at": "2032-05-05T10:00:00Z"})
         issued = client.post(
             "/auth/1.0/token", data={"grant_type": "client_credentials"}, auth=(app["client_id"], app["client_secret"])

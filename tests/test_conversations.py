@@ -21,7 +21,7 @@ from mock_server.domains.conversations import (
     title_from,
     topic_of,
 )
-from tests.conftest import bearer, login, make_client
+from tests.conftest import bearer, login, make_client, mock_of
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)  # a Tuesday noon UTC
 FROZEN_AT = NOW  # the conftest `client` fixture freezes the mock clock here
@@ -143,7 +143,7 @@ def test_delete_removes_the_conversation_and_its_messages(client: TestClient, al
     assert client.get(f"{BASE}/conversations/{conv['id']}/messages", headers=alex).status_code == 404
     assert client.delete(f"{BASE}/conversations/{conv['id']}", headers=alex).status_code == 404
     assert client.get(f"{BASE}/conversations", headers=alex).json() == []
-    mock: Mock = client.app.state.mock  # type: ignore[attr-defined]
+    mock: Mock = mock_of(client)
     assert mock.store.one("SELECT COUNT(*) AS n FROM messages WHERE conversation_id = ?", (conv["id"],))["n"] == 0
 
 
@@ -263,7 +263,7 @@ def test_chat_keeps_a_chosen_title_and_uses_the_conversation_provider(client: Te
 
 def test_chat_into_an_unknown_conversation_is_404_and_stores_nothing(client: TestClient, alex: dict[str, str]) -> None:
     chat(client, alex, 404, conversation_id=MISSING)
-    mock: Mock = client.app.state.mock  # type: ignore[attr-defined]
+    mock: Mock = mock_of(client)
     assert mock.store.one("SELECT COUNT(*) AS n FROM messages WHERE conversation_id = ?", (MISSING,))["n"] == 0
 
 

@@ -10,6 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from mock_server.domains.conversations import catalog
+from tests.conftest import mock_of
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 FROZEN_AT = NOW  # the conftest `client` fixture freezes the mock clock here
@@ -159,7 +160,7 @@ def test_deleting_the_conversation_unlinks_its_notes(client: TestClient, alex: d
 
 
 def test_notes_need_the_scopes(client: TestClient) -> None:
-    mock = client.app.state.mock  # type: ignore[attr-defined]
+    mock = mock_of(client)
     keys = {k["name"]: k["key"] for k in mock.credentials.api_keys}
     read_only = {"X-API-Key": keys["demo-read-only"]}
     assert client.get(NOTES, headers=read_only).status_code == 200

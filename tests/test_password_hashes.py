@@ -11,7 +11,7 @@ import json
 
 from mock_server import fixtures, security
 from mock_server.resources import fixtures_dir
-from tests.conftest import make_client
+from tests.conftest import make_client, mock_of
 
 DUMMY = ("not-a-password", b"xentree-mock-dummy-salt")  # accounts._DUMMY_HASH
 
@@ -26,7 +26,7 @@ def seeded_users(name: str) -> list[tuple[str, str]]:
     """(password, stored hash) of every user of the fixture set, seeded at seed 0."""
     passwords = {u["username"]: u["password"] for u in fixtures.read(name).get("users", [])}
     with make_client(fixture=name, seed=0) as client:
-        store = client.app.state.mock.store
+        store = mock_of(client).store
         rows = store.all("SELECT username, password_hash FROM users")
     return [(passwords[r["username"]], r["password_hash"]) for r in rows if r["username"] in passwords]
 

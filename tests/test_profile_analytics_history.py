@@ -13,7 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from mock_server.app import Mock
-from tests.conftest import bearer, login, make_client
+from tests.conftest import bearer, login, make_client, mock_of
 from tests.profile_analytics_helpers import WINTER, Learner, advance, assert_views_agree, set_clock
 
 FROZEN_AT = WINTER  # the conftest `client` fixture freezes the mock clock here (demo history ends there)
@@ -69,7 +69,7 @@ def test_learning_time_refuses_a_reversed_or_malformed_range(client: TestClient)
 
 
 def test_learning_time_with_an_api_key(client: TestClient) -> None:
-    mock: Mock = client.app.state.mock  # type: ignore[attr-defined]
+    mock: Mock = mock_of(client)
     key = {k["name"]: k["key"] for k in mock.credentials.api_keys}["demo-read-only"]
     response = client.get("/api/analytics/learning-time", headers={"X-API-Key": key}, params={"from": "2026-01-01"})
     assert response.status_code == 200 and response.json()["totalSessions"] > 0
@@ -119,7 +119,7 @@ def test_demo_history_is_deterministic_for_seed_and_clock() -> None:
 
 def test_demo_history_ends_at_the_mock_clock_when_seeded_late_in_the_day() -> None:
     with make_client(frozen_at=datetime(2026, 5, 5, 19, 0, tzinfo=UTC)) as c:  # 21:00 in Berlin
-        mock: Mock = c.app.state.mock  # type: ignore[attr-defined]
+        mock: Mock = mock_of(c)
         latest = mock.store.one("SELECT MAX(created_at) AS t FROM xp_transactions")["t"]
         assert latest <= "2026-05-05T19:00:00Z"
         s = c.get("/api/xp/streak-status", headers=bearer(login(c))).json()

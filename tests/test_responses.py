@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 from mock_server.app import Mock
 from mock_server.domains import Result
 from mock_server.spec import compile_schema, resolve_refs
-from tests.conftest import bearer, login, make_client
+from tests.conftest import bearer, login, make_client, mock_of
 
 # Every operation of the Xentree spec has a domain handler; these tests exercise the generator that answers
 # operations without one (a spec extended before its domain exists), so they take the handlers away.
@@ -21,7 +21,7 @@ GENERATED = ("getLearningPulse", "listActiveIntegrations", "listConversationMess
 
 def generated_client(**settings: object) -> TestClient:
     client = make_client(**settings)
-    mock = client.app.state.mock  # type: ignore[attr-defined]
+    mock = mock_of(client)
     for operation_id in GENERATED:
         assert operation_id in mock.spec.by_id  # a misspelt id would leave its handler in place
         mock.pipeline.handlers.pop(operation_id, None)
@@ -140,7 +140,7 @@ def test_the_strict_mode_500_is_the_xp_ledger_error_shape() -> None:
     """The ledger's Error has top-level `error`/`message`, and its `issues` point only into the request (`in`
     is body, query, path or header): the problems of the mock's own response are named in the message alone."""
     with make_client(api="xp-ledger") as ledger:
-        mock = ledger.app.state.mock  # type: ignore[attr-defined]
+        mock = mock_of(ledger)
         mock.pipeline.handlers["issueAccessToken"] = lambda call: {"access_token": 5}
         response = ledger.post("/auth/1.0/token", data={"grant_type": "client_credentials"})
     body = response.json()
@@ -156,7 +156,7 @@ def error_schema(mock: Mock) -> Draft202012Validator:
 
 def test_without_strict_the_handler_answer_goes_out(demo: dict[str, str]) -> None:
     with make_client(strict=False) as client:
-        client.app.state.mock.pipeline.handlers["getCurrentUser"] = lambda call: {"id": 5}  # type: ignore[attr-defined]
+        mock_of(client).pipeline.handlers["getCurrentUser"] = lambda call: {"id": 5}
         response = client.get("/api/auth/me", headers=bearer(login(client)))
         assert response.status_code == 200 and response.json() == {"id": 5}
 

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from mock_server.app import Mock
 from mock_server.domains.search import COLLECTIONS, match_expression
-from tests.conftest import bearer, login, make_client
+from tests.conftest import bearer, login, make_client, mock_of
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 FROZEN_AT = NOW  # the conftest `client` fixture freezes the mock clock here
@@ -228,7 +228,7 @@ def test_maintenance_needs_the_admin_role(client: TestClient, demo: dict[str, st
     ):
         assert response.status_code == 403
         assert response.json()["detail"]["error"] == "insufficient_role"
-    keys = {k["name"]: k["key"] for k in client.app.state.mock.credentials.api_keys}  # type: ignore[attr-defined]
+    keys = {k["name"]: k["key"] for k in mock_of(client).credentials.api_keys}
     full = {"X-API-Key": keys["demo-full-access"]}  # every scope, but the key's owner is no admin
     assert client.post(f"{BASE}/search/reindex", json={}, headers=full).json()["detail"]["error"] == "insufficient_role"
 

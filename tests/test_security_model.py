@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 
 from mock_server.app import Settings, build_mock, create_app
 from tests import web
-from tests.conftest import Server, bearer, login, make_client
+from tests.conftest import Server, bearer, login, make_client, mock_of
 
 REMOTE = ("198.51.100.7", 40000)  # a documentation address: not loopback, so not trusted
 SEED_SECRET = hashlib.sha256(b"xentree-mock-jwt:0").hexdigest()  # public knowledge: the default seed is 0
@@ -233,7 +233,7 @@ def test_failed_authentication_from_one_address_is_throttled(attempt: Any) -> No
 
 def test_a_wrong_client_secret_is_throttled_too() -> None:
     with _remote(api="xp-ledger", auth_failure_limit="5/60") as ledger:
-        client_id = ledger.app.state.mock.credentials.applications[0]["client_id"]  # type: ignore[attr-defined]
+        client_id = mock_of(ledger).credentials.applications[0]["client_id"]
         form = {"grant_type": "client_credentials"}
         statuses = [ledger.post("/auth/1.0/token", data=form, auth=(client_id, "wrong")).status_code for _ in range(6)]
         assert statuses == [401] * 5 + [429]
@@ -250,7 +250,7 @@ def test_loopback_callers_are_not_throttled_for_failures(client: TestClient) -> 
 
 def test_one_rate_bucket_per_user_across_its_tokens_and_keys() -> None:
     with make_client(rate_limit="5/60") as client:
-        keys = {k["name"]: k["key"] for k in client.app.state.mock.credentials.api_keys}  # type: ignore[attr-defined]
+        keys = {k["name"]: k["key"] for k in mock_of(client).credentials.api_keys}
         token_headers = bearer(login(client))
         callers = [token_headers, {"X-API-Key": keys["demo-full-access"]}, {"X-API-Key": keys["demo-read-only"]}]
         statuses = [client.get("/api/organizations", headers=callers[i % 3]).status_code for i in range(6)]

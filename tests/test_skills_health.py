@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 import mock_server
 from mock_server.app import Mock
-from tests.conftest import bearer, login, make_client
+from tests.conftest import bearer, login, make_client, mock_of
 from tests.integration_helpers import add_key, first_org
 
 FROZEN = datetime(2026, 4, 16, 10, 0, tzinfo=UTC)
@@ -121,7 +121,7 @@ def test_health_is_public_and_reports_version_and_mock_time(frozen: TestClient) 
 
 
 def test_detailed_health_counts_what_the_store_holds(frozen: TestClient) -> None:
-    mock: Mock = frozen.app.state.mock  # type: ignore[attr-defined]
+    mock: Mock = mock_of(frozen)
     report = frozen.get("/api/health/detailed").json()
     assert report["status"] == "ok" and report["checks"] == {"store": "ok"}
     assert report["version"] == mock_server.__version__ and report["time"] == "2026-04-16T10:00:00Z"
@@ -135,7 +135,7 @@ def test_detailed_health_counts_what_the_store_holds(frozen: TestClient) -> None
 
 
 def test_uptime_follows_the_mock_clock_and_survives_a_reset(frozen: TestClient) -> None:
-    mock: Mock = frozen.app.state.mock  # type: ignore[attr-defined]
+    mock: Mock = mock_of(frozen)
     assert frozen.get("/api/health/detailed").json()["uptime_seconds"] == 0
     mock.clock.advance(90.7)
     assert frozen.get("/api/health/detailed").json()["uptime_seconds"] == 90
@@ -146,7 +146,7 @@ def test_uptime_follows_the_mock_clock_and_survives_a_reset(frozen: TestClient) 
 
 
 def test_a_failing_store_degrades_the_report(frozen: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    mock: Mock = frozen.app.state.mock  # type: ignore[attr-defined]
+    mock: Mock = mock_of(frozen)
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise sqlite3.OperationalError("disk I/O error")

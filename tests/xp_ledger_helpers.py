@@ -16,7 +16,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from mock_server.app import Mock
-from tests.conftest import bearer, make_client
+from tests.conftest import bearer, make_client, mock_of
 
 NOW = datetime(2026, 1, 20, 12, 0, tzinfo=UTC)
 TOKEN = "/auth/1.0/token"
@@ -129,7 +129,7 @@ def ledger() -> Iterator[TestClient]:
 
 @pytest.fixture
 def mock(ledger: TestClient) -> Mock:
-    return ledger.app.state.mock  # type: ignore[attr-defined]
+    return mock_of(ledger)
 
 
 def application(mock: Mock, name: str) -> dict[str, Any]:
@@ -143,7 +143,7 @@ def basic(app: dict[str, Any]) -> Headers:
 
 
 def token_of(client: TestClient, name: str, scope: str | None = None) -> Headers:
-    mock: Mock = client.app.state.mock  # type: ignore[attr-defined]
+    mock: Mock = mock_of(client)
     form = {"grant_type": "client_credentials", **({"scope": scope} if scope else {})}
     response = client.post(TOKEN, data=form, headers=basic(application(mock, name)))
     assert response.status_code == 200, response.text
