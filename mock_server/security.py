@@ -134,7 +134,7 @@ def ip_allowed(client: str | None, allowed: list[str]) -> bool:
 ISSUER = "xentree-mock"
 # Every claim the mock relies on, with its type: a token missing one, or carrying the wrong type, is invalid.
 REQUIRED_CLAIMS: dict[str, type] = {"sub": str, "jti": str, "type": str, "iat": int, "exp": int, "iss": str, "gen": int}
-TOKEN_CACHE_SIZE = 4096  # tokens whose decoding (and verified bearer identity) is kept; a bound, whatever is sent
+TOKEN_CACHE_SIZE = 4096  # tokens whose decoding is kept; a bound, whatever is sent
 
 
 class TokenRefused(Exception):
@@ -313,9 +313,6 @@ class Authenticator:
         self.clock = clock
         self.kinds = {name: scheme_kind(s) for name, s in schemes.items()}
         self._accepted: dict[str, dict[str, str]] = {}  # operationId -> credential kind -> scheme name
-        # access token -> (store version, identity): the user row and revocation lookup of a bearer token, kept
-        # while no row of the store has changed since (Store.version); time rules and epoch are checked every use.
-        self._identities: dict[str, tuple[int, Identity]] = {}
         self.key_header = next((s["name"].lower() for s in schemes.values() if s.get("type") == "apiKey"), None)
 
     def authenticate(self, op: Operation, headers: Any, client: str | None) -> Identity | None:
@@ -389,19 +386,10 @@ class Authenticator:
         )
 
     def _bearer(self, token: str) -> Identity:
+        """The user of a valid access token, unless the user is gone or the token or its session revoked. The lookup
+        is one query, which the store keeps answered while none of its rows changes (`Store.one`); time rules and
+        the token epoch are checked on every use (`Tokens.claims`)."""
         claims = self.tokens.claims(token, "access")
-        version = self.store.version
-        kept = self._identities.get(token)
-        if kept is not None and kept[0] == version:
-            return kept[1]
-        identity = self._bearer_identity(claims)
-        if len(self._identities) >= TOKEN_CACHE_SIZE:
-            self._identities.clear()
-        self._identities[token] = (version, identity)
-        return identity
-
-    def _bearer_identity(self, claims: dict[str, Any]) -> Identity:
-        """The user of valid access-token claims, unless the user is gone or the token or its session revoked."""
         sid = claims.get("sid") if isinstance(claims.get("sid"), str) else ""
         user = self.store.one(
             "SELECT id, username, role, EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = ?)"
