@@ -24,7 +24,6 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from mock_server.app import Mock
-from mock_server.domains import Call
 from mock_server.domains.xp import SOURCES, award_xp, record_session
 from tests import web, xp_oracle
 from tests.conftest import ROOT, Server, bearer, make_client, mock_of, user_ids
@@ -48,10 +47,6 @@ _names = itertools.count()
 
 
 # helpers -----------------------------------------------------------------------------------------------------------
-def call_of(mock: Mock) -> Call:
-    return mock.internal_call()
-
-
 def headers_for(mock: Mock, user_id: str) -> dict[str, str]:
     """A token minted at the clock's now (the clock jumps by days here, past any token's hour)."""
     user = mock.store.one("SELECT * FROM users WHERE id = ?", (user_id,))
@@ -73,7 +68,7 @@ def set_clock(client: TestClient, at: datetime) -> None:
 def assert_views_match(client: TestClient, user_id: str, time_range: tuple[date | None, date | None] = (None, None)):
     """Every aggregate-based view over HTTP equals the oracle's from-scratch body."""
     mock = mock_of(client)
-    expected = xp_oracle.views(call_of(mock), user_id, time_range)
+    expected = xp_oracle.views(mock.internal_call(), user_id, time_range)
     headers = headers_for(mock, user_id)
     username = next(name for name, id_ in user_ids(client).items() if id_ == user_id)
     for path in (*PRIVATE_VIEWS, f"/api/xp/public-profile/{username}"):
@@ -133,13 +128,15 @@ def test_aggregate_views_equal_the_from_scratch_computation(
         if kind == "award":
             offset, amount, source = args
             with mock.store.transaction():
-                award_xp(call_of(mock), user_id, amount, source, "property test", at=pivot + timedelta(minutes=offset))
+                award_xp(
+                    mock.internal_call(), user_id, amount, source, "property test", at=pivot + timedelta(minutes=offset)
+                )
         elif kind == "session":
             offset, seconds, quizzes, passed, session_kind = args
             start = pivot + timedelta(minutes=offset)
             with mock.store.transaction():
                 record_session(
-                    call_of(mock),
+                    mock.internal_call(),
                     user_id,
                     session_kind,
                     start,
@@ -152,7 +149,7 @@ def test_aggregate_views_equal_the_from_scratch_computation(
             first = mock.clock.now() + timedelta(minutes=offset, days=-length)
             with mock.store.transaction():
                 for day in sorted(set(range(length)) - skipped):
-                    award_xp(call_of(mock), user_id, 10, "bonus", "daily", at=first + timedelta(days=day))
+                    award_xp(mock.internal_call(), user_id, 10, "bonus", "daily", at=first + timedelta(days=day))
         elif kind == "clock":
             set_clock(shared, pivot + timedelta(minutes=args[0]))
         elif kind == "zone":
@@ -186,7 +183,7 @@ def test_demo_views_equal_the_oracle_across_clock_moves_zone_changes_and_reset()
             mock.store.run("UPDATE users SET timezone = ? WHERE id = ?", (zone, user_id))
             assert_views_match(client, user_id, (date(2025, 6, 1), date(2025, 12, 31)))
         with mock.store.transaction():  # an activity on a day before the checkpoint drops it
-            award_xp(call_of(mock), user_id, 40, "bonus", "back-dated", at=FROZEN_AT - timedelta(days=60))
+            award_xp(mock.internal_call(), user_id, 40, "bonus", "back-dated", at=FROZEN_AT - timedelta(days=60))
         assert_views_match(client, user_id)
         set_clock(client, FROZEN_AT)
         assert client.post("/__mock__/reset", json={}).status_code == 200
@@ -205,7 +202,7 @@ def test_a_freeze_covered_day_early_in_the_week_stays_listed_as_the_checkpoint_m
         with mock.store.transaction():
             for day in range(14, -1, -1):
                 if day != 5:  # Monday 2026-01-12
-                    award_xp(call_of(mock), user_id, 25, "bonus", "daily", at=saturday - timedelta(days=day))
+                    award_xp(mock.internal_call(), user_id, 25, "bonus", "daily", at=saturday - timedelta(days=day))
         for day in (4, 3, 2, 1, 0):
             set_clock(client, saturday - timedelta(days=day))
             assert_views_match(client, user_id)
