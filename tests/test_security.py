@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from starlette.testclient import TestClient
 
 from mock_server.app import Mock
@@ -134,3 +137,30 @@ def test_a_remembered_password_check_still_refuses_every_other_password_and_hash
     assert not security.verify_password("", stored)
     tampered = stored[:-1] + ("0" if stored[-1] != "0" else "1")
     assert not security.verify_password("correct horse", tampered)
+
+
+def test_a_password_just_set_logs_in_without_a_second_scrypt_and_a_wrong_one_still_pays_it(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A registration hashes the password it was given, so that pair is known to match: the login after it is
+    answered from memory. A wrong password for the same user, and the dummy hash's own password for an unknown user
+    (the dummy is never remembered), each still run scrypt and are refused."""
+    import hashlib
+
+    real = hashlib.scrypt
+    calls: list[bytes] = []
+
+    def counting(password: bytes, **kwargs: Any) -> bytes:
+        calls.append(password)
+        return real(password, **kwargs)
+
+    monkeypatch.setattr(hashlib, "scrypt", counting)
+    account = {"username": "fresh-user", "email": "fresh@example.com", "password": "a fresh passphrase"}
+    assert client.post("/api/auth/register", json=account).status_code == 201
+    assert calls == [b"a fresh passphrase"]  # the registration's own hash
+    assert login(client, "fresh-user", "a fresh passphrase")
+    assert calls == [b"a fresh passphrase"]  # the login needed none
+    for username, password in (("fresh-user", "a fresh passphrasf"), ("nobody-by-this-name", "not-a-password")):
+        response = client.post("/api/auth/login", data={"username": username, "password": password})
+        assert response.status_code == 401 and response.json()["detail"]["error"] == "invalid_credentials"
+    assert calls[1:] == [b"a fresh passphrasf", b"not-a-password"]

@@ -7,7 +7,7 @@ from typing import Any
 from mock_server.clock import iso
 from mock_server.domains import Call, handles
 from mock_server.errors import conflict, unauthorized
-from mock_server.security import hash_password, verify_password
+from mock_server.security import hash_password, new_password_hash, verify_password
 
 PROFILE_FIELDS = ("id", "username", "email", "full_name", "timezone", "role", "plan", "created_at")
 
@@ -34,7 +34,7 @@ def create_user(call: Call, data: dict[str, Any]) -> dict[str, Any]:
         "id": call.store.new_id(),
         "username": data["username"],
         "email": data["email"],
-        "password_hash": hash_password(data["password"], call.store.token(16)),
+        "password_hash": new_password_hash(data["password"], call.store.token(16)),
         "full_name": data.get("full_name"),
         "timezone": data.get("timezone") or "UTC",
         "role": data.get("role", "user"),
